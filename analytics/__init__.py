@@ -1,0 +1,1 @@
+"""stateof analytics: frames, summaries, comparisons, privacy thresholds and charts."""

@@ -1,0 +1,290 @@
+"""The summary model: results per question and wave, changes between waves, and the JSON shape.
+
+Everything here is plain data. Counts behind the shares are kept (the significance test
+needs them) but never published: `to_dict` writes shares only, and nothing under the
+minimum group size (see analytics.privacy).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+OTHER = "other"
+
+
+def _share(value: float) -> float:
+    return round(value, 4)
+
+
+def _p(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+@dataclass
+class ChoiceResult:
+    """Shares of one single/multi/country question (or one grid row) in one wave.
+
+    `shares` maps option ids to the share of the wave's respondents choosing them; options
+    under the minimum group size are merged into "other" (`merged`) or left out (`hidden`).
+    """
+
+    answered: int
+    shares: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    merged: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
+    suppressed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.suppressed:
+            return {"suppressed": True}
+        out: dict[str, Any] = {
+            "answered": self.answered,
+            "shares": {k: _share(v) for k, v in self.shares.items()},
+        }
+        if self.merged:
+            out["merged_into_other"] = list(self.merged)
+        if self.hidden:
+            out["hidden"] = list(self.hidden)
+        return out
+
+
+@dataclass
+class GridResult:
+    """Per grid row, the share of respondents at each scale point."""
+
+    rows: dict[str, ChoiceResult] = field(default_factory=dict)
+    suppressed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.suppressed:
+            return {"suppressed": True}
+        return {"rows": {row: r.to_dict() for row, r in self.rows.items()}}
+
+
+@dataclass
+class NumberResult:
+    answered: int
+    median: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+    suppressed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.suppressed:
+            return {"suppressed": True}
+        return {"answered": self.answered, "median": self.median, "q1": self.q1, "q3": self.q3}
+
+
+@dataclass
+class TextResult:
+    """Free text: how many answered. The texts themselves never leave the database here."""
+
+    answered: int
+    suppressed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.suppressed:
+            return {"suppressed": True}
+        return {"answered": self.answered}
+
+
+Result = ChoiceResult | GridResult | NumberResult | TextResult
+
+
+def suppressed_like(result: Result) -> Result:
+    """The same kind of result with nothing in it but `suppressed`."""
+    if isinstance(result, GridResult):
+        return GridResult(suppressed=True)
+    return type(result)(answered=0, suppressed=True)
+
+
+@dataclass
+class Change:
+    """The change of one share from a compared wave (`before`) to the summarised wave (`after`)."""
+
+    question: str
+    option: str
+    compare: str
+    before: float
+    after: float
+    delta: float
+    p_value: float
+    significant: bool
+    row: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.row}.{self.option}" if self.row else self.option
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": _share(self.before), "to": _share(self.after), "delta": _share(self.delta),
+                "p_value": _p(self.p_value), "significant": self.significant}
+
+
+@dataclass
+class Mover:
+    """A significant change with the labels to show it."""
+
+    change: Change
+    question_label: str
+    option_label: str
+    row_label: str = ""
+
+    @property
+    def label(self) -> str:
+        """`Monitoring models in production`, or `Model monitoring: Established tooling today`."""
+        return f"{self.row_label}: {self.option_label}" if self.row_label else self.option_label
+
+    question = property(lambda self: self.change.question)
+    option = property(lambda self: self.change.option)
+    row = property(lambda self: self.change.row)
+    compare = property(lambda self: self.change.compare)
+    before = property(lambda self: self.change.before)
+    after = property(lambda self: self.change.after)
+    delta = property(lambda self: self.change.delta)
+    p_value = property(lambda self: self.change.p_value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.change.question, "row": self.change.row or None,
+                "option": self.change.option, "compare": self.change.compare,
+                **self.change.to_dict(), "question_label": self.question_label,
+                "option_label": self.option_label, "row_label": self.row_label or None}
+
+
+@dataclass
+class QuestionSummary:
+    """One question: its results per wave (a wave that did not ask it has no entry) and changes."""
+
+    id: str
+    type: str
+    title: str
+    results: dict[str, Result] = field(default_factory=dict)
+    changes: dict[str, list[Change]] = field(default_factory=dict)  # compare label → changes
+
+    def to_dict(self, first_compare: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "type": self.type, "title": self.title,
+            "results": {label: r.to_dict() for label, r in self.results.items()},
+        }
+        if first_compare is not None and first_compare in self.changes:
+            out["changes"] = _changes_dict(self.changes[first_compare])
+        if self.changes:
+            out["changes_by_wave"] = {label: _changes_dict(ch) for label, ch in self.changes.items()}
+        return out
+
+
+def _changes_dict(changes: list[Change]) -> dict[str, Any]:
+    """Option → change; for a grid, row → option → change (mirroring `results`)."""
+    out: dict[str, Any] = {}
+    for ch in changes:
+        if ch.row:
+            out.setdefault(ch.row, {})[ch.option] = ch.to_dict()
+        else:
+            out[ch.option] = ch.to_dict()
+    return out
+
+
+@dataclass
+class WaveInfo:
+    label: str
+    respondents: int
+    completed: int
+    invited: int = 0
+    suppressed: bool = False
+    synthetic: bool = False
+    imported: bool = False
+    status: str = ""
+
+
+@dataclass
+class Summary:
+    """The summary of one wave compared with earlier ones (see DESIGN.md, summary JSON)."""
+
+    survey: str
+    title: str
+    wave: str
+    compare: list[str]
+    min_group_size: int
+    waves: dict[str, WaveInfo]
+    questions: list[QuestionSummary]
+    labels: dict[str, dict[str, Any]]
+    where: dict[str, list[str]] = field(default_factory=dict)
+    platform: str | None = None
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def respondents(self) -> dict[str, int]:
+        """Respondents per wave label (raw counts; `to_dict` hides those of suppressed waves)."""
+        return {label: info.respondents for label, info in self.waves.items()}
+
+    @property
+    def labels_in_order(self) -> list[str]:
+        return [self.wave, *self.compare]
+
+    def suppressed(self, label: str) -> bool:
+        """Whether the wave (or the segment in it) is below the minimum group size."""
+        info = self.waves.get(label)
+        return True if info is None else info.suppressed
+
+    def question(self, question_id: str) -> QuestionSummary | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+    @property
+    def segmented(self) -> bool:
+        return bool(self.where or self.platform)
+
+    def question_label(self, question_id: str) -> str:
+        return str(self.labels.get(question_id, {}).get("title", question_id))
+
+    def option_label(self, question_id: str, option_id: str) -> str:
+        entry = self.labels.get(question_id, {})
+        return str(entry.get("options", {}).get(option_id, option_id))
+
+    def row_label(self, question_id: str, row_id: str) -> str:
+        entry = self.labels.get(question_id, {})
+        return str(entry.get("rows", {}).get(row_id, row_id))
+
+    def movers(self, limit: int = 5, compare: str | None = None) -> list[Mover]:
+        """Significant changes against the first compared wave, largest |delta| first."""
+        against = compare or (self.compare[0] if self.compare else None)
+        if against is None:
+            return []
+        found = [
+            ch for q in self.questions for ch in q.changes.get(against, [])
+            if ch.significant and ch.option != OTHER
+        ]
+        found.sort(key=lambda ch: (-abs(ch.delta), ch.p_value, ch.question, ch.row, ch.option))
+        return [
+            Mover(ch, self.question_label(ch.question), self.option_label(ch.question, ch.option),
+                  self.row_label(ch.question, ch.row) if ch.row else "")
+            for ch in found[:limit]
+        ]
+
+    # -- JSON ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        first = self.compare[0] if self.compare else None
+        return {
+            "survey": self.survey,
+            "title": self.title,
+            "wave": self.wave,
+            "compare": list(self.compare),
+            "where": {k: list(v) for k, v in self.where.items()},
+            "platform": self.platform,
+            "respondents": {
+                label: (None if info.suppressed else info.respondents) for label, info in self.waves.items()
+            },
+            "completed": {
+                label: (None if info.suppressed else info.completed) for label, info in self.waves.items()
+            },
+            "suppressed": {label: info.suppressed for label, info in self.waves.items()},
+            "synthetic": any(info.synthetic for info in self.waves.values()),
+            "min_group_size": self.min_group_size,
+            "questions": [q.to_dict(first) for q in self.questions],
+            "movers": [m.to_dict() for m in self.movers(limit=10)],
+            "labels": self.labels,
+        }

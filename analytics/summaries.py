@@ -1,0 +1,170 @@
+"""Pure functions: tidy frames of counts → results per question (shares, quartiles, privacy).
+
+Shares are fractions of the wave's respondents (those with at least one answer in the wave,
+or in the segment), so a question some skip totals below 100%. Nothing here touches the
+database; tests feed hand-built frames and check the numbers by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analytics.model import (
+    OTHER,
+    ChoiceResult,
+    GridResult,
+    NumberResult,
+    QuestionSummary,
+    Result,
+    Summary,
+    TextResult,
+)
+from analytics.privacy import hide_small, merge_small, too_small
+from surveys.schema import Question, QuestionType
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Summary", "QuestionSummary", "choice_result", "grid_result", "number_result", "text_result",
+    "question_result", "option_map", "row_map", "question_counts", "wave_suppressed",
+]
+
+
+def wave_suppressed(respondents: int, k: int) -> bool:
+    """A wave or segment is shown from k respondents up (an empty one has nothing to show)."""
+    return respondents < k
+
+
+def option_map(q: Question) -> dict[str, str]:
+    """Stored option id (current or former, `previously`) → current id; scale points for grids."""
+    if q.type is QuestionType.country:
+        return {}  # ISO codes do not get renamed
+    options = q.scale if q.type is QuestionType.grid else q.choices
+    out: dict[str, str] = {}
+    for opt in options:
+        out[opt.id] = opt.id
+        for old in opt.previously:
+            out.setdefault(old, opt.id)
+    return out
+
+
+def row_map(q: Question) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for row in q.rows:
+        out[row.id] = row.id
+        for old in row.previously:
+            out.setdefault(old, row.id)
+    return out
+
+
+def question_counts(
+    counts: pd.DataFrame, q: Question, options: Mapping[str, str] | None = None,
+    rows: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, int]]:
+    """row id ("" outside grids) → option id → respondents, with former ids mapped and summed."""
+    options = option_map(q) if options is None else options
+    rows = row_map(q) if rows is None else rows
+    sub = counts[counts["question_id"] == q.id]
+    out: dict[str, dict[str, int]] = {}
+    for row_id, option_id, n in zip(sub["row_id"], sub["option_id"], sub["n"], strict=True):
+        row = rows.get(row_id, row_id) if row_id else ""
+        opt = options.get(option_id, option_id)
+        cell = out.setdefault(row, {})
+        cell[opt] = cell.get(opt, 0) + int(n)
+    return out
+
+
+def _ordered_shares(
+    shown: Mapping[str, int], respondents: int, order: Sequence[str], skip: Iterable[str],
+    keep_zero: bool,
+) -> dict[str, float]:
+    skip = set(skip)
+    keys = [o for o in order if o not in skip and (keep_zero or shown.get(o, 0) > 0)]
+    keys += [o for o in shown if o not in keys and o != OTHER and shown[o] > 0]
+    if OTHER in shown and OTHER not in keys:
+        keys.append(OTHER)
+    return {o: shown.get(o, 0) / respondents for o in keys}
+
+
+def choice_result(
+    counts: Mapping[str, int], answered: int, respondents: int, *, order: Sequence[str], k: int,
+    multi: bool = False, keep_zero: bool = True,
+) -> ChoiceResult:
+    """Shares of respondents per option; options under k merged into "other" (single) or
+    hidden (multi); fewer than k answering → suppressed."""
+    if respondents <= 0 or too_small(answered, k):
+        return ChoiceResult(answered=answered, suppressed=True)
+    raw = {o: int(n) for o, n in counts.items() if n}
+    if multi:
+        shown, hidden = hide_small(raw, k)
+        merged: list[str] = []
+    else:
+        shown, merged = merge_small(raw, k, order)
+        hidden = []
+    shares = _ordered_shares(shown, respondents, order, [*hidden, *merged], keep_zero)
+    return ChoiceResult(answered=answered, shares=shares, counts=shown, merged=merged, hidden=hidden)
+
+
+def grid_result(
+    by_row: Mapping[str, Mapping[str, int]], respondents: int, *, rows: Sequence[str],
+    scale: Sequence[str], k: int,
+) -> GridResult:
+    """Per row (each asked row, in order): shares per scale point; answered = the row's total."""
+    out = GridResult()
+    for row in rows:
+        counts = by_row.get(row, {})
+        out.rows[row] = choice_result(counts, sum(counts.values()), respondents, order=scale, k=k)
+    return out
+
+
+def number_result(values: Sequence[float] | np.ndarray, k: int) -> NumberResult:
+    """Median and quartiles (linear interpolation, as pandas and numpy compute them)."""
+    arr = np.asarray(values, dtype=float)
+    if too_small(len(arr), k):
+        return NumberResult(answered=len(arr), suppressed=True)
+    if len(arr) == 0:
+        return NumberResult(answered=0)
+    q1, median, q3 = (float(v) for v in np.percentile(arr, [25, 50, 75]))
+    return NumberResult(answered=len(arr), median=median, q1=q1, q3=q3)
+
+
+def text_result(answered: int) -> TextResult:
+    return TextResult(answered=answered)
+
+
+def _answered(answered: pd.DataFrame, question_id: str) -> int:
+    sub = answered.loc[answered["question_id"] == question_id, "answered"]
+    return int(sub.sum()) if len(sub) else 0
+
+
+def question_result(
+    q: Question, *, counts: pd.DataFrame, answered: pd.DataFrame, numbers: pd.DataFrame,
+    respondents: int, k: int, asked_rows: Sequence[str] | None = None,
+    exact: Mapping[str, int] | None = None,
+) -> Result:
+    """The result of one question in one wave from that wave's frames.
+
+    `asked_rows`: the grid rows this wave asked (current ids); `exact`: distinct respondents
+    for options merged from several former ids of a multi question (see service).
+    """
+    if q.type is QuestionType.text:
+        return text_result(_answered(answered, q.id))
+    if q.type is QuestionType.number:
+        values = numbers.loc[numbers["question_id"] == q.id, "number"].to_numpy(dtype=float)
+        return number_result(values, k)
+    by_row = question_counts(counts, q)
+    if q.type is QuestionType.grid:
+        rows = list(asked_rows) if asked_rows is not None else [r.id for r in q.rows]
+        return grid_result(by_row, respondents, rows=rows, scale=[s.id for s in q.scale], k=k)
+    cell = dict(by_row.get("", {}))
+    if exact:
+        cell.update(exact)
+    multi = q.type is QuestionType.multi
+    total = _answered(answered, q.id) if multi else sum(cell.values())
+    country = q.type is QuestionType.country
+    order = [] if country else [o.id for o in q.choices]
+    return choice_result(cell, total, respondents, order=order, k=k, multi=multi, keep_zero=not country)

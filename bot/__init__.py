@@ -1,0 +1,1 @@
+"""stateof bot process: settings, CLI, composition root, scheduler and platform adapters."""

@@ -1,0 +1,203 @@
+"""The `stateof` command line (Typer + Rich). User errors are one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.logs import setup_logging
+from bot.settings import Settings, SettingsError, load_settings
+from surveys.catalog import Catalog, QuestionnaireError, load_file
+from surveys.db import DatabaseUnavailable, describe_url, sync_url
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="stateof",
+    help="Run a community's recurring 'State of ...' survey inside Slack and Discord.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+surveys_app = typer.Typer(help="The questionnaire catalog.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(surveys_app, name="surveys")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one red line on stderr and return the Exit to raise."""
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    """Settings, or one line naming the bad setting and exit 2."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc), 2) from None
+    setup_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; known failures become one line and a non-zero exit."""
+    try:
+        return asyncio.run(coro_fn())
+    except DatabaseUnavailable as exc:
+        raise fail(str(exc), 2) from None
+    except SettingsError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def migrate_or_exit(settings: Settings) -> None:
+    """Bring the database to head; a database that cannot be reached is one line, exit 2."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from surveys.migrate import upgrade
+
+    try:
+        upgrade(sync_url(settings.database_url))
+    except (OperationalError, DBAPIError) as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise fail(f"cannot connect to {describe_url(settings.database_url)}: {reason}", 2) from None
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the database and summary.")] = Path(
+        "stateof-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic community.")] = 2026,
+) -> None:
+    """Quick start: three yearly waves of a SYNTHETIC community and the summary of the latest."""
+    setup_logging("text", "WARNING")
+    from bot.demo import WAVES, run_demo
+
+    out.print(f"Building a synthetic community ({', '.join(f'{k}: {v}' for k, v in WAVES.items())} "
+              "members) answering through the answer flow...")
+    result = asyncio.run(run_demo(out_dir, seed))
+    out.print(f"[green]Done.[/] Synthetic data (not real survey results) in {result.database}")
+    for path in result.files:
+        out.print(f"  wrote {path}")
+    md = next((p for p in result.files if p.suffix == ".md"), None)
+    if md:
+        out.print(f"Open [bold]{md}[/] to read the summary of wave 2026 compared with 2025 and 2024.")
+
+
+@app.command()
+def run(
+    port: Annotated[int, typer.Option(help="HTTP port for /healthz, /metrics and Slack events.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    chat: Annotated[
+        bool | None, typer.Option("--chat/--no-chat", help="Open the terminal chat (default: "
+                                  "when no platform is configured and a terminal is attached).")
+    ] = None,
+    survey: Annotated[str, typer.Option(help="Questionnaire for the terminal chat.")] = "state-of-mlops",
+) -> None:
+    """Run the bot: Slack, Discord, the scheduler and the HTTP server."""
+    settings = settings_or_exit()
+    from bot.runner import run_bot
+
+    try:
+        code = run_async(lambda: run_bot(settings, host=host, port=port, chat=chat, survey=survey))
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}", 2) from None
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+@app.command()
+def chat(
+    survey: Annotated[
+        str, typer.Option(help="Questionnaire id from `stateof surveys list`.")
+    ] = "state-of-mlops",
+    user: Annotated[str | None, typer.Option("--as", help="Answer as this name (default: you).")] = None,
+) -> None:
+    """Answer a questionnaire in the terminal (saved after every question; resumes)."""
+    settings = settings_or_exit()
+    migrate_or_exit(settings)
+    from bot.console import ConsoleChat
+    from bot.services import build_services
+
+    async def go() -> None:
+        services = build_services(settings)
+        try:
+            await services.db.check()
+            await ConsoleChat(services, out, user=user).run(survey)
+        except KeyError as exc:
+            raise fail(str(exc.args[0])) from None
+        finally:
+            await services.close()
+
+    try:
+        run_async(go)
+    except KeyboardInterrupt:
+        out.print("\nStopped. Your answers are saved.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (SQLite or PostgreSQL) to the newest schema."""
+    settings = settings_or_exit()
+    migrate_or_exit(settings)
+    out.print(f"Database is up to date: {describe_url(settings.database_url)}")
+
+
+@surveys_app.command("list")
+def surveys_list() -> None:
+    """Show the questionnaires in the catalog."""
+    settings = settings_or_exit()
+    try:
+        catalog = Catalog([settings.catalog_dir] if settings.catalog_dir else [])
+    except QuestionnaireError as exc:
+        raise fail(f"{exc.source}: {exc.problems[0]}") from None
+    table = Table("id", "version", "title", "questions", "source")
+    for entry in catalog.entries():
+        qn = entry.questionnaire
+        table.add_row(qn.id, str(qn.version), qn.title, str(len(qn.questions)), entry.source)
+    out.print(table)
+
+
+@surveys_app.command("validate")
+def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire YAML file.")]) -> None:
+    """Check a questionnaire file; every problem is listed with its path (exit 1)."""
+    try:
+        qn = load_file(file)
+    except QuestionnaireError as exc:
+        err.print(f"[red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False)
+        for problem in exc.problems:
+            err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(f"[green]{file}: valid[/] — {qn.id} v{qn.version}, {len(qn.questions)} questions",
+              highlight=False)
+
+
+def _register_subapps() -> None:
+    from bot import cli_data
+
+    cli_data.register(app, settings_or_exit)
+
+
+_register_subapps()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""`stateof schedule add|list|remove`: recurring waves from the command line.
+
+The rows go into the database; a running bot picks them up (at once on PostgreSQL through
+a notification to the scheduler leader, else within a minute at its periodic resync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+log = logging.getLogger(__name__)
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    return typer.Exit(code)
+
+
+def _settings():
+    from bot.logs import setup_logging
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc), 2) from None
+    setup_logging(settings.log_format, "WARNING")
+    return settings
+
+
+def _run(settings, work):
+    """Migrate, run `work(services)` and close; database problems are one line, exit 2."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from bot.services import build_services
+    from surveys.db import DatabaseUnavailable, describe_url, sync_url
+    from surveys.migrate import upgrade
+
+    try:
+        upgrade(sync_url(settings.database_url))
+    except (OperationalError, DBAPIError) as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise _fail(f"cannot connect to {describe_url(settings.database_url)}: {reason}", 2) from None
+
+    async def go():
+        services = build_services(settings)
+        try:
+            await services.db.check()
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(go())
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _channel(spec: str):
+    from surveys.ports import ChannelRef
+
+    parts = spec.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise _fail(f"'{spec}' is not a channel; use PLATFORM:SPACE:CHANNEL, e.g. slack:T0123:C0456")
+    return ChannelRef(parts[0].lower(), parts[1], parts[2])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `schedule` command group to the `stateof` CLI."""
+    schedule_app = typer.Typer(help="Recurring waves: open, remind, close on a cron schedule.",
+                               no_args_is_help=True)
+    app.add_typer(schedule_app, name="schedule")
+
+    @schedule_app.command("add")
+    def add(
+        survey: Annotated[str, typer.Argument(help="Questionnaire id, e.g. state-of-mlops.")],
+        cron: Annotated[str, typer.Argument(
+            help='Five-field cron in the community time zone, e.g. "0 9 1 3 *".')],
+        duration: Annotated[str, typer.Option(help="How long each wave stays open: 30d, 2w, 12h.")] = "30d",
+        label: Annotated[str, typer.Option(help="Wave label pattern: {year}, {year}-Q{quarter}, "
+                                           "{year}-{month:02d}.")] = "{year}",
+        channel: Annotated[list[str] | None, typer.Option(
+            "--channel", help="Announce in PLATFORM:SPACE:CHANNEL (repeatable).")] = None,
+        reminders: Annotated[str | None, typer.Option(
+            help="Reminder points, comma-separated: halfway, 48h (before close), or off. "
+                 "Default: halfway,48h.")] = None,
+        community: Annotated[str | None, typer.Option(
+            help="Community slug (default: STATEOF_COMMUNITY).")] = None,
+        timezone: Annotated[str | None, typer.Option(
+            help="Time zone of the cron (default: the community's).")] = None,
+    ) -> None:
+        """Add a recurring wave."""
+        from bot.lifecycle import LifecycleError, parse_duration
+        from bot.scheduling.schedules import ScheduleError, create_schedule, notify_change, schedule_info
+        from surveys.models import utcnow
+        from surveys.waves import ensure_community
+
+        settings = _settings()
+        try:
+            length = parse_duration(duration)
+        except LifecycleError as exc:
+            raise _fail(str(exc)) from None
+        channels = [_channel(c) for c in channel or []]
+        points = [p.strip() for p in reminders.split(",") if p.strip()] if reminders else None
+
+        async def work(services):
+            try:
+                qn = services.catalog.get(survey)
+            except KeyError as exc:
+                raise _fail(str(exc.args[0] if exc.args else exc)) from None
+            async with services.db.session() as session:
+                row = await ensure_community(
+                    session, community or settings.community, timezone=settings.timezone
+                )
+                try:
+                    schedule = await create_schedule(
+                        session, row, qn.id, cron, duration=length, label_pattern=label, channels=channels,
+                        reminders=points, timezone=timezone,
+                    )
+                except ScheduleError as exc:
+                    raise _fail(str(exc)) from None
+                await notify_change(session, f"schedule:{schedule.id}")
+                return schedule.id, schedule_info(schedule, utcnow()).describe()
+
+        schedule_id, described = _run(settings, work)
+        out.print(f"Schedule {schedule_id} added: {described}", highlight=False, markup=False)
+        if not channels:
+            out.print("No --channel given: waves open without an announcement.", style="yellow")
+
+    @schedule_app.command("list")
+    def list_(
+        community: Annotated[str | None, typer.Option(help="Only this community (slug).")] = None,
+    ) -> None:
+        """Show the schedules and when each opens next."""
+        from sqlalchemy import select
+
+        from bot.lifecycle import local_time
+        from bot.scheduling.schedules import describe_cron, describe_duration, list_schedules, schedule_info
+        from surveys.models import Community, utcnow
+
+        settings = _settings()
+
+        async def work(services):
+            async with services.db.session() as session:
+                slugs = dict((await session.execute(select(Community.id, Community.slug))).all())
+                wanted = None
+                if community:
+                    wanted = next((cid for cid, slug in slugs.items() if slug == community), -1)
+                return slugs, [schedule_info(s, utcnow()) for s in await list_schedules(session, wanted)]
+
+        slugs, infos = _run(settings, work)
+        if not infos:
+            out.print("No schedules. Add one with: stateof schedule add SURVEY \"0 9 1 3 *\"")
+            return
+        table = Table("id", "community", "survey", "when", "label", "open for", "channels", "next open")
+        for info in infos:
+            s = info.schedule
+            nxt = (f"{info.next_label}: {local_time(info.next_open, s.timezone)}"
+                   if s.enabled and info.next_open else "disabled" if not s.enabled else "never")
+            table.add_row(
+                str(s.id), slugs.get(s.community_id, "?"), s.survey_id,
+                f"{describe_cron(s.cron)} ({s.timezone})", s.label_pattern,
+                describe_duration(s.duration_seconds),
+                ", ".join(f"{c['platform']}:{c['channel']}" for c in s.channels) or "-", nxt,
+            )
+        out.print(table)
+
+    @schedule_app.command("remove")
+    def remove(
+        schedule_id: Annotated[int, typer.Argument(help="The id from `stateof schedule list`.")],
+    ) -> None:
+        """Remove a schedule (its waves stay; an open wave still closes on time)."""
+        from bot.scheduling.schedules import notify_change, remove_schedule
+
+        settings = _settings()
+
+        async def work(services):
+            async with services.db.session() as session:
+                removed = await remove_schedule(session, schedule_id)
+                if removed is not None:
+                    await notify_change(session, f"schedule:{schedule_id}")
+                return removed is not None
+
+        if not _run(settings, work):
+            raise _fail(f"there is no schedule {schedule_id} (see `stateof schedule list`)")
+        out.print(f"Schedule {schedule_id} removed.")

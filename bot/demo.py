@@ -1,0 +1,165 @@
+"""`stateof demo`: three yearly waves of a SYNTHETIC community, answered through the answer
+flow the chat adapters use, and the weekly summary of the latest wave written to a folder.
+
+The data is made up (seeded, reproducible) and every wave is flagged `synthetic`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from analytics.output import write_summary
+from analytics.service import build_summary
+
+from surveys.catalog import Catalog
+from surveys.db import Database
+from surveys.flow import AnswerFlow
+from surveys.identity import Member
+from surveys.migrate import upgrade
+from surveys.models import WaveStatus
+from surveys.schema import Questionnaire
+from surveys.waves import close_wave, create_wave, ensure_community, wave_by_id
+
+log = logging.getLogger(__name__)
+
+SURVEY = "state-of-mlops"
+WAVES = {"2024": 300, "2025": 340, "2026": 380}
+
+# Share choosing each focus option per wave (the trend the demo tells).
+FOCUS = {
+    "prove_potential": (0.30, 0.24, 0.18),
+    "first_model": (0.24, 0.19, 0.15),
+    "deploy": (0.46, 0.43, 0.40),
+    "monitoring": (0.13, 0.22, 0.31),
+    "retraining": (0.15, 0.21, 0.30),
+    "optimize": (0.22, 0.25, 0.29),
+    "other": (0.05, 0.05, 0.05),
+}
+# Share with established tooling per row and wave; the rest splits looking / not relevant.
+ESTABLISHED = {
+    "data_analysis": (0.70, 0.72, 0.75),
+    "experimentation": (0.45, 0.50, 0.55),
+    "feature_store": (0.12, 0.16, 0.22),
+    "code_repository": (0.80, 0.82, 0.85),
+    "ml_pipeline": (0.30, 0.40, 0.50),
+    "metadata_store": (0.15, 0.18, 0.24),
+    "model_registry": (0.20, 0.30, 0.38),
+    "model_serving": (0.35, 0.40, 0.47),
+    "model_monitoring": (0.14, 0.24, 0.33),
+}
+CHALLENGES = [
+    "Getting models from notebooks into production",
+    "Monitoring data drift",
+    "Convincing the business of the value",
+    "Hiring ML engineers",
+]
+
+
+@dataclass
+class DemoResult:
+    out_dir: Path
+    database: Path
+    files: list[Path]
+    respondents: dict[str, int]
+
+
+def _weights(rng: random.Random, options: list[str], bias: dict[str, float] | None = None) -> str:
+    weights = [(bias or {}).get(o, 1.0) for o in options]
+    return rng.choices(options, weights=weights)[0]
+
+
+def synthetic_answers(qn: Questionnaire, t: int, rng: random.Random) -> dict[str, object]:
+    """One made-up member's answers for wave index `t` (0, 1, 2)."""
+    answers: dict[str, object] = {}
+    ids = {q.id: q for q in qn.questions}
+    answers["title"] = _weights(rng, [o.id for o in ids["title"].options],
+                                {"data_scientist": 3, "ml_engineer": 2.5 + t, "data_science_leader": 1.5})
+    answers["role"] = _weights(rng, [o.id for o in ids["role"].options],
+                               {"models_and_infra": 2 + t * 0.5, "models": 3, "infra": 1.5, "lead": 1.5,
+                                "none": 0.5})
+    answers["company_size"] = _weights(rng, [o.id for o in ids["company_size"].options])
+    answers["ml_headcount"] = _weights(rng, [o.id for o in ids["ml_headcount"].options],
+                                       {"2_10": 3, "11_30": 2})
+    if answers["role"] != "none":
+        answers["team_outlook"] = _weights(rng, ["grow", "same", "shrink"], {"grow": 3 - t * 0.5, "same": 2})
+    focus = [o for o, p in FOCUS.items() if rng.random() < p[t]]
+    rng.shuffle(focus)
+    answers["focus"] = focus[:3]
+    for row, p in ESTABLISHED.items():
+        roll = rng.random()
+        answers[f"tooling.{row}"] = (
+            "established" if roll < p[t] else "looking" if roll < p[t] + (1 - p[t]) * 0.45 else "not_relevant"
+        )
+    answers["industry"] = _weights(rng, [o.id for o in ids["industry"].options], {"technology": 4})
+    answers["region"] = _weights(rng, [o.id for o in ids["region"].options],
+                                 {"europe": 4, "north_america": 4, "india": 1.5})
+    if "data_types" in ids:
+        answers["data_types"] = [o for o in ("relational", "time_series", "images", "text", "audio")
+                                 if rng.random() < {"relational": .7, "text": .45}.get(o, .25)]
+    if rng.random() < 0.3:
+        answers["biggest_challenge"] = rng.choice(CHALLENGES)
+    return answers
+
+
+def _first_wave_questionnaire(qn: Questionnaire) -> Questionnaire:
+    """The 2024 questionnaire did not ask about data types yet (shows 'not asked')."""
+    return qn.model_copy(update={"questions": [q for q in qn.questions if q.id != "data_types"]})
+
+
+async def _answer_wave(flow: AnswerFlow, db: Database, wave_id: int, qn: Questionnaire, t: int,
+                       n: int, rng: random.Random, opened: datetime) -> int:
+    for i in range(n):
+        member = Member("synthetic", "demo", f"member-{i}")
+        answers = synthetic_answers(qn, t, rng)
+        if rng.random() < 0.08:  # some stop half way: totals below 100%
+            answers = {k: v for k, v in list(answers.items())[:4]}
+        when = opened + timedelta(minutes=rng.randint(0, 20 * 24 * 60))
+        await flow.submit(wave_id, member, answers, finish=True, answered_at=when)
+    return n
+
+
+async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
+    """Build the demo database in `out_dir` and write the summary of the 2026 wave there."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    db_path = out_dir / "stateof-demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    await asyncio.to_thread(upgrade, f"sqlite:///{db_path}")
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    flow = AnswerFlow(db, secrets.token_bytes(32))
+    rng = random.Random(seed)
+    full = Catalog().get(SURVEY)
+    async with db.session() as session:
+        community = await ensure_community(session, "demo", "Synthetic demo community")
+    counts = {}
+    try:
+        for t, (label, n) in enumerate(WAVES.items()):
+            qn = _first_wave_questionnaire(full) if t == 0 else full
+            opened = datetime(int(label), 3, 1, 9, tzinfo=UTC)
+            async with db.session() as session:
+                wave = await create_wave(
+                    session, community, qn, label, opens_at=opened, closes_at=opened + timedelta(days=30),
+                    status=WaveStatus.open, synthetic=True,
+                    channels=[],
+                )
+                wave.opened_at = opened
+                wave_id = wave.id
+            counts[label] = await _answer_wave(flow, db, wave_id, qn, t, n, rng, opened)
+            async with db.session() as session:
+                close_wave(await wave_by_id(session, wave_id), opened + timedelta(days=30))
+            log.info("demo wave %s: %d synthetic members answered", label, n)
+        labels = list(WAVES)
+        summary = await build_summary(
+            db, community_id=community.id, survey_id=SURVEY, wave=labels[-1],
+            compare=list(reversed(labels[:-1])),
+        )
+        files = write_summary(summary, out_dir, "md")
+    finally:
+        await db.dispose()
+    return DemoResult(out_dir, db_path, files, counts)

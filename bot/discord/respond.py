@@ -1,0 +1,149 @@
+"""Answer every interaction within Discord's 3-second window.
+
+The work runs as a task; when it finishes within `DEFER_AFTER` seconds its outcome is the
+interaction's response, otherwise the interaction is deferred first and the outcome follows
+as an edit (components) or a follow-up (commands), which may take up to 15 minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.discord.render import NO_MENTIONS, embed_for, safe
+
+log = logging.getLogger(__name__)
+
+DEFER_AFTER = 1.5  # seconds of work before deferring (Discord allows 3 s in all)
+SORRY = "Something went wrong on our side. Your answers so far are saved; please try again."
+
+
+@dataclass
+class Outcome:
+    """What to show: a v2 layout (answer pages), or an embed with files and buttons."""
+
+    view: discord.ui.View | discord.ui.LayoutView | None = None
+    embed: discord.Embed | None = None
+    files: list[discord.File] = field(default_factory=list)
+    ephemeral: bool = True
+    modal: discord.ui.Modal | None = None
+
+
+def text_layout(text: str) -> discord.ui.LayoutView:
+    view = discord.ui.LayoutView(timeout=None)
+    view.add_item(discord.ui.TextDisplay(safe(text, 3900)))
+    return view
+
+
+def error_outcome(text: str, *, layout: bool) -> Outcome:
+    if layout:
+        return Outcome(view=text_layout(text))
+    return Outcome(embed=embed_for("", text))
+
+
+class SeenInteractions:
+    """Interaction ids already handled (a re-delivered interaction is dropped)."""
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self._ids: OrderedDict[int, None] = OrderedDict()
+
+    def first(self, interaction_id: int) -> bool:
+        if interaction_id in self._ids:
+            return False
+        self._ids[interaction_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
+async def answer(
+    interaction: discord.Interaction,
+    work: Callable[[], Awaitable[Outcome]],
+    *,
+    edit: bool,
+    defer_first: bool = False,
+    ephemeral: bool = True,
+    budget: float | None = None,
+) -> Outcome | None:
+    """Run `work` and show its outcome, deferring when it takes longer than the budget.
+
+    `edit` replaces the message a component sits on (answer pages); otherwise a new
+    (ephemeral) message is sent. Failures become a short apology, never silence.
+    """
+    edit = edit and interaction.message is not None
+    task = asyncio.ensure_future(work())
+    deferred = False
+    try:
+        if defer_first:
+            deferred = await _defer(interaction, edit, ephemeral)
+        else:
+            done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER if budget is None else budget)
+            if not done:
+                deferred = await _defer(interaction, edit, ephemeral)
+        try:
+            outcome = await task
+        except Exception:
+            log.exception("handling a Discord interaction failed")
+            outcome = error_outcome(SORRY, layout=edit)
+        await _deliver(interaction, outcome, edit=edit, deferred=deferred)
+        return outcome
+    except discord.HTTPException as exc:
+        # 40060 already acknowledged / 10062 unknown interaction: a duplicate or a late one.
+        log.warning("could not answer interaction %s: %s", interaction.id, exc)
+        return None
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+async def _defer(interaction: discord.Interaction, edit: bool, ephemeral: bool) -> bool:
+    if interaction.response.is_done():
+        return True
+    if edit:
+        await interaction.response.defer()
+    else:
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    return True
+
+
+async def _deliver(
+    interaction: discord.Interaction, out: Outcome, *, edit: bool, deferred: bool
+) -> None:
+    if out.modal is not None:
+        if deferred or interaction.response.is_done():
+            await interaction.followup.send(
+                embed=embed_for("", "That took too long; please press the button again."),
+                ephemeral=True, allowed_mentions=NO_MENTIONS,
+            )
+            return
+        out.modal.stop()  # a finished modal is not kept in memory: submits go to our listener
+        await interaction.response.send_modal(out.modal)
+        return
+    kwargs: dict = {"allowed_mentions": NO_MENTIONS}
+    if out.view is not None:
+        kwargs["view"] = out.view
+    if out.embed is not None:
+        kwargs["embed"] = out.embed
+    if edit:
+        if out.files:
+            kwargs["attachments"] = out.files
+        if deferred:
+            await interaction.edit_original_response(**kwargs)
+        else:
+            await interaction.response.edit_message(**kwargs)
+        return
+    if out.files:
+        kwargs["files"] = out.files
+    if deferred:
+        await interaction.followup.send(ephemeral=out.ephemeral, **kwargs)
+    else:
+        await interaction.response.send_message(ephemeral=out.ephemeral, **kwargs)

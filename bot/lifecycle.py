@@ -1,0 +1,331 @@
+"""Wave lifecycle actions shared by moderator commands and the scheduler.
+
+Each action is idempotent where it can be (opening an open wave, closing a closed one)
+and talks to platforms only through the notifiers registered on `Services`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from analytics.charts import render_charts
+from analytics.report import chat_lines
+from analytics.service import build_summary, previous_labels
+from sqlalchemy import func, select, update
+
+from bot.services import Services
+from surveys.identity import Member
+from surveys.models import (
+    Community,
+    Participation,
+    ReminderOptOut,
+    Response,
+    Wave,
+    WaveStatus,
+    utcnow,
+)
+from surveys.ports import TAKE_SURVEY, Attachment, Button, ChannelRef, Message
+from surveys.upsert import insert_ignore
+from surveys.waves import close_wave, create_wave, find_wave, open_wave, questionnaire_of, wave_by_id
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DURATION = timedelta(days=30)
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class LifecycleError(Exception):
+    """A lifecycle action that cannot be done; the message is for the moderator."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30d`, `2w`, `12h`, `90m` → timedelta; LifecycleError otherwise."""
+    match = _DURATION.match(text.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise LifecycleError(f"'{text}' is not a duration; use e.g. 30d, 2w, 12h or 90m")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def local_time(when: datetime | None, tz: str) -> str:
+    """A moment in the community's time zone, e.g. `Mon 1 Dec 2026, 09:00 CET`."""
+    if when is None:
+        return "not set"
+    local = when.astimezone(ZoneInfo(tz))
+    return local.strftime("%a %-d %b %Y, %H:%M %Z")
+
+
+def time_left(until: datetime | None, now: datetime | None = None) -> str:
+    if until is None:
+        return "no close time set"
+    delta = until - (now or utcnow())
+    if delta.total_seconds() <= 0:
+        return "closing now"
+    days, rest = divmod(int(delta.total_seconds()), 86400)
+    hours = rest // 3600
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h left"
+    return f"{hours} h {(rest % 3600) // 60} min left"
+
+
+def announcement(wave: Wave, tz: str) -> Message:
+    """The message that opens a wave in a channel, with the "Take the survey" button."""
+    qn = questionnaire_of(wave)
+    text = qn.description or f"Help us see the state of our community: {qn.title}."
+    return Message(
+        title=f"{qn.title} {wave.label} is open",
+        text=text,
+        fields=[
+            ("Takes about", f"{qn.minutes} minutes, {len(qn.questions)} questions"),
+            ("Closes", local_time(wave.closes_at, tz)),
+            ("Privacy", "Stored under a pseudonym; groups under 5 are never shown."),
+        ],
+        buttons=[Button("Take the survey", TAKE_SURVEY, str(wave.id))],
+    )
+
+
+async def launch(
+    services: Services,
+    community: Community,
+    survey_id: str,
+    label: str,
+    channels: list[ChannelRef],
+    *,
+    duration: timedelta = DEFAULT_DURATION,
+    schedule_id: int | None = None,
+    now: datetime | None = None,
+) -> Wave:
+    """Open a wave (creating it, or opening a scheduled one) and announce it in `channels`."""
+    qn = services.catalog.get(survey_id)
+    now = now or utcnow()
+    async with services.db.session() as session:
+        wave = await find_wave(session, community.id, qn.id, label)
+        if wave is None:
+            wave = await create_wave(
+                session, community, qn, label, opens_at=now, closes_at=now + duration,
+                channels=[c.to_dict() for c in channels], status=WaveStatus.open,
+                schedule_id=schedule_id,
+            )
+        elif wave.status == WaveStatus.open.value:
+            raise LifecycleError(f"wave '{label}' is already open")
+        elif wave.status == WaveStatus.closed.value:
+            raise LifecycleError(f"wave '{label}' has closed; pick a new label")
+        else:
+            open_wave(wave, now)
+            wave.closes_at = wave.closes_at or now + duration
+            if channels:
+                wave.channels = [c.to_dict() for c in channels]
+        wave_id = wave.id
+    await announce(services, wave_id)
+    return await _reload(services, wave_id)
+
+
+async def _reload(services: Services, wave_id: int) -> Wave:
+    async with services.db.session() as session:
+        return await wave_by_id(session, wave_id)
+
+
+async def announce(services: Services, wave_id: int) -> int:
+    """Post the announcement in the wave's channels and invite channel members."""
+    wave = await _reload(services, wave_id)
+    community = await _community(services, wave.community_id)
+    posted = 0
+    for raw in wave.channels:
+        channel = ChannelRef.from_dict(raw)
+        try:
+            if await services.post(channel, announcement(wave, community.timezone)) is not None:
+                posted += 1
+            await invite_channel(services, wave, channel)
+        except Exception:  # a platform failure must not undo the opened wave
+            log.exception("could not announce wave %s in %s", wave.label, channel)
+    return posted
+
+
+async def invite_channel(services: Services, wave: Wave, channel: ChannelRef) -> int:
+    """Record the channel's members as invited (drives reminders)."""
+    notifier = services.notifiers.get(channel.platform)
+    members = await notifier.channel_members(channel) if notifier else None
+    if not members:
+        return 0
+    now = utcnow()
+    rows = [
+        {"wave_id": wave.id, "platform": channel.platform, "space_id": channel.space,
+         "user_id": user, "invited_at": now}
+        for user in members
+    ]
+    async with services.db.session() as session:
+        stmt = insert_ignore(session, Participation, ["wave_id", "platform", "space_id", "user_id"])
+        for start in range(0, len(rows), 1000):
+            await session.execute(stmt, rows[start:start + 1000])
+    return len(rows)
+
+
+async def _community(services: Services, community_id: int) -> Community:
+    async with services.db.session() as session:
+        community = await session.get(Community, community_id)
+        assert community is not None
+        return community
+
+
+@dataclass
+class WaveStatusInfo:
+    wave: Wave
+    respondents: int
+    completed: int
+    invited: int
+    time_left: str
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.respondents / self.invited if self.invited else None
+
+
+async def wave_status(services: Services, wave: Wave) -> WaveStatusInfo:
+    """Counts for `/survey status`: respondents, completed, invited channel members."""
+    async with services.db.session() as session:
+        started = select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
+        done = started.where(Response.completed_at.is_not(None))
+        invited = select(func.count()).select_from(Participation).where(
+            Participation.wave_id == wave.id
+        )
+        respondents = (await session.execute(started)).scalar_one()
+        completed = (await session.execute(done)).scalar_one()
+        invited_n = (await session.execute(invited)).scalar_one()
+    left = time_left(wave.closes_at) if wave.status == WaveStatus.open.value else wave.status
+    return WaveStatusInfo(wave, respondents, completed, max(invited_n, respondents), left)
+
+
+@dataclass
+class RemindResult:
+    sent: int = 0
+    unreachable: int = 0
+    failed: int = 0
+
+
+def reminder_message(wave: Wave, tz: str) -> Message:
+    qn = questionnaire_of(wave)
+    return Message(
+        title=f"Reminder: {qn.title} {wave.label}",
+        text="You started or were invited to our community survey and have not finished it yet. "
+        "It picks up where you left off.",
+        fields=[("Closes", local_time(wave.closes_at, tz))],
+        buttons=[Button("Continue the survey", TAKE_SURVEY, str(wave.id))],
+    )
+
+
+async def remind(services: Services, wave_id: int, *, now: datetime | None = None) -> RemindResult:
+    """DM members who started or were invited and have not completed; never opted-out ones."""
+    wave = await _reload(services, wave_id)
+    if wave.status != WaveStatus.open.value:
+        raise LifecycleError(f"wave '{wave.label}' is not open; nothing to remind")
+    community = await _community(services, wave.community_id)
+    opted_out = select(ReminderOptOut.id).where(
+        ReminderOptOut.community_id == wave.community_id,
+        ReminderOptOut.platform == Participation.platform,
+        ReminderOptOut.space_id == Participation.space_id,
+        ReminderOptOut.user_id == Participation.user_id,
+    )
+    async with services.db.session() as session:
+        rows = (await session.execute(
+            select(Participation.id, Participation.platform, Participation.space_id,
+                   Participation.user_id)
+            .where(
+                Participation.wave_id == wave.id,
+                Participation.completed_at.is_(None),
+                Participation.opted_out.is_(False),
+                Participation.dm_blocked.is_(False),
+                ~opted_out.exists(),
+            ).order_by(Participation.id)
+        )).all()
+    result = RemindResult()
+    message = reminder_message(wave, community.timezone)
+    for pid, platform, space, user in rows:
+        notifier = services.notifiers.get(platform)
+        if notifier is None:
+            result.failed += 1
+            continue
+        try:
+            delivered = await notifier.dm(Member(platform, space, user), message)
+        except Exception:
+            log.exception("reminder to a %s member failed", platform)
+            result.failed += 1
+            continue
+        await _record_reminder(services, pid, delivered, now or utcnow())
+        if delivered:
+            result.sent += 1
+        else:
+            result.unreachable += 1
+    log.info("reminders for wave %s: %s", wave.label, result)
+    return result
+
+
+async def _record_reminder(services: Services, pid: int, delivered: bool, when: datetime) -> None:
+    values: dict[str, Any] = (
+        {"reminded_at": when, "reminders_sent": Participation.reminders_sent + 1}
+        if delivered else {"dm_blocked": True}
+    )
+    async with services.db.session() as session:
+        await session.execute(update(Participation).where(Participation.id == pid).values(**values))
+
+
+async def summary_message(
+    services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
+    question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
+) -> Message:
+    """A chat summary of a wave against earlier ones, with PNG charts."""
+    if compare is None:
+        compare = await previous_labels(
+            services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label
+        )
+    summary = await build_summary(
+        services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label,
+        compare=compare, where=where, min_group_size=services.settings.min_group_size,
+        questions=[question] if question else None,
+    )
+    attachments = []
+    if charts:
+        pngs = render_charts(summary, [question] if question else None)
+        chosen = [question + ".png"] if question else ["movers.png"]
+        chosen = [name for name in chosen if name in pngs] or list(pngs)[:1]
+        attachments = [Attachment(name, pngs[name], title=name.removesuffix(".png")) for name in chosen]
+    qn = questionnaire_of(wave)
+    return Message(
+        title=title or f"{qn.title} {wave.label}: results so far",
+        text="\n".join(chat_lines(summary, question=question)),
+        attachments=attachments,
+    )
+
+
+async def post_summary(services: Services, wave: Wave, message: Message) -> int:
+    """Post to the community's summary channels (or the wave's channels when none is set)."""
+    community = await _community(services, wave.community_id)
+    targets = community.summary_channels or wave.channels
+    posted = 0
+    for raw in targets:
+        try:
+            if await services.post(ChannelRef.from_dict(raw), message) is not None:
+                posted += 1
+        except Exception:
+            log.exception("could not post the summary of wave %s", wave.label)
+    return posted
+
+
+async def close(
+    services: Services, wave_id: int, *, when: datetime | None = None, post: bool = True
+) -> tuple[bool, int]:
+    """Close a wave and post its final summary; (closed now, channels posted to)."""
+    async with services.db.session() as session:
+        wave = await wave_by_id(session, wave_id)
+        changed = close_wave(wave, when)
+    if not changed or not post:
+        return changed, 0
+    wave = await _reload(services, wave_id)
+    message = await summary_message(
+        services, wave, title=f"{questionnaire_of(wave).title} {wave.label} has closed: the results"
+    )
+    return changed, await post_summary(services, wave, message)

@@ -1,0 +1,186 @@
+"""How scheduled jobs talk to platforms: retries with backoff, and a dry-run file notifier.
+
+A platform call that raises (Slack down, Discord 5xx, a timeout) is retried with exponential
+backoff and logged; `DeliveryError` (channel gone, DMs closed) and a DM answered with False
+are final and not retried. After the last attempt the error propagates to the job, which
+logs it and records the outcome: the scheduler itself never stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from surveys.identity import Member
+from surveys.ports import ChannelRef, DeliveryError, Message, Notifier
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`attempts` tries in all; waits `base`, `base*factor`, ... seconds (at most `cap`)."""
+
+    attempts: int = 5
+    base: float = 2.0
+    factor: float = 2.0
+    cap: float = 60.0
+
+    def delays(self) -> list[float]:
+        return [min(self.base * self.factor**i, self.cap) for i in range(max(self.attempts - 1, 0))]
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]], what: str, policy: RetryPolicy, sleep: Sleep = asyncio.sleep
+) -> T:
+    """Run `call`, retrying failures (not DeliveryError) with backoff; re-raise the last one."""
+    delays = policy.delays()
+    for attempt in range(policy.attempts):
+        try:
+            return await call()
+        except DeliveryError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if attempt >= len(delays):
+                log.error("%s failed after %d attempts: %s", what, policy.attempts, _reason(exc))
+                raise
+            log.warning("%s failed (attempt %d of %d): %s; retrying in %.0f s",
+                        what, attempt + 1, policy.attempts, _reason(exc), delays[attempt])
+            await sleep(delays[attempt])
+    raise AssertionError("unreachable")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class RetryingNotifier:
+    """A notifier whose calls are retried with backoff."""
+
+    def __init__(self, inner: Notifier, policy: RetryPolicy, sleep: Sleep = asyncio.sleep):
+        self.inner = inner
+        self.platform = inner.platform
+        self.policy = policy
+        self.sleep = sleep
+
+    async def post(self, channel: ChannelRef, message: Message) -> str | None:
+        return await with_retries(
+            lambda: self.inner.post(channel, message),
+            f"{self.platform} post to {channel.channel}", self.policy, self.sleep,
+        )
+
+    async def dm(self, member: Member, message: Message) -> bool:
+        return await with_retries(
+            lambda: self.inner.dm(member, message), f"{self.platform} DM", self.policy, self.sleep
+        )
+
+    async def channel_members(self, channel: ChannelRef) -> list[str] | None:
+        return await with_retries(
+            lambda: self.inner.channel_members(channel),
+            f"{self.platform} members of {channel.channel}", self.policy, self.sleep,
+        )
+
+
+class RetryingNotifiers(Mapping[str, Notifier]):
+    """A live view of `Services.notifiers` that wraps each notifier in retries.
+
+    Notifiers registered after the scheduler started are picked up on the next lookup.
+    """
+
+    def __init__(self, base: Mapping[str, Notifier], policy: RetryPolicy, sleep: Sleep = asyncio.sleep):
+        self.base = base
+        self.policy = policy
+        self.sleep = sleep
+        self._wrapped: dict[str, tuple[Notifier, RetryingNotifier]] = {}
+
+    def __getitem__(self, platform: str) -> Notifier:
+        inner = self.base[platform]
+        cached = self._wrapped.get(platform)
+        if cached is None or cached[0] is not inner:
+            cached = (inner, RetryingNotifier(inner, self.policy, self.sleep))
+            self._wrapped[platform] = cached
+        return cached[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+
+class DryRunNotifier:
+    """Writes what would be posted or DMed as JSON lines to a file (STATEOF_DRY_RUN_POSTS).
+
+    A debugging aid: with it set, scheduled jobs never call Slack or Discord.
+    """
+
+    def __init__(self, path: Path, platform: str):
+        self.path = Path(path)
+        self.platform = platform
+
+    def _write(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+
+    @staticmethod
+    def _message(message: Message) -> dict:
+        return {
+            "title": message.title,
+            "text": message.text,
+            "fields": [list(f) for f in message.fields],
+            "buttons": [{"label": b.label, "action": b.action, "value": b.value} for b in message.buttons],
+            "attachments": [a.filename for a in message.attachments],
+        }
+
+    async def post(self, channel: ChannelRef, message: Message) -> str | None:
+        self._write({"at": datetime.now(UTC).isoformat(), "kind": "post", **channel.to_dict(),
+                     **self._message(message)})
+        return f"dry-run-{self.platform}"
+
+    async def dm(self, member: Member, message: Message) -> bool:
+        self._write({"at": datetime.now(UTC).isoformat(), "kind": "dm", "platform": member.platform,
+                     "space": member.space, "user": member.user, **self._message(message)})
+        return True
+
+    async def channel_members(self, channel: ChannelRef) -> list[str] | None:
+        return None
+
+
+class DryRunNotifiers(Mapping[str, Notifier]):
+    """Every platform name maps to a DryRunNotifier writing to one file."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._by_platform: dict[str, DryRunNotifier] = {}
+
+    def __getitem__(self, platform: str) -> Notifier:
+        if platform not in self._by_platform:
+            self._by_platform[platform] = DryRunNotifier(self.path, platform)
+        return self._by_platform[platform]
+
+    def get(self, platform: str, default=None):  # type: ignore[override]
+        return self[platform]
+
+    def __contains__(self, platform: object) -> bool:
+        return isinstance(platform, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_platform)
+
+    def __len__(self) -> int:
+        return len(self._by_platform)

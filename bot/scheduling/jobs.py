@@ -1,0 +1,275 @@
+"""The scheduled jobs. Each is idempotent through its job-run key (see runs.py).
+
+State changes and their job-run rows are written in one transaction (opening a wave and
+recording `open:schedule:3:2027`; closing a wave and recording `close:wave:12`), and the
+posts that follow are queued as `pending` rows in that same transaction, so a process that
+stops in between leaves work the next leader picks up, never a half-done state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+
+from bot import lifecycle
+from bot.scheduling import runs
+from bot.scheduling.clock import Clock
+from bot.scheduling.plan import (
+    ANNOUNCE,
+    CLOSE,
+    FINAL_SUMMARY,
+    OPEN,
+    OPEN_WAVE,
+    REMIND,
+    WEEKLY,
+    PlannedJob,
+)
+from bot.scheduling.weekly import weekly_posts
+from bot.services import Services
+from surveys.models import Community, JobRun, Schedule, Wave, WaveStatus
+from surveys.ports import ChannelRef, Message
+from surveys.waves import close_wave, create_wave, find_wave, open_wave, questionnaire_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobContext:
+    """What jobs run with: services whose notifiers retry (or write a dry-run file), a clock."""
+
+    services: Services
+    clock: Clock
+
+
+async def run_job(ctx: JobContext, job: PlannedJob) -> str:
+    """Run one planned job; returns the outcome. Exceptions are the caller's to log."""
+    handler = {
+        OPEN: open_from_schedule, OPEN_WAVE: open_scheduled_wave, ANNOUNCE: announce,
+        REMIND: remind, CLOSE: close, FINAL_SUMMARY: final_summary, WEEKLY: weekly_summary,
+    }[job.kind]
+    try:
+        return await handler(ctx, job)
+    except Exception as exc:
+        # Recorded so the plan does not hand the same failing occurrence back at once.
+        await runs.mark_failed(ctx.services.db, job.key, f"{type(exc).__name__}: {exc}", now=ctx.clock.now(),
+                               scheduled_for=job.run_at)
+        raise
+
+
+async def _then(ctx: JobContext, job: PlannedJob) -> None:
+    """Run a follow-up job (announce after open, summary after close); its failure is its own."""
+    try:
+        await run_job(ctx, job)
+    except Exception:
+        log.exception("%s failed", job.key)
+
+
+async def _set_outcome(session, key: str, outcome: str, detail: str) -> None:
+    await session.execute(update(JobRun).where(JobRun.job_key == key).values(outcome=outcome, detail=detail))
+
+
+async def open_from_schedule(ctx: JobContext, job: PlannedJob) -> str:
+    """Open the wave a schedule makes at `job.run_at` (labelled from that time), then announce it."""
+    now = ctx.clock.now()
+    services = ctx.services
+    async with services.db.session() as session:
+        schedule = await session.get(Schedule, job.ref_id)
+        if schedule is None or not schedule.enabled:
+            log.info("schedule %s is gone or disabled: nothing to open", job.ref_id)
+            return runs.NOOP
+        community = await session.get(Community, schedule.community_id)
+        assert community is not None
+        if not await runs.claim_in(session, job.key, outcome=runs.DONE, now=now, scheduled_for=job.run_at):
+            log.info("%s already ran", job.key)
+            return runs.NOOP
+        qn = services.catalog.get(schedule.survey_id)
+        label = job.extra
+        # The duration counts in local time: a wave opening at 09:00 closes at 09:00 across DST.
+        local_open = job.run_at.astimezone(ZoneInfo(schedule.timezone))
+        closes_at = (local_open + timedelta(seconds=schedule.duration_seconds)).astimezone(UTC)
+        wave = await find_wave(session, community.id, qn.id, label)
+        if wave is None:
+            wave = await create_wave(
+                session, community, qn, label, opens_at=job.run_at.astimezone(UTC), closes_at=closes_at,
+                channels=list(schedule.channels), status=WaveStatus.open, schedule_id=schedule.id,
+            )
+            wave.opened_at = now
+            wave.reminders = list(schedule.reminders)
+        elif wave.status == WaveStatus.scheduled.value:
+            open_wave(wave, now)
+            wave.closes_at = wave.closes_at or closes_at
+            wave.channels = wave.channels or list(schedule.channels)
+            wave.schedule_id = wave.schedule_id or schedule.id
+        else:
+            detail = f"wave {label} is already {wave.status}"
+            log.warning("schedule %s: not opening %s: %s", schedule.id, label, detail)
+            await _set_outcome(session, job.key, runs.NOOP, detail)
+            return runs.NOOP
+        await session.flush()
+        wave_id = wave.id
+        late = now - job.run_at
+        detail = f"opened wave {wave_id}" + (f" ({late} late)" if late > timedelta(minutes=1) else "")
+        await _set_outcome(session, job.key, runs.DONE, detail)
+        await runs.insert_run(session, f"announce:wave:{wave_id}", outcome=runs.PENDING, now=now,
+                              scheduled_for=now)
+    log.info("opened wave %s of %s (schedule %s)", label, qn.id, job.ref_id)
+    await _then(ctx, _announce_job(job, wave_id))
+    return runs.DONE
+
+
+async def open_scheduled_wave(ctx: JobContext, job: PlannedJob) -> str:
+    """Open a wave created in advance with an `opens_at` time, then announce it."""
+    now = ctx.clock.now()
+    async with ctx.services.db.session() as session:
+        wave = await session.get(Wave, job.ref_id)
+        if wave is None:
+            return runs.NOOP
+        if not await runs.claim_in(session, job.key, outcome=runs.DONE, now=now, scheduled_for=job.run_at):
+            return runs.NOOP
+        if wave.status != WaveStatus.scheduled.value:
+            await _set_outcome(session, job.key, runs.NOOP, f"wave is already {wave.status}")
+            return runs.NOOP
+        open_wave(wave, now)
+        await runs.insert_run(session, f"announce:wave:{wave.id}", outcome=runs.PENDING, now=now,
+                              scheduled_for=now)
+    log.info("opened scheduled wave %s", job.extra)
+    await _then(ctx, _announce_job(job, job.ref_id))
+    return runs.DONE
+
+
+def _announce_job(job: PlannedJob, wave_id: int) -> PlannedJob:
+    key = f"announce:wave:{wave_id}"
+    return PlannedJob(key, ANNOUNCE, key, job.run_at, None, job.community_id, wave_id, "announcement")
+
+
+async def announce(ctx: JobContext, job: PlannedJob) -> str:
+    now = ctx.clock.now()
+    if not await runs.claim(ctx.services.db, job.key, now=now, scheduled_for=job.run_at):
+        return runs.NOOP
+    async with ctx.services.db.session() as session:
+        wave = await session.get(Wave, job.ref_id)
+        status, channels = (wave.status, len(wave.channels)) if wave else (None, 0)
+    if status != WaveStatus.open.value:
+        await runs.finish(ctx.services.db, job.key, runs.NOOP, "wave is not open")
+        return runs.NOOP
+    posted = await lifecycle.announce(ctx.services, job.ref_id)
+    outcome = runs.FAILED if channels and not posted else runs.DONE
+    await runs.finish(ctx.services.db, job.key, outcome, f"announced in {posted} of {channels} channel(s)")
+    return outcome
+
+
+async def remind(ctx: JobContext, job: PlannedJob) -> str:
+    now = ctx.clock.now()
+    if not await runs.claim(ctx.services.db, job.key, now=now, scheduled_for=job.run_at):
+        return runs.NOOP
+    async with ctx.services.db.session() as session:
+        wave = await session.get(Wave, job.ref_id)
+        status = wave.status if wave else None
+    if status != WaveStatus.open.value:
+        await runs.finish(ctx.services.db, job.key, runs.NOOP, "wave is not open")
+        return runs.NOOP
+    result = await lifecycle.remind(ctx.services, job.ref_id, now=now)
+    detail = f"sent {result.sent}, unreachable {result.unreachable}, failed {result.failed}"
+    outcome = runs.FAILED if result.failed and not result.sent else runs.DONE
+    await runs.finish(ctx.services.db, job.key, outcome, detail)
+    return outcome
+
+
+async def close(ctx: JobContext, job: PlannedJob) -> str:
+    """Close a wave at its close time; a close that was missed closes now, recording that time."""
+    now = ctx.clock.now()
+    async with ctx.services.db.session() as session:
+        wave = await session.get(Wave, job.ref_id)
+        if wave is None:
+            return runs.NOOP
+        if not await runs.claim_in(session, job.key, outcome=runs.DONE, now=now,
+                                   scheduled_for=wave.closes_at):
+            return runs.NOOP
+        if wave.status != WaveStatus.open.value:
+            await _set_outcome(session, job.key, runs.NOOP, f"wave was already {wave.status}")
+            return runs.NOOP
+        when = wave.closes_at or job.run_at
+        close_wave(wave, when)
+        late = now - when
+        detail = f"closed at {when.isoformat()}" + (f", {late} late" if late > timedelta(0) else "")
+        await _set_outcome(session, job.key, runs.DONE, detail)
+        await runs.insert_run(session, f"summary:wave:{wave.id}", outcome=runs.PENDING, now=now,
+                              scheduled_for=when)
+        label = wave.label
+    log.info("closed wave %s (close time %s)", label, when.isoformat())
+    key = f"summary:wave:{job.ref_id}"
+    await _then(ctx, PlannedJob(key, FINAL_SUMMARY, key, when, None, job.community_id, job.ref_id,
+                                        "final summary"))
+    return runs.DONE
+
+
+async def final_summary(ctx: JobContext, job: PlannedJob) -> str:
+    """Post the results of a closed wave (summary channels, else the wave's channels)."""
+    services = ctx.services
+    if not await runs.claim(services.db, job.key, now=ctx.clock.now(), scheduled_for=job.run_at):
+        return runs.NOOP
+    async with services.db.session() as session:
+        wave = await session.get(Wave, job.ref_id)
+        assert wave is not None
+        community = await session.get(Community, wave.community_id)
+        assert community is not None
+    title = f"{questionnaire_of(wave).title} {wave.label} has closed: the results"
+    try:
+        message = await lifecycle.summary_message(services, wave, title=title)
+    except Exception:
+        log.exception("final summary of wave %s: the analytics part failed", wave.label)
+        message = Message(title=title, text="The results could not be computed; see the logs.")
+    targets = list(community.summary_channels or wave.channels)
+    return await _post_all(ctx, job.key, targets, message)
+
+
+async def weekly_summary(ctx: JobContext, job: PlannedJob) -> str:
+    services = ctx.services
+    now = ctx.clock.now()
+    if not await runs.claim(services.db, job.key, now=now, scheduled_for=job.run_at):
+        return runs.NOOP
+    async with services.db.session() as session:
+        community = await session.get(Community, job.ref_id)
+    if community is None or community.weekly_summary_cron is None:
+        await runs.finish(services.db, job.key, runs.NOOP, "weekly summary is off")
+        return runs.NOOP
+    posts = await weekly_posts(services, community, job.run_at, now)
+    if not posts:
+        await runs.finish(services.db, job.key, runs.NOOP,
+                          "nothing to post (no summary channel, or the wave just opened)")
+        return runs.NOOP
+    outcomes = [await _post_all(ctx, job.key, targets, message, finish=False) for targets, message in posts]
+    outcome = runs.DONE if runs.DONE in outcomes else outcomes[0]
+    await runs.finish(services.db, job.key, outcome, f"{len(posts)} message(s)")
+    return outcome
+
+
+async def _post_all(ctx: JobContext, key: str, targets: list[dict], message: Message,
+                    finish: bool = True) -> str:
+    """Post to every target; platform errors (after retries) are logged and recorded."""
+    posted, problems = 0, []
+    for raw in targets:
+        channel = ChannelRef.from_dict(raw)
+        try:
+            if await ctx.services.post(channel, message) is not None:
+                posted += 1
+            else:
+                problems.append(f"{channel.platform}:{channel.channel}: no connection")
+        except Exception as exc:
+            log.error("%s: could not post to %s %s: %s", key, channel.platform, channel.channel, exc)
+            problems.append(f"{channel.platform}:{channel.channel}: {type(exc).__name__}: {exc}")
+    if not targets:
+        outcome, detail = runs.NOOP, "no channel to post to"
+    else:
+        outcome = runs.DONE if posted else runs.FAILED
+        detail = f"posted to {posted} of {len(targets)} channel(s)" + (
+            "; " + "; ".join(problems) if problems else "")
+    if finish:
+        await runs.finish(ctx.services.db, key, outcome, detail)
+    if outcome == runs.FAILED:
+        log.error("%s: %s", key, detail)
+    return outcome

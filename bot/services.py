@@ -1,0 +1,75 @@
+"""The composition root: one `Services` object wires settings, database, catalog and flow.
+
+Adapters (Slack, Discord, console), the scheduler and the CLI receive it; nothing else
+constructs these pieces, so tests can build one against any database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.settings import Settings, resolve_secret
+from surveys.catalog import Catalog
+from surveys.db import Database
+from surveys.flow import AnswerFlow
+from surveys.models import Community
+from surveys.ports import ChannelRef, Message, Notifier
+from surveys.waves import community_of_space, ensure_community
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a front end needs; platform notifiers register themselves by name."""
+
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    flow: AnswerFlow
+    secret: bytes
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    scheduling: Any = None  # bot.commands.Scheduling, set by the scheduler when it runs
+
+    def register_notifier(self, notifier: Notifier) -> None:
+        self.notifiers[notifier.platform] = notifier
+
+    async def community_for(self, platform: str, space: str) -> Community:
+        """The community a Slack team / Discord guild belongs to (default on first sight)."""
+        async with self.db.session() as session:
+            return await community_of_space(
+                session, platform, space, self.settings.community, self.settings.timezone
+            )
+
+    async def default_community(self) -> Community:
+        async with self.db.session() as session:
+            return await ensure_community(
+                session, self.settings.community, timezone=self.settings.timezone
+            )
+
+    async def post(self, channel: ChannelRef, message: Message) -> str | None:
+        """Post through the channel's platform; logs and returns None when unavailable."""
+        notifier = self.notifiers.get(channel.platform)
+        if notifier is None:
+            log.warning("no %s connection: cannot post to %s", channel.platform, channel.channel)
+            return None
+        return await notifier.post(channel, message)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def build_services(settings: Settings, db: Database | None = None) -> Services:
+    """Wire the process. The database is not contacted here (see `Database.check`)."""
+    database = db or Database(settings.database_url)
+    extra = [settings.catalog_dir] if settings.catalog_dir else []
+    secret = resolve_secret(settings)
+    return Services(
+        settings=settings,
+        db=database,
+        catalog=Catalog(extra),
+        flow=AnswerFlow(database, secret),
+        secret=secret,
+    )

@@ -1,0 +1,164 @@
+"""Settings from the environment or `.env` (pydantic-settings); names are in DESIGN.md."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./stateof.db"
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message is one line naming it."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """Everything the process reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("STATEOF_DATABASE_URL"))
+    secret_key: str | None = Field(None, validation_alias=_env("STATEOF_SECRET_KEY"))
+    secret_file: Path = Field(Path(".stateof-secret"), validation_alias=_env("STATEOF_SECRET_FILE"))
+    min_group_size: int = Field(5, ge=2, le=1000, validation_alias=_env("STATEOF_MIN_GROUP_SIZE"))
+    timezone: str = Field("UTC", validation_alias=_env("STATEOF_TIMEZONE"))
+    community: str = Field("default", validation_alias=_env("STATEOF_COMMUNITY"))
+    catalog_dir: Path | None = Field(None, validation_alias=_env("STATEOF_CATALOG_DIR"))
+    log_format: str = Field("text", validation_alias=_env("STATEOF_LOG_FORMAT"))
+    log_level: str = Field("INFO", validation_alias=_env("STATEOF_LOG_LEVEL"))
+    # Debugging: the scheduler writes what it would post or DM as JSON lines here, sending nothing.
+    dry_run_posts: Path | None = Field(None, validation_alias=_env("STATEOF_DRY_RUN_POSTS"))
+
+    slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: str | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: str | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+    slack_client_id: str | None = Field(None, validation_alias=_env("SLACK_CLIENT_ID"))
+    slack_client_secret: str | None = Field(None, validation_alias=_env("SLACK_CLIENT_SECRET"))
+    slack_moderator_group: str | None = Field(
+        None, validation_alias=_env("STATEOF_SLACK_MODERATOR_GROUP")
+    )
+
+    discord_token: str | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
+    discord_api_url: str | None = Field(None, validation_alias=_env("DISCORD_API_URL"))
+    discord_gateway_url: str | None = Field(None, validation_alias=_env("DISCORD_GATEWAY_URL"))
+    discord_guild: int | None = Field(None, validation_alias=_env("STATEOF_DISCORD_GUILD"))
+    discord_moderator_role: str | None = Field(
+        None, validation_alias=_env("STATEOF_DISCORD_MODERATOR_ROLE")
+    )
+    # Privileged "Server Members" intent: only to know who can see a channel (response rates).
+    discord_members_intent: bool = Field(
+        False, validation_alias=_env("STATEOF_DISCORD_MEMBERS_INTENT")
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Helsinki)"
+            ) from None
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError("must be 'text' or 'json'")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}; use sqlite or postgresql")
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token or (self.slack_client_id and self.slack_client_secret))
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_token)
+
+    def check_platforms(self) -> None:
+        """Raise SettingsError when a platform is half-configured."""
+        if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET is missing: set it for HTTP mode, or SLACK_APP_TOKEN "
+                "for Socket Mode"
+            )
+        if self.slack_app_token and not self.slack_app_token.startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN is malformed: an app-level token starts with xapp-")
+        if self.slack_bot_token and not self.slack_bot_token.startswith("xox"):
+            raise SettingsError("SLACK_BOT_TOKEN is malformed: a bot token starts with xoxb-")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise SettingsError with one line naming the bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        name = _env_name(field)
+        msg = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name} is invalid: {msg}") from None
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field.upper()
+
+
+def resolve_secret(settings: Settings) -> bytes:
+    """The pseudonym key: STATEOF_SECRET_KEY, else a key persisted in the secret file.
+
+    On first run a random key is generated and written (mode 600); a warning says so once.
+    """
+    if settings.secret_key:
+        if len(settings.secret_key) < 16:
+            raise SettingsError("STATEOF_SECRET_KEY is invalid: use at least 16 characters")
+        return settings.secret_key.encode()
+    path = settings.secret_file
+    if path.exists():
+        key = path.read_text("utf-8").strip()
+        if len(key) < 16:
+            raise SettingsError(f"{path} is invalid: the stored secret key is too short")
+        return key.encode()
+    key = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n", "utf-8")
+    path.chmod(0o600)
+    log.warning(
+        "No STATEOF_SECRET_KEY set: generated one and saved it in %s. Keep it: pseudonyms "
+        "depend on it. Set STATEOF_SECRET_KEY in production.",
+        path,
+    )
+    return key.encode()

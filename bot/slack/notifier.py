@@ -1,0 +1,165 @@
+"""The Slack side of the domain's `Notifier` port: channel posts, DMs, channel members, files.
+
+- `post`: chat.postMessage with Block Kit (header, plain-text sections, fields, buttons)
+  and escaped fallback text, no unfurling; files (PNG charts, CSV) follow with
+  files_upload_v2 in the same channel.
+- `dm`: conversations.open (the DM channel is cached per member), then the same post.
+  A member who cannot receive DMs (deactivated, a bot, not visible) returns False so the
+  caller records it and never retries.
+- `channel_members`: conversations.members, all pages, without our own bot user.
+
+Every call goes through the workspace's paced client (`bot.slack.ratelimit`), so a
+reminder fan-out runs at Slack's published rates and 429s are retried after Retry-After.
+A channel that is gone or that the app is not in raises `DeliveryError` (not retried).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.clients import NotInstalled, SlackClients
+from bot.slack.render import render_message
+from bot.slack.text import clip, escape, plain
+from surveys.identity import Member
+from surveys.ports import Attachment, ChannelRef, DeliveryError, Message
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+CHANNEL_GONE = {
+    "channel_not_found", "is_archived", "not_in_channel", "channel_is_archived",
+    "restricted_action", "restricted_action_read_only_channel", "team_access_not_granted",
+    "ekm_access_denied", "invalid_auth", "account_inactive", "token_revoked", "missing_scope",
+}
+CANNOT_DM = {
+    "user_not_found", "user_not_visible", "user_disabled", "cannot_dm_bot",
+    "messages_tab_disabled", "channel_not_found", "is_archived", "not_in_channel",
+    "users_list_not_supplied", "restricted_action",
+}
+
+
+def slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error")) if exc.response is not None else str(exc)
+
+
+class SlackNotifier:
+    """Posts, DMs and uploads through the workspace's paced Web API client."""
+
+    platform = PLATFORM
+
+    def __init__(self, clients: SlackClients):
+        self.clients = clients
+        self._dm_channels: dict[tuple[str, str], str] = {}
+
+    async def _client(self, space: str):
+        try:
+            return await self.clients.for_team(space)
+        except NotInstalled as exc:
+            raise DeliveryError(str(exc)) from None
+
+    # -- channels --------------------------------------------------------------------
+    async def post(self, channel: ChannelRef, message: Message) -> str | None:
+        client = await self._client(channel.space)
+        try:
+            resp = await client.chat_postMessage(
+                channel=channel.channel, unfurl_links=False, unfurl_media=False,
+                **render_message(message),
+            )
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error in CHANNEL_GONE:
+                hint = " (invite the app with /invite)" if error == "not_in_channel" else ""
+                raise DeliveryError(f"cannot post in Slack channel {channel.channel}: {error}{hint}") from exc
+            raise
+        ts = str(resp["ts"])
+        if message.attachments:
+            await self.upload(channel.space, str(resp.get("channel") or channel.channel),
+                              message.attachments)
+        return ts
+
+    async def upload(
+        self, space: str, channel_id: str, attachments: Sequence[Attachment], comment: str = ""
+    ) -> list[str]:
+        """Upload files (charts, CSV) into a channel with files_upload_v2; returns file ids."""
+        if not attachments:
+            return []
+        client = await self._client(space)
+        uploads = [
+            {"content": a.data, "filename": a.filename, "title": plain(a.title or a.filename, 250)}
+            for a in attachments
+        ]
+        kwargs = {"initial_comment": escape(clip(comment, 3000))} if comment else {}
+        try:
+            resp = await client.files_upload_v2(channel=channel_id, file_uploads=uploads, **kwargs)
+        except SlackApiError as exc:
+            if slack_error(exc) in CHANNEL_GONE:
+                raise DeliveryError(f"cannot upload to Slack channel {channel_id}: {slack_error(exc)}") from exc
+            raise
+        return [str(f.get("id")) for f in resp.get("files", [])]
+
+    async def channel_members(self, channel: ChannelRef) -> list[str] | None:
+        try:
+            client = await self.clients.for_team(channel.space)
+        except NotInstalled:
+            return None
+        me = (await self.clients.identity(client)).get("user_id")
+        members: list[str] = []
+        cursor = None
+        try:
+            while True:
+                resp = await client.conversations_members(
+                    channel=channel.channel, limit=1000, cursor=cursor
+                )
+                members += [m for m in resp.get("members", []) if m != me]
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            log.warning("cannot list the members of %s: %s", channel.channel, slack_error(exc))
+            return None
+        return members
+
+    # -- direct messages ---------------------------------------------------------------
+    async def dm_channel(self, member: Member) -> str | None:
+        """The DM channel with a member (conversations.open once, then cached); None if closed."""
+        key = (member.space, member.user)
+        found = self._dm_channels.get(key)
+        if found:
+            return found
+        client = await self._client(member.space)
+        try:
+            resp = await client.conversations_open(users=member.user)
+        except SlackApiError as exc:
+            if slack_error(exc) in CANNOT_DM:
+                log.info("a Slack member cannot get DMs from us (%s)", slack_error(exc))
+                return None
+            raise
+        channel = str(resp["channel"]["id"])
+        self._dm_channels[key] = channel
+        return channel
+
+    async def dm(self, member: Member, message: Message) -> bool:
+        channel = await self.dm_channel(member)
+        if channel is None:
+            return False
+        try:
+            await self.post(ChannelRef(PLATFORM, member.space, channel), message)
+        except DeliveryError as exc:
+            log.info("a DM could not be delivered: %s", exc)
+            self._dm_channels.pop((member.space, member.user), None)
+            return False
+        return True
+
+    async def send_files(self, member: Member, attachments: Sequence[Attachment], comment: str) -> bool:
+        """Files for one member alone (an export, a results chart): uploaded into their DM."""
+        channel = await self.dm_channel(member)
+        if channel is None:
+            return False
+        try:
+            await self.upload(member.space, channel, attachments, comment)
+        except DeliveryError:
+            return False
+        return True

@@ -1,0 +1,1 @@
+"""stateof domain: questionnaires, waves, answers, privacy. Imports neither bot nor analytics."""

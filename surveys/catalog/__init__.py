@@ -1,0 +1,125 @@
+"""The questionnaire catalog: built-in YAML files plus any a community adds, and validation."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from surveys.schema import Questionnaire, format_location, semantic_problems
+
+log = logging.getLogger(__name__)
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """Safe loader where only true/false are booleans (`yes`, `no`, `on` stay text)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+class QuestionnaireError(Exception):
+    """A questionnaire file that cannot be used; `problems` lists each one with its path."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    questionnaire: Questionnaire
+    source: str
+
+
+def parse_questionnaire(text: str, source: str = "<text>") -> Questionnaire:
+    """Parse and check a YAML questionnaire; raise QuestionnaireError listing every problem."""
+    try:
+        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise QuestionnaireError(source, [f"{where}malformed YAML: {reason}"]) from None
+    if not isinstance(data, dict):
+        raise QuestionnaireError(source, ["(top level): expected a mapping with id, title, questions"])
+    try:
+        qn = Questionnaire.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{format_location(e['loc'])}: {_message(e)}" for e in exc.errors()]
+        raise QuestionnaireError(source, problems) from None
+    problems = semantic_problems(qn)
+    if problems:
+        raise QuestionnaireError(source, problems)
+    return qn
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "enum":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"unknown question type {error['input']!r}; expected {allowed}"
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return error["msg"]
+
+
+def load_file(path: str | Path) -> Questionnaire:
+    """Load one questionnaire file."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except OSError as exc:
+        raise QuestionnaireError(str(p), [f"cannot read file: {exc.strerror}"]) from None
+    return parse_questionnaire(text, str(p))
+
+
+def builtin_entries() -> list[CatalogEntry]:
+    """The questionnaires shipped with stateof."""
+    entries = []
+    for item in sorted(resources.files(__name__).iterdir(), key=lambda p: p.name):
+        if item.name.endswith((".yaml", ".yml")):
+            qn = parse_questionnaire(item.read_text("utf-8"), f"builtin:{item.name}")
+            entries.append(CatalogEntry(qn, f"builtin:{item.name}"))
+    return entries
+
+
+class Catalog:
+    """Questionnaires by id: the built-in ones and those in extra directories."""
+
+    def __init__(self, extra_dirs: list[Path] | None = None):
+        self._entries: dict[str, CatalogEntry] = {}
+        for entry in builtin_entries():
+            self._entries[entry.questionnaire.id] = entry
+        for directory in extra_dirs or []:
+            for path in sorted(Path(directory).glob("*.y*ml")):
+                qn = load_file(path)
+                self._entries[qn.id] = CatalogEntry(qn, str(path))
+
+    def get(self, survey_id: str) -> Questionnaire:
+        """The questionnaire with this id; KeyError naming the known ids otherwise."""
+        try:
+            return self._entries[survey_id].questionnaire
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise KeyError(f"unknown survey '{survey_id}' (known: {known})") from None
+
+    def add(self, qn: Questionnaire, source: str = "runtime") -> None:
+        self._entries[qn.id] = CatalogEntry(qn, source)
+
+    def entries(self) -> list[CatalogEntry]:
+        return list(self._entries.values())
+
+    def ids(self) -> list[str]:
+        return sorted(self._entries)

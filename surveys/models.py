@@ -1,0 +1,296 @@
+"""ORM models. The schema itself comes only from Alembic migrations (see migrations/).
+
+Privacy: answers reference a respondent pseudonym only. The participation ledger knows
+platform users (to remind them) but never links them to answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class WaveStatus(StrEnum):
+    scheduled = "scheduled"
+    open = "open"
+    closed = "closed"
+
+
+class Community(Base):
+    """A community: one dataset across one or more spaces (Slack workspaces, Discord guilds)."""
+
+    __tablename__ = "communities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    summary_channels: Mapped[list[Any]] = mapped_column(default=list)
+    weekly_summary_cron: Mapped[str | None] = mapped_column(String(100), default="0 9 * * mon")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    spaces: Mapped[list[Space]] = relationship(back_populates="community")
+
+
+class Space(Base):
+    """A Slack workspace or Discord guild that belongs to a community."""
+
+    __tablename__ = "spaces"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    community: Mapped[Community] = relationship(back_populates="spaces")
+
+
+class QuestionnaireVersion(Base):
+    """A frozen copy of a questionnaire as a wave used it."""
+
+    __tablename__ = "questionnaire_versions"
+    __table_args__ = (UniqueConstraint("survey_id", "version", "checksum"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Schedule(Base):
+    """A recurrence that creates waves (cron in the community's time zone)."""
+
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    survey_id: Mapped[str] = mapped_column(String(64))
+    cron: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    label_pattern: Mapped[str] = mapped_column(String(64), default="{year}")
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=30 * 86400)
+    channels: Mapped[list[Any]] = mapped_column(default=list)
+    reminders: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Wave(Base):
+    """One run of a questionnaire in a community, labelled e.g. `2026` or `2026-Q4`."""
+
+    __tablename__ = "waves"
+    __table_args__ = (UniqueConstraint("community_id", "survey_id", "label"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    survey_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))
+    label: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=WaveStatus.scheduled.value)
+    opens_at: Mapped[datetime | None] = mapped_column(default=None)
+    closes_at: Mapped[datetime | None] = mapped_column(default=None)
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    channels: Mapped[list[Any]] = mapped_column(default=list)
+    reminders: Mapped[list[Any]] = mapped_column(default=list)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"), default=None
+    )
+    imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    questionnaire: Mapped[QuestionnaireVersion] = relationship(lazy="joined")
+
+
+class Respondent(Base):
+    """A pseudonym: HMAC(secret, platform:space:user). Never stores the platform user."""
+
+    __tablename__ = "respondents"
+    __table_args__ = (UniqueConstraint("community_id", "pseudonym"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Response(Base):
+    """A respondent's progress in one wave; `platform` allows splitting results by platform."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("wave_id", "respondent_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Answer(Base):
+    """The current answer of one respondent to one question (or grid row) in one wave.
+
+    `value` is None for a skipped optional question (so resuming does not ask it again).
+    """
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("wave_id", "respondent_id", "question_id", "row_id"),
+        Index("ix_answers_wave_question", "wave_id", "question_id", "row_id"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[str] = mapped_column(String(64), default="")
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    number: Mapped[float | None] = mapped_column(Float, default=None)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnswerChoice(Base):
+    """One chosen option of a single, multi, country or grid answer: what analytics counts."""
+
+    __tablename__ = "answer_choices"
+    __table_args__ = (
+        Index(
+            "ix_answer_choices_count",
+            "wave_id", "question_id", "row_id", "option_id", "respondent_id",
+        ),
+        Index("ix_answer_choices_segment", "wave_id", "question_id", "option_id", "respondent_id"),
+    )
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    option_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(Integer)
+    respondent_id: Mapped[int] = mapped_column(Integer)
+    question_id: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Participation(Base):
+    """Participation ledger: who was invited, started, completed or opted out (no answers)."""
+
+    __tablename__ = "participation"
+    __table_args__ = (UniqueConstraint("wave_id", "platform", "space_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    space_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    invited_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    dm_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReminderOptOut(Base):
+    """A member who asked never to be reminded again (all waves of a community)."""
+
+    __tablename__ = "reminder_opt_outs"
+    __table_args__ = (UniqueConstraint("community_id", "platform", "space_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    space_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobRun(Base):
+    """A scheduled job that ran: its key makes every job idempotent (e.g. `close:wave:12`)."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_key: Mapped[str] = mapped_column(String(200), unique=True)
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+    scheduled_for: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(32), default="done")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SlackInstallation(Base):
+    """A Slack workspace (or org) installation from OAuth; the newest row per team wins."""
+
+    __tablename__ = "slack_installations"
+    __table_args__ = (Index("ix_slack_installations_team", "enterprise_id", "team_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), default="")
+    app_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    enterprise_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    team_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    bot_token: Mapped[str | None] = mapped_column(Text, default=None)
+    bot_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    bot_user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlackOAuthState(Base):
+    """A one-time OAuth state value issued at /slack/install."""
+
+    __tablename__ = "slack_oauth_states"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(128), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()

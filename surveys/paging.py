@@ -1,0 +1,75 @@
+"""Split the questions a respondent sees into pages for modals and ephemeral views.
+
+A field is one input: a question, or one row of a grid. A page holds at most `max_fields`
+fields; a long grid continues on the next page; a question whose `when` depends on an
+answer on the same page starts a new page (its visibility is only known after submit).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from surveys.flow import Progress
+from surveys.schema import Option, Question, QuestionType
+from surveys.validation import field_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PageField:
+    question: Question
+    row: Option | None = None
+
+    @property
+    def key(self) -> str:
+        return field_key(self.question.id, self.row.id if self.row else "")
+
+
+@dataclass(frozen=True)
+class Page:
+    index: int
+    fields: tuple[PageField, ...]
+
+    def questions(self) -> list[Question]:
+        seen: dict[str, Question] = {}
+        for f in self.fields:
+            seen.setdefault(f.question.id, f.question)
+        return list(seen.values())
+
+
+def paginate(progress: Progress, max_fields: int = 5) -> list[Page]:
+    """The pages for the questions currently visible to this respondent."""
+    pages: list[list[PageField]] = []
+    current: list[PageField] = []
+
+    def flush() -> None:
+        nonlocal current
+        if current:
+            pages.append(current)
+            current = []
+
+    for q in progress.visible():
+        ids_on_page = {f.question.id for f in current}
+        if q.when is not None and q.when.question in ids_on_page:
+            flush()
+        fields = (
+            [PageField(q, row) for row in q.rows] if q.type is QuestionType.grid else [PageField(q)]
+        )
+        if q.type is QuestionType.grid and current and len(current) + len(fields) > max_fields:
+            flush()
+        for f in fields:
+            if len(current) >= max_fields:
+                flush()
+            current.append(f)
+    flush()
+    return [Page(i, tuple(fields)) for i, fields in enumerate(pages)]
+
+
+def resume_page(progress: Progress, pages: list[Page]) -> int:
+    """The first page with a field not yet answered or skipped (last page when all done)."""
+    for page in pages:
+        if any(f.key not in progress.answers for f in page.fields):
+            return page.index
+    return max(len(pages) - 1, 0)

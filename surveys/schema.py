@@ -1,0 +1,231 @@
+"""Questionnaire schema: pydantic models for a YAML questionnaire and its cross-field checks.
+
+A questionnaire is parsed in two steps so that every problem is reported at once with its
+path: pydantic checks the shape (`questions[3].type: ...`), then `semantic_problems` checks
+what pydantic cannot see (duplicate ids, `when` pointing forward, too large `max_choices`).
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from surveys.countries import COUNTRIES
+
+log = logging.getLogger(__name__)
+
+def _number_as_text(value: Any) -> Any:
+    """YAML reads `id: 1` as a number; an id is always text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Identifier = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", min_length=1, max_length=64),
+]
+PREFER_NOT_TO_SAY = "prefer_not_to_say"
+PREFER_NOT_TO_SAY_LABEL = "Prefer not to say"
+
+
+class QuestionType(StrEnum):
+    """The kinds of question a questionnaire can ask."""
+
+    single = "single"
+    multi = "multi"
+    grid = "grid"
+    number = "number"
+    text = "text"
+    country = "country"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Option(_Strict):
+    """One answer option (or a grid row / scale point); `id` is stable across years."""
+
+    id: Identifier
+    label: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    exclusive: bool = False
+    previously: list[Identifier] = Field(default_factory=list)
+
+
+class Condition(_Strict):
+    """Show a question only if an earlier single/multi/country answer is one of `in_`."""
+
+    question: Identifier
+    in_: list[Identifier] = Field(alias="in", min_length=1)
+
+
+class Question(_Strict):
+    """One question of a questionnaire."""
+
+    id: Identifier
+    type: QuestionType
+    text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    help: str | None = None
+    short: str | None = None
+    required: bool = False
+    options: list[Option] = Field(default_factory=list)
+    max_choices: int | None = Field(default=None, ge=1)
+    rows: list[Option] = Field(default_factory=list)
+    scale: list[Option] = Field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    integer: bool = True
+    max_length: int = Field(default=2000, ge=1, le=10000)
+    when: Condition | None = None
+    prefer_not_to_say: bool = False
+
+    @property
+    def title(self) -> str:
+        """A short name for charts and tables."""
+        return self.short or self.text
+
+    @property
+    def choices(self) -> list[Option]:
+        """The options a member can pick, with 'Prefer not to say' when enabled."""
+        if self.type is QuestionType.country:
+            opts = [Option(id=code, label=name) for code, name in COUNTRIES.items()]
+        else:
+            opts = list(self.options)
+        if self.prefer_not_to_say:
+            opts.append(Option(id=PREFER_NOT_TO_SAY, label=PREFER_NOT_TO_SAY_LABEL, exclusive=True))
+        return opts
+
+    def option(self, option_id: str) -> Option | None:
+        """The option with this id (or a former id via `previously`), if any."""
+        for opt in self.choices:
+            if opt.id == option_id or option_id in opt.previously:
+                return opt
+        return None
+
+    def row(self, row_id: str) -> Option | None:
+        """The grid row with this id (or a former id), if any."""
+        for row in self.rows:
+            if row.id == row_id or row_id in row.previously:
+                return row
+        return None
+
+    @property
+    def is_choice(self) -> bool:
+        return self.type in (QuestionType.single, QuestionType.multi, QuestionType.country)
+
+
+class Questionnaire(_Strict):
+    """A versioned questionnaire, e.g. the State of MLOps survey."""
+
+    id: Identifier
+    version: int = Field(default=1, ge=1)
+    title: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    description: str = ""
+    minutes: int = Field(default=5, ge=1, le=120)
+    questions: list[Question] = Field(min_length=1)
+
+    def question(self, question_id: str) -> Question:
+        """The question with this id; KeyError when unknown."""
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)
+
+    def has_question(self, question_id: str) -> bool:
+        return any(q.id == question_id for q in self.questions)
+
+
+def _duplicates(items: list[Option], path: str) -> list[str]:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, item in enumerate(items):
+        for key in (item.id, *item.previously):
+            if key in seen:
+                problems.append(f"{path}[{i}].id: duplicate id '{key}'")
+            seen[key] = i
+    return problems
+
+
+def _question_problems(q: Question, i: int, earlier: dict[str, Question]) -> list[str]:
+    p = f"questions[{i}]"
+    problems: list[str] = []
+    t = q.type
+    if t in (QuestionType.single, QuestionType.multi):
+        if len(q.options) < 2:
+            problems.append(f"{p}.options: a {t.value} question needs at least 2 options")
+        problems += _duplicates(q.options, f"{p}.options")
+        if q.prefer_not_to_say and any(o.id == PREFER_NOT_TO_SAY for o in q.options):
+            problems.append(f"{p}.options: '{PREFER_NOT_TO_SAY}' is added by prefer_not_to_say")
+    elif q.options:
+        problems.append(f"{p}.options: only single and multi questions have options")
+    if q.max_choices is not None:
+        if t is not QuestionType.multi:
+            problems.append(f"{p}.max_choices: only multi questions have max_choices")
+        elif q.max_choices > len(q.options):
+            problems.append(
+                f"{p}.max_choices: {q.max_choices} is more than the {len(q.options)} options"
+            )
+    if t is QuestionType.single and any(o.exclusive for o in q.options):
+        problems.append(f"{p}.options: exclusive only makes sense in a multi question")
+    if t is QuestionType.grid:
+        if not q.rows:
+            problems.append(f"{p}.rows: a grid question needs rows")
+        if len(q.scale) < 2:
+            problems.append(f"{p}.scale: a grid question needs at least 2 scale points")
+        problems += _duplicates(q.rows, f"{p}.rows") + _duplicates(q.scale, f"{p}.scale")
+    elif q.rows or q.scale:
+        problems.append(f"{p}.rows: only grid questions have rows and scale")
+    if t is QuestionType.number:
+        if q.min is not None and q.max is not None and q.min > q.max:
+            problems.append(f"{p}.min: min {q.min:g} is greater than max {q.max:g}")
+    elif q.min is not None or q.max is not None:
+        problems.append(f"{p}.min: only number questions have min and max")
+    if q.prefer_not_to_say and t not in (
+        QuestionType.single, QuestionType.multi, QuestionType.country
+    ):
+        problems.append(f"{p}.prefer_not_to_say: only choice questions can offer it")
+    if q.when is not None:
+        problems += _condition_problems(q.when, p, q.id, earlier)
+    return problems
+
+
+def _condition_problems(
+    when: Condition, p: str, own_id: str, earlier: dict[str, Question]
+) -> list[str]:
+    target = earlier.get(when.question)
+    if target is None:
+        where = "itself" if when.question == own_id else "a later or unknown question"
+        return [f"{p}.when.question: '{when.question}' is {where}; conditions look back only"]
+    if not target.is_choice:
+        return [f"{p}.when.question: '{when.question}' is a {target.type.value} question"]
+    return [
+        f"{p}.when.in[{j}]: '{opt}' is not an option of '{target.id}'"
+        for j, opt in enumerate(when.in_)
+        if target.option(opt) is None
+    ]
+
+
+def semantic_problems(qn: Questionnaire) -> list[str]:
+    """Every cross-field problem of a parsed questionnaire, each prefixed with its path."""
+    problems: list[str] = []
+    earlier: dict[str, Question] = {}
+    for i, q in enumerate(qn.questions):
+        if q.id in earlier:
+            problems.append(f"questions[{i}].id: duplicate id '{q.id}'")
+        problems += _question_problems(q, i, earlier)
+        earlier.setdefault(q.id, q)
+    return problems
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    """Turn a pydantic error location into `questions[3].options[1].id`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"

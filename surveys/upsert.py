@@ -1,0 +1,26 @@
+"""Dialect-aware INSERT … ON CONFLICT helpers (SQLite and PostgreSQL both support them)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+
+
+def dialect_insert(session: AsyncSession, model: Any) -> Any:
+    """An INSERT for `model` with on_conflict_* methods for the session's dialect."""
+    name = session.bind.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(model)
+    if name == "sqlite":
+        return sqlite.insert(model)
+    raise RuntimeError(f"unsupported database dialect {name}")
+
+
+def insert_ignore(session: AsyncSession, model: Any, keys: list[str]) -> Any:
+    """INSERT that does nothing when a row with the same `keys` exists."""
+    return dialect_insert(session, model).on_conflict_do_nothing(index_elements=keys)

@@ -1,0 +1,211 @@
+"""Communities, spaces, questionnaire versions and waves: lookups and lifecycle changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from surveys.errors import UnknownWave, WaveExists, WaveNotOpen
+from surveys.models import Community, QuestionnaireVersion, Space, Wave, WaveStatus, utcnow
+from surveys.schema import Questionnaire
+from surveys.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_community(
+    session: AsyncSession, slug: str, name: str | None = None, timezone: str = "UTC"
+) -> Community:
+    """The community with this slug, created on first use."""
+    await session.execute(
+        insert_ignore(session, Community, ["slug"]).values(
+            slug=slug, name=name or slug, timezone=timezone, summary_channels=[],
+            weekly_summary_cron="0 9 * * mon", created_at=utcnow(),
+        )
+    )
+    return (await session.execute(select(Community).where(Community.slug == slug))).scalar_one()
+
+
+async def ensure_space(
+    session: AsyncSession, community: Community, platform: str, external_id: str, name: str = ""
+) -> Space:
+    """The space (Slack workspace, Discord guild), linked to `community` on first sight."""
+    await session.execute(
+        insert_ignore(session, Space, ["platform", "external_id"]).values(
+            community_id=community.id, platform=platform, external_id=external_id,
+            name=name, created_at=utcnow(),
+        )
+    )
+    stmt = select(Space).where(Space.platform == platform, Space.external_id == external_id)
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def community_of_space(
+    session: AsyncSession, platform: str, external_id: str, default_slug: str, timezone: str = "UTC"
+) -> Community:
+    """The community a space belongs to; unknown spaces join the default community."""
+    stmt = (
+        select(Community)
+        .join(Space, Space.community_id == Community.id)
+        .where(Space.platform == platform, Space.external_id == external_id)
+    )
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is not None:
+        return found
+    community = await ensure_community(session, default_slug, timezone=timezone)
+    await ensure_space(session, community, platform, external_id)
+    return community
+
+
+def checksum(qn: Questionnaire) -> str:
+    payload = json.dumps(qn.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+async def store_questionnaire(session: AsyncSession, qn: Questionnaire) -> QuestionnaireVersion:
+    """The stored copy of this exact questionnaire, saved once."""
+    digest = checksum(qn)
+    await session.execute(
+        insert_ignore(session, QuestionnaireVersion, ["survey_id", "version", "checksum"]).values(
+            survey_id=qn.id, version=qn.version, checksum=digest, title=qn.title,
+            definition=qn.model_dump(mode="json", by_alias=True), created_at=utcnow(),
+        )
+    )
+    stmt = select(QuestionnaireVersion).where(
+        QuestionnaireVersion.survey_id == qn.id,
+        QuestionnaireVersion.version == qn.version,
+        QuestionnaireVersion.checksum == digest,
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+@lru_cache(maxsize=64)
+def _parse_definition(version_id: int, payload: str) -> Questionnaire:
+    return Questionnaire.model_validate_json(payload)
+
+
+def questionnaire_of(wave: Wave) -> Questionnaire:
+    """The questionnaire a wave runs (as frozen when the wave was created)."""
+    version = wave.questionnaire
+    return _parse_definition(version.id, json.dumps(version.definition, sort_keys=True))
+
+
+async def create_wave(
+    session: AsyncSession,
+    community: Community,
+    qn: Questionnaire,
+    label: str,
+    *,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    channels: list[dict] | None = None,
+    status: WaveStatus = WaveStatus.scheduled,
+    schedule_id: int | None = None,
+    synthetic: bool = False,
+    imported: bool = False,
+) -> Wave:
+    """A new wave; WaveExists when the label is taken for this survey in this community."""
+    label = label.strip()
+    if not label or len(label) > 64:
+        raise UnknownWave("a wave label needs 1 to 64 characters")
+    if await find_wave(session, community.id, qn.id, label) is not None:
+        raise WaveExists(f"wave '{label}' of {qn.id} already exists")
+    version = await store_questionnaire(session, qn)
+    now = utcnow()
+    wave = Wave(
+        community_id=community.id, survey_id=qn.id, questionnaire_version_id=version.id,
+        label=label, status=status.value, opens_at=opens_at, closes_at=closes_at,
+        channels=channels or [], reminders=[], schedule_id=schedule_id,
+        synthetic=synthetic, imported=imported, created_at=now,
+        opened_at=now if status is WaveStatus.open else None,
+        closed_at=now if status is WaveStatus.closed else None,
+    )
+    session.add(wave)
+    await session.flush()
+    await session.refresh(wave, ["questionnaire"])
+    return wave
+
+
+async def find_wave(
+    session: AsyncSession, community_id: int, survey_id: str | None, label: str
+) -> Wave | None:
+    stmt = select(Wave).where(Wave.community_id == community_id, Wave.label == label)
+    if survey_id:
+        stmt = stmt.where(Wave.survey_id == survey_id)
+    return (await session.execute(stmt.order_by(Wave.id.desc()))).scalars().first()
+
+
+async def get_wave(
+    session: AsyncSession, community_id: int, label: str, survey_id: str | None = None
+) -> Wave:
+    """The wave with this label; UnknownWave naming the known labels otherwise."""
+    wave = await find_wave(session, community_id, survey_id, label)
+    if wave is None:
+        known = [w.label for w in await list_waves(session, community_id, survey_id)]
+        hint = f" (known: {', '.join(known)})" if known else " (there are no waves yet)"
+        raise UnknownWave(f"unknown wave '{label}'{hint}")
+    return wave
+
+
+async def wave_by_id(session: AsyncSession, wave_id: int) -> Wave:
+    wave = await session.get(Wave, wave_id)
+    if wave is None:
+        raise UnknownWave(f"wave {wave_id} does not exist")
+    return wave
+
+
+async def list_waves(
+    session: AsyncSession, community_id: int, survey_id: str | None = None
+) -> list[Wave]:
+    stmt = select(Wave).where(Wave.community_id == community_id)
+    if survey_id:
+        stmt = stmt.where(Wave.survey_id == survey_id)
+    return list((await session.execute(stmt.order_by(Wave.created_at, Wave.id))).scalars())
+
+
+async def open_waves(session: AsyncSession, community_id: int) -> list[Wave]:
+    stmt = select(Wave).where(
+        Wave.community_id == community_id, Wave.status == WaveStatus.open.value
+    )
+    return list((await session.execute(stmt.order_by(Wave.opened_at, Wave.id))).scalars())
+
+
+async def current_wave(
+    session: AsyncSession, community_id: int, label: str | None = None
+) -> Wave:
+    """The wave a moderator means: the labelled one, else the newest open, else newest."""
+    if label:
+        return await get_wave(session, community_id, label)
+    opened = await open_waves(session, community_id)
+    if opened:
+        return opened[-1]
+    waves = await list_waves(session, community_id)
+    if not waves:
+        raise UnknownWave("there are no waves yet; a moderator can start one with /survey launch")
+    return waves[-1]
+
+
+def open_wave(wave: Wave, when: datetime | None = None) -> bool:
+    """Open a scheduled wave; False when it was already open (idempotent)."""
+    if wave.status == WaveStatus.open.value:
+        return False
+    if wave.status == WaveStatus.closed.value:
+        raise WaveNotOpen(f"wave '{wave.label}' is closed and cannot be opened again")
+    wave.status = WaveStatus.open.value
+    wave.opened_at = when or utcnow()
+    return True
+
+
+def close_wave(wave: Wave, when: datetime | None = None) -> bool:
+    """Close a wave; False when it was already closed (idempotent)."""
+    if wave.status == WaveStatus.closed.value:
+        return False
+    wave.status = WaveStatus.closed.value
+    wave.closed_at = when or utcnow()
+    return True

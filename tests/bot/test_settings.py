@@ -1,0 +1,77 @@
+"""Settings: defaults, one clear line for bad values, the persisted secret key."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings, resolve_secret
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "DISCORD_", "STATEOF_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults():
+    s = load_settings()
+    assert s.database_url == DEFAULT_DATABASE_URL
+    assert s.min_group_size == 5 and s.timezone == "UTC"
+    assert not s.slack_enabled and not s.discord_enabled
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("STATEOF_MIN_GROUP_SIZE", "five", "STATEOF_MIN_GROUP_SIZE is invalid"),
+    ("STATEOF_MIN_GROUP_SIZE", "1", "STATEOF_MIN_GROUP_SIZE is invalid"),
+    ("STATEOF_TIMEZONE", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+    ("STATEOF_DATABASE_URL", "mysql://x@y/z", "unsupported database 'mysql'"),
+    ("STATEOF_DATABASE_URL", "not a url", "not a database URL"),
+    ("STATEOF_LOG_FORMAT", "xml", "STATEOF_LOG_FORMAT is invalid"),
+    ("STATEOF_DISCORD_GUILD", "abc", "STATEOF_DISCORD_GUILD is invalid"),
+])
+def test_malformed_setting_is_one_line(monkeypatch, name, value, expected):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_env_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("STATEOF_MIN_GROUP_SIZE=7\n")
+    assert load_settings().min_group_size == 7
+
+
+def test_half_configured_slack(monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET is missing"):
+        load_settings().check_platforms()
+    monkeypatch.setenv("SLACK_APP_TOKEN", "bad")
+    with pytest.raises(SettingsError, match="SLACK_APP_TOKEN is malformed"):
+        load_settings().check_platforms()
+
+
+def test_secret_generated_once_and_reused(tmp_path, caplog):
+    s = load_settings(secret_file=tmp_path / "secret")
+    with caplog.at_level(logging.WARNING):
+        first = resolve_secret(s)
+    assert "generated one" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert resolve_secret(s) == first
+    assert caplog.text == ""
+    assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_configured_secret_wins(monkeypatch):
+    monkeypatch.setenv("STATEOF_SECRET_KEY", "a-very-long-secret-key")
+    assert resolve_secret(load_settings()) == b"a-very-long-secret-key"
+    monkeypatch.setenv("STATEOF_SECRET_KEY", "short")
+    with pytest.raises(SettingsError, match="at least 16"):
+        resolve_secret(load_settings())

@@ -1,0 +1,202 @@
+"""Duplicates, restarts, rate limits, slow work, untrusted text and long lists."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+import bot.discord.respond as respond
+from bot.discord.runtime import start_discord
+from surveys.catalog import parse_questionnaire
+from surveys.identity import Member
+from surveys.models import Answer
+from tests.discord.kit import DiscordMember, component, custom_ids, texts
+from tests.discord.test_answering import launch
+
+
+async def answer_rows(services, question: str) -> int:
+    async with services.db.session() as session:
+        return (await session.execute(select(func.count()).select_from(Answer)
+                                      .where(Answer.question_id == question))).scalar_one()
+
+
+async def test_same_component_interaction_twice_is_stored_once(fake, runtime, dservices):
+    announcement = await launch(fake)
+    member = DiscordMember(fake, fake.member)
+    page = await member.take(announcement)
+    title = next(cid for cid in custom_ids(page, "stateof:pick:") if cid.endswith(":0"))
+    payload = fake.click(page, title, user=fake.member, values=["ml_engineer"])
+    first = await fake.interact(payload)
+    requests = len(fake.requests)
+    again = await fake.send_interaction(payload)  # Discord (or a proxy) delivers it again
+    await asyncio.sleep(0.3)
+    assert again is first and first.callback_type == 7
+    assert first.rejected_callbacks == []  # the repeat was dropped, not answered twice
+    assert fake.requests[requests:] == []
+    # a second click with the same choice (a new interaction) replaces nothing either
+    await fake.interact(fake.click(member.refresh(), title, user=fake.member, values=["ml_engineer"]))
+    assert await answer_rows(dservices, "title") == 1
+    progress = await dservices.flow.progress(1, Member("discord", str(fake.guild_id), str(fake.member)))
+    assert progress.value("title") == "ml_engineer"
+    # answering again replaces
+    await fake.interact(fake.click(member.refresh(), title, user=fake.member, values=["researcher"]))
+    progress = await dservices.flow.progress(1, Member("discord", str(fake.guild_id), str(fake.member)))
+    assert progress.value("title") == "researcher"
+    assert await answer_rows(dservices, "title") == 1
+    shown = component(member.refresh(), title)
+    assert [o["value"] for o in shown["options"] if o.get("default")] == ["researcher"]
+
+
+async def test_restart_keeps_buttons_working(fake, dservices):
+    first = await start_discord(dservices)
+    announcement = await launch(fake)
+    member = DiscordMember(fake, fake.member)
+    page = await member.take(announcement)
+    await first.stop()
+    second = await start_discord(dservices)
+    try:
+        await fake.wait_identified(2)
+        other = DiscordMember(fake, fake.add_member(fake.guild_id, "newcomer"))
+        fresh = await other.take(announcement)  # the persistent button on the old message
+        assert "Page 1 of" in texts(fresh)
+        assert other.records[-1].callback_type == 4
+        # a select on a page opened before the restart still saves
+        title = next(cid for cid in custom_ids(page, "stateof:pick:") if cid.endswith(":0"))
+        record = await member.click(title, ["data_engineer"])
+        assert record.callback_type == 7
+        progress = await dservices.flow.progress(1, Member("discord", str(fake.guild_id), str(fake.member)))
+        assert progress.value("title") == "data_engineer"
+    finally:
+        await second.stop()
+
+
+async def test_rate_limited_post_is_retried(fake, runtime):
+    fake.inject("POST", r"^/channels/\d+/messages$", status=429, retry_after=0.05)
+    await launch(fake)
+    path = f"/channels/{fake.general}/messages"
+    posts = [r for r in fake.requests if r.method == "POST" and r.path == path]
+    assert [r.status for r in posts] == [429, 200]
+    assert len(fake.channel_messages(fake.general)) == 1
+
+
+async def test_slow_work_is_deferred_then_edited(fake, runtime, dservices, monkeypatch):
+    announcement = await launch(fake)
+    member = DiscordMember(fake, fake.member)
+    page = await member.take(announcement)
+    monkeypatch.setattr(respond, "DEFER_AFTER", 0.05)
+    submit = dservices.flow.submit
+
+    async def slow_submit(*args, **kwargs):
+        await asyncio.sleep(0.3)
+        return await submit(*args, **kwargs)
+
+    monkeypatch.setattr(dservices.flow, "submit", slow_submit)
+    title = next(cid for cid in custom_ids(page, "stateof:pick:") if cid.endswith(":0"))
+    record = await member.click(title, ["researcher"])
+    assert record.callback_type == 6 and record.latency < 0.3
+    assert record.edits, "the page is edited once the answer is saved"
+    shown = component(member.refresh(), title)
+    assert [o["value"] for o in shown["options"] if o.get("default")] == ["researcher"]
+
+
+UNTRUSTED = """
+id: untrusted
+title: "**Bold** @everyone <@&123456789012345678>"
+questions:
+  - id: q
+    type: single
+    text: "Pick _one_ @here"
+    options:
+      - {id: a, label: "$100k+ **a**"}
+      - {id: b, label: "b"}
+"""
+
+
+async def test_community_text_cannot_ping_or_format(fake, runtime, dservices):
+    dservices.catalog.add(parse_questionnaire(UNTRUSTED))
+    mod = DiscordMember(fake, fake.moderator)
+    await mod.command("launch", {"survey": "untrusted", "wave": "@everyone", "channel": fake.general})
+    announcement = fake.channel_messages(fake.general)[-1]
+    title = announcement["embeds"][0]["title"]
+    assert "\\*\\*Bold\\*\\*" in title and "@\u200beveryone" in title and "@\u200b&1234" in title
+    assert announcement["allowed_mentions"] == {"parse": []}
+    page = await DiscordMember(fake, fake.member).take(announcement)
+    shown = texts(page)
+    assert "Pick \\_one\\_ @\u200bhere" in shown
+    select = component(page, custom_ids(page, "stateof:pick:")[0])
+    assert select["options"][0]["label"] == "$100k+ **a**"  # labels do not render markdown
+    for message in fake.messages.values():
+        assert message.get("allowed_mentions") in ({"parse": []}, None), message
+
+
+LONG = """
+id: long-lists
+title: Long lists
+questions:
+  - id: country
+    type: country
+    text: Where do you live?
+    required: true
+  - id: years
+    type: number
+    text: Years of experience?
+    min: 0
+    max: 60
+  - id: langs
+    type: multi
+    text: Which languages do you use?
+    options:
+""" + "".join(f"      - {{id: l{i}, label: Language {i:02d}}}\n" for i in range(1, 31))
+
+
+async def test_long_lists_numbers_and_validation(fake, runtime, dservices):
+    dservices.catalog.add(parse_questionnaire(LONG))
+    mod = DiscordMember(fake, fake.moderator)
+    await mod.command("launch", {"survey": "long-lists", "wave": "2026", "channel": fake.general})
+    member = DiscordMember(fake, fake.member)
+    page = await member.take(fake.channel_messages(fake.general)[-1])
+    (letters,) = custom_ids(page, "stateof:range:")
+    groups = component(page, letters)["options"]
+    assert 2 <= len(groups) <= 25
+    finland = next(g["value"] for g in groups
+                   if g["label"].split(" – ")[0] <= "Finland" <= g["label"].split(" – ")[-1])
+    await member.click(letters, [finland])
+    country = next(cid for cid in custom_ids(member.page, "stateof:pick:") if cid.endswith(":0"))
+    options = component(member.page, country)["options"]
+    assert len(options) <= 25 and any(o["value"] == "FI" for o in options)
+    await member.click(country, ["FI"])
+    (write,) = custom_ids(member.page, "stateof:write:")
+    await member.write(write, "many")
+    assert "is not a number" in texts(member.page)
+    await member.write(write, "99")
+    assert "out of range" in texts(member.page)
+    await member.write(write, "7")
+    parts = [cid for cid in custom_ids(member.page, "stateof:pick:") if "~" in cid]
+    assert len(parts) == 2
+    assert all(component(member.page, cid)["max_values"] <= 25 for cid in parts)
+    await member.click(parts[0], ["l1", "l2"])
+    await member.click(parts[1], ["l29"])
+    progress = await dservices.flow.progress(1, Member("discord", str(fake.guild_id), str(fake.member)))
+    assert progress.value("country") == "FI"
+    assert progress.value("years") == 7
+    assert progress.value("langs") == ["l1", "l2", "l29"]
+    # "Other letters…" goes back to the letter groups
+    country = next(cid for cid in custom_ids(member.page, "stateof:pick:") if cid.endswith(":0"))
+    await member.click(country, ["~ranges"])
+    assert custom_ids(member.page, "stateof:range:")
+    # Finish works (nothing required is missing)
+    (finish,) = [cid for cid in custom_ids(member.page, "stateof:nav:") if cid.endswith(":f")]
+    await member.click(finish)
+    assert "Thank you" in texts(member.page)
+
+
+async def test_required_question_blocks_next(fake, runtime, dservices):
+    announcement = await launch(fake)
+    member = DiscordMember(fake, fake.member)
+    page = await member.take(announcement)
+    (next_,) = [cid for cid in custom_ids(page, "stateof:nav:") if cid.endswith(":n")]
+    await member.click(next_)
+    assert "needs an answer" in texts(member.page)
+    assert "Page 1 of" in texts(member.page)
+    assert await answer_rows(dservices, "company_size") == 0  # nothing saved from a refused page

@@ -1,0 +1,1 @@
+"""Local fakes of external platforms (Slack, ...) for tests; they run over real sockets."""
