@@ -187,9 +187,10 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
 
 
 def _register_subapps() -> None:
-    from bot import cli_data
+    from bot import cli_data, cli_schedule
 
     cli_data.register(app, settings_or_exit)
+    cli_schedule.register(app)
 
 
 _register_subapps()

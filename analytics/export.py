@@ -1,0 +1,227 @@
+"""Export a wave's answers per pseudonymous respondent, in the import CSV format.
+
+One row per respondent who answered anything; the header holds question ids (grid rows as
+`QUESTION.ROW`), multi answers are option ids joined by `;`, an empty cell is "not
+answered", and a `respondent` column holds the pseudonym (never a platform user id: the
+answer tables do not know one). The CSV re-imports with `stateof import`.
+
+`open_data=True` prepares a public release (Kaggle style): free-text questions are dropped,
+respondents are renumbered 1..n (so rows cannot be linked across waves or to the bot's
+pseudonyms), options held by fewer than `min_group_size` people are merged into "other" or
+blanked (analytics.privacy.open_data_values), and numbers are top- and bottom-coded so no
+extreme value belongs to fewer than `min_group_size` people.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from analytics.frames import not_null_value
+from analytics.privacy import OTHER, open_data_values
+from surveys.db import Database
+from surveys.errors import SurveyError
+from surveys.models import Answer, Respondent, Response
+from surveys.schema import Question, Questionnaire, QuestionType
+from surveys.validation import field_key
+from surveys.waves import get_wave, questionnaire_of
+
+log = logging.getLogger(__name__)
+
+RESPONDENT_COLUMN = "respondent"
+FORMATS = ("csv", "parquet")
+
+Rows = dict[int, dict[str, Any]]  # respondent id → field key → canonical value
+
+
+def columns_of(qn: Questionnaire, *, open_data: bool = False) -> list[str]:
+    """Field columns in questionnaire order (grid rows as `QUESTION.ROW`)."""
+    cols: list[str] = []
+    for q in qn.questions:
+        if open_data and q.type is QuestionType.text:
+            continue
+        if q.type is QuestionType.grid:
+            cols += [field_key(q.id, row.id) for row in q.rows]
+        else:
+            cols.append(q.id)
+    return cols
+
+
+async def _load(db: Database, community_id: int, survey_id: str, wave: str) -> tuple[
+    Questionnaire, dict[int, str], Rows
+]:
+    async with db.session() as session:
+        w = await get_wave(session, community_id, wave, survey_id)
+        qn = questionnaire_of(w)
+        names = select(Respondent.id, Respondent.pseudonym).join(
+            Response, Response.respondent_id == Respondent.id
+        ).where(Response.wave_id == w.id)
+        pseudonyms = {rid: alias for rid, alias in (await session.execute(names)).all()}
+        stmt = (
+            select(Answer.respondent_id, Answer.question_id, Answer.row_id, Answer.value)
+            .where(Answer.wave_id == w.id, not_null_value())
+            .order_by(Answer.respondent_id)
+        )
+        rows: Rows = {}
+        for rid, qid, row_id, value in (await session.execute(stmt)).all():
+            if value is None:
+                continue
+            rows.setdefault(rid, {})[field_key(qid, row_id)] = value
+    return qn, pseudonyms, rows
+
+
+def _cell(q: Question, value: Any) -> str:
+    """The import-format text of one canonical value."""
+    if value is None:
+        return ""
+    if q.type is QuestionType.multi:
+        return ";".join(str(v) for v in value)
+    if q.type is QuestionType.number:
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value)
+
+
+def _question_of(qn: Questionnaire, key: str) -> Question:
+    return qn.question(key.partition(".")[0])
+
+
+def _coarsen_choices(qn: Questionnaire, rows: Rows, k: int) -> None:
+    """Merge or blank option values held by fewer than k respondents (in place)."""
+    for q in qn.questions:
+        if q.type in (QuestionType.single, QuestionType.country):
+            _coarsen_field(rows, q.id, k, has_other=q.option(OTHER) is not None)
+        elif q.type is QuestionType.grid:
+            for row in q.rows:
+                _coarsen_field(rows, field_key(q.id, row.id), k, has_other=False)
+        elif q.type is QuestionType.multi:
+            _coarsen_multi(rows, q, k)
+
+
+def _coarsen_field(rows: Rows, key: str, k: int, *, has_other: bool) -> None:
+    counts = Counter(r[key] for r in rows.values() if r.get(key) is not None)
+    replace = open_data_values(counts, k, has_other)
+    if not replace:
+        return
+    for r in rows.values():
+        if key in r and r[key] in replace:
+            new = replace[r[key]]
+            if new is None:
+                del r[key]
+            else:
+                r[key] = new
+
+
+def _coarsen_multi(rows: Rows, q: Question, k: int) -> None:
+    counts: Counter[str] = Counter()
+    for r in rows.values():
+        counts.update(r.get(q.id) or [])
+    replace = open_data_values(counts, k, q.option(OTHER) is not None)
+    if not replace:
+        return
+    order = [o.id for o in q.choices]
+    for r in rows.values():
+        chosen = r.get(q.id)
+        if not chosen:
+            continue
+        kept = {replace.get(v, v) for v in chosen} - {None}
+        picked = [o for o in order if o in kept]
+        if picked:
+            r[q.id] = picked
+        else:
+            del r[q.id]
+
+
+def _coarsen_numbers(qn: Questionnaire, rows: Rows, k: int) -> None:
+    """Top- and bottom-code number answers so the k smallest / largest share one value."""
+    for q in qn.questions:
+        if q.type is not QuestionType.number:
+            continue
+        values = sorted(float(r[q.id]) for r in rows.values() if r.get(q.id) is not None)
+        if not values:
+            continue
+        if len(values) < k:
+            for r in rows.values():
+                r.pop(q.id, None)
+            continue
+        low, high = values[k - 1], values[-k]
+        for r in rows.values():
+            if r.get(q.id) is not None:
+                r[q.id] = min(max(float(r[q.id]), low), high)
+
+
+def _records(
+    qn: Questionnaire, pseudonyms: dict[int, str], rows: Rows, columns: list[str], open_data: bool
+) -> Iterable[list[str]]:
+    ids = [rid for rid, answers in rows.items() if answers]
+    if open_data:
+        # a stable order unrelated to arrival time or pseudonym, then plain numbers
+        ids.sort(key=lambda rid: hashlib.sha256(pseudonyms.get(rid, str(rid)).encode()).digest())
+        names = {rid: str(i) for i, rid in enumerate(ids, start=1)}
+    else:
+        ids.sort()
+        names = {rid: pseudonyms.get(rid, f"respondent-{rid}") for rid in ids}
+    questions = {c: _question_of(qn, c) for c in columns}
+    for rid in ids:
+        answers = rows[rid]
+        yield [names[rid], *(_cell(questions[c], answers.get(c)) for c in columns)]
+
+
+def _csv_bytes(header: list[str], records: Iterable[list[str]]) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(records)
+    return buf.getvalue().encode("utf-8")
+
+
+def _parquet_bytes(qn: Questionnaire, header: list[str], records: Iterable[list[str]]) -> bytes:
+    frame = pd.DataFrame(list(records), columns=header, dtype="string")
+    frame = frame.replace("", pd.NA)
+    for col in header[1:]:
+        if _question_of(qn, col).type is QuestionType.number:
+            frame[col] = pd.to_numeric(frame[col]).astype("Float64")
+    buf = io.BytesIO()
+    frame.to_parquet(buf, engine="pyarrow", index=False)
+    return buf.getvalue()
+
+
+async def export_wave(
+    db: Database,
+    *,
+    community_id: int,
+    survey_id: str,
+    wave: str,
+    fmt: str = "csv",
+    open_data: bool = False,
+    min_group_size: int = 5,
+) -> bytes:
+    """The wave's answers as CSV or Parquet bytes (UnknownWave for an unknown label)."""
+    if fmt not in FORMATS:
+        raise SurveyError(f"unknown export format '{fmt}' (use {' or '.join(FORMATS)})")
+    qn, pseudonyms, rows = await _load(db, community_id, survey_id, wave)
+    k = max(1, int(min_group_size))
+    if open_data:
+        if 0 < len(rows) < k:
+            raise SurveyError(
+                f"wave '{wave}' has {len(rows)} respondents; an open-data release needs at "
+                f"least {k} (STATEOF_MIN_GROUP_SIZE)"
+            )
+        _coarsen_choices(qn, rows, k)
+        _coarsen_numbers(qn, rows, k)
+    columns = columns_of(qn, open_data=open_data)
+    header = [RESPONDENT_COLUMN, *columns]
+    records = _records(qn, pseudonyms, rows, columns, open_data)
+    log.info("export of %s %s: %d respondents, %s%s", survey_id, wave, len(rows), fmt,
+             " (open data)" if open_data else "")
+    if fmt == "parquet":
+        return _parquet_bytes(qn, header, records)
+    return _csv_bytes(header, records)

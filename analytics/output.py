@@ -1,0 +1,33 @@
+"""Write a summary to a folder: `summary.md` or `summary.json`, plus the charts as PNG."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from analytics.charts import render_charts
+from analytics.model import Summary
+from analytics.report import to_json, to_markdown
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("md", "json")
+
+
+def write_summary(summary: Summary, out_dir: Path | str, fmt: str = "md", charts: bool = True) -> list[Path]:
+    """Write the report and its charts into `out_dir` (created); returns the files written,
+    the report first. Raises ValueError for an unknown format."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format '{fmt}' (use {' or '.join(FORMATS)})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = render_charts(summary) if charts else {}
+    report = out / f"summary.{fmt}"
+    report.write_text(to_markdown(summary, pngs) if fmt == "md" else to_json(summary) + "\n", encoding="utf-8")
+    written = [report]
+    for name, data in pngs.items():
+        path = out / name
+        path.write_bytes(data)
+        written.append(path)
+    log.info("summary of %s %s written to %s (%d files)", summary.survey, summary.wave, out, len(written))
+    return written

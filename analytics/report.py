@@ -1,0 +1,289 @@
+"""A summary as JSON, as a Markdown report (key findings first), and as short chat lines.
+
+Labels come from community questionnaires (untrusted text): Markdown output escapes the
+characters that would change a table or inject markup; chat lines are plain text that the
+platform adapters escape for their own markup.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+
+from analytics.model import (
+    OTHER,
+    Change,
+    ChoiceResult,
+    GridResult,
+    Mover,
+    NumberResult,
+    QuestionSummary,
+    Result,
+    Summary,
+    TextResult,
+)
+
+log = logging.getLogger(__name__)
+
+SHARES_NOTE = (
+    "Shares are of each wave's respondents, so totals can be below 100% where people "
+    "skipped a question, and above 100% where they could pick several options."
+)
+
+
+def to_json(summary: Summary, indent: int | None = 2) -> str:
+    """The summary JSON of DESIGN.md."""
+    return json.dumps(summary.to_dict(), indent=indent, ensure_ascii=False)
+
+
+def pct(share: float | None) -> str:
+    """0.312 → '31%'; shares under 1% keep one decimal so a small group is not shown as 0%."""
+    if share is None:
+        return "–"
+    value = share * 100
+    if 0 < value < 1:
+        return f"{value:.1f}%"
+    return f"{value:.0f}%"
+
+
+def points(delta: float) -> str:
+    """0.18 → '+18 pts'."""
+    value = delta * 100
+    return f"{value:+.0f} pts" if abs(value) >= 1 else f"{value:+.1f} pts"
+
+
+def direction(change: Change | Mover) -> str:
+    """'a significant rise' / 'a significant fall' / 'no significant change'."""
+    if isinstance(change, Change) and not change.significant:
+        return "no significant change"
+    return "a significant rise" if change.delta > 0 else "a significant fall"
+
+
+def mover_line(mover: Mover) -> str:
+    """'Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise'."""
+    return (f"{mover.label}: {pct(mover.before)} → {pct(mover.after)} since {mover.compare} "
+            f"({points(mover.delta)}), {direction(mover)}")
+
+
+def segment_text(summary: Summary) -> str:
+    """'role = models_and_infra, models; platform = slack' or '' for everyone."""
+    parts = [f"{key} = {', '.join(values)}" for key, values in summary.where.items()]
+    if summary.platform:
+        parts.append(f"platform = {summary.platform}")
+    return "; ".join(parts)
+
+
+def wave_line(summary: Summary, label: str) -> str:
+    """'2026: 380 respondents (352 completed, 41% of 927 invited)' or a suppression note."""
+    info = summary.waves[label]
+    if info.suppressed:
+        return f"{label}: fewer than {summary.min_group_size} respondents, results hidden"
+    text = f"{label}: {info.respondents} respondents ({info.completed} completed"
+    if info.invited:
+        text += f", {info.respondents / info.invited:.0%} of {info.invited} invited"
+    text += ")"
+    tags = [t for t, on in (("imported", info.imported), ("synthetic", info.synthetic)) if on]
+    return text + (f" [{', '.join(tags)}]" if tags else "")
+
+
+# -- chat ---------------------------------------------------------------------------------
+def _top_options(summary: Summary, qs: QuestionSummary, result: ChoiceResult, limit: int) -> list[str]:
+    ranked = sorted(result.shares.items(), key=lambda kv: -kv[1])[:limit]
+    return [f"{summary.option_label(qs.id, o)} {pct(s)}" for o, s in ranked]
+
+
+def _question_chat(summary: Summary, qs: QuestionSummary) -> list[str]:
+    result = qs.results.get(summary.wave)
+    if result is None:
+        return [f"{qs.title}: not asked in {summary.wave}."]
+    if getattr(result, "suppressed", False):
+        return [f"{qs.title}: fewer than {summary.min_group_size} answers, hidden."]
+    lines = [f"{qs.title} ({summary.wave}):"]
+    if isinstance(result, ChoiceResult):
+        lines += [f"• {item}" for item in _top_options(summary, qs, result, 8)]
+    elif isinstance(result, GridResult):
+        for row, cell in result.rows.items():
+            if cell.suppressed:
+                lines.append(f"• {summary.row_label(qs.id, row)}: hidden (few answers)")
+            else:
+                lines.append(f"• {summary.row_label(qs.id, row)}: " + ", ".join(
+                    f"{summary.option_label(qs.id, o)} {pct(s)}" for o, s in cell.shares.items()))
+    elif isinstance(result, NumberResult):
+        lines.append(f"• median {result.median:g} (middle half {result.q1:g}–{result.q3:g}), "
+                     f"{result.answered} answers" if result.median is not None else "• no answers yet")
+    elif isinstance(result, TextResult):
+        lines.append(f"• {result.answered} written answers (texts are not shown in summaries)")
+    against = summary.compare[0] if summary.compare else None
+    significant = [c for c in qs.changes.get(against or "", []) if c.significant and c.option != OTHER]
+    for ch in sorted(significant, key=lambda c: -abs(c.delta))[:3]:
+        label = summary.option_label(qs.id, ch.option)
+        if ch.row:
+            label = f"{summary.row_label(qs.id, ch.row)}: {label}"
+        lines.append(f"• {label}: {pct(ch.before)} → {pct(ch.after)} since {ch.compare} "
+                     f"({points(ch.delta)}), {direction(ch)}")
+    return lines
+
+
+def chat_lines(summary: Summary, question: str | None = None, max_movers: int = 5) -> list[str]:
+    """A few plain lines for a chat message: who answered, the biggest movers (or one question)."""
+    lines = [wave_line(summary, summary.wave)]
+    if summary.segmented:
+        lines.append(f"Segment: {segment_text(summary)}")
+    if summary.suppressed(summary.wave):
+        return lines
+    if question:
+        qs = summary.question(question)
+        if qs is None:
+            return [*lines, f"'{question}' is not in this summary."]
+        return lines + _question_chat(summary, qs)
+    movers = summary.movers(limit=max_movers)
+    if movers:
+        lines.append(f"Biggest movers since {summary.compare[0]}:")
+        lines += [f"• {mover_line(m)}" for m in movers]
+    elif summary.compare:
+        lines.append(f"No significant changes since {summary.compare[0]} (95% level).")
+    else:
+        lines.append("No earlier wave to compare with yet.")
+    if any(summary.waves[label].synthetic for label in summary.waves):
+        lines.append("(synthetic demo data)")
+    return lines
+
+
+# -- markdown -----------------------------------------------------------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def md(text: str) -> str:
+    """Escape text from a questionnaire for Markdown (tables included); newlines become spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _change_cell(changes: dict[str, Change], key: str) -> str:
+    ch = changes.get(key)
+    if ch is None:
+        return ""
+    mark = " **↑**" if ch.significant and ch.delta > 0 else " **↓**" if ch.significant else ""
+    return f"{points(ch.delta)}{mark}"
+
+
+def _result_cell(result: Result | None, option: str, row: str = "") -> str:
+    if result is None:
+        return "not asked"
+    if getattr(result, "suppressed", False):
+        return "hidden"
+    cell = result.rows.get(row) if isinstance(result, GridResult) else result
+    if not isinstance(cell, ChoiceResult):
+        return "not asked"
+    if cell.suppressed:
+        return "hidden"
+    if option in cell.shares:
+        return pct(cell.shares[option])
+    if option in cell.merged:
+        return "in other"
+    if option in cell.hidden:
+        return "hidden"
+    return "–"
+
+
+def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: str = "") -> list[str]:
+    against = summary.compare[0] if summary.compare else None
+    changes = {c.option: c for c in qs.changes.get(against or "", []) if c.row == row}
+    options: list[str] = []
+    for label in waves:
+        result = qs.results.get(label)
+        cell = result.rows.get(row) if isinstance(result, GridResult) else result
+        if isinstance(cell, ChoiceResult):
+            options += [o for o in cell.shares if o not in options]
+    head = ["Option", *waves] + ([f"Change vs {against}"] if changes else [])
+    lines = ["| " + " | ".join(md(h) for h in head) + " |", "|" + "---|" * len(head)]
+    main = qs.results.get(summary.wave)
+    main_cell = main.rows.get(row) if isinstance(main, GridResult) else main
+    if isinstance(main_cell, ChoiceResult):
+        options.sort(key=lambda o: (o == OTHER, -main_cell.shares.get(o, -1.0)))
+    for option in options:
+        cells = [md(summary.option_label(qs.id, option))]
+        cells += [_result_cell(qs.results.get(label), option, row) for label in waves]
+        if changes:
+            cells.append(_change_cell(changes, option))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _question_md(summary: Summary, qs: QuestionSummary, waves: list[str], charts: set[str]) -> list[str]:
+    lines = [f"### {md(qs.title)}", ""]
+    text = summary.labels.get(qs.id, {}).get("text")
+    if text and text != qs.title:
+        lines += [f"_{md(text)}_", ""]
+    asked = [label for label in waves if label in qs.results]
+    if not asked:
+        return [*lines, "Not asked in these waves.", ""]
+    answered = []
+    for label in asked:
+        res = qs.results[label]
+        if getattr(res, "suppressed", False):
+            answered.append(f"{label}: hidden")
+        elif not isinstance(res, GridResult):
+            answered.append(f"{label}: {res.answered} answered")
+    if answered:
+        lines += ["Answers — " + "; ".join(answered), ""]
+    main = qs.results.get(summary.wave)
+    if qs.type == "text":
+        lines.append("Free-text answers are counted here, never quoted.")
+    elif qs.type == "number":
+        lines += ["| Wave | Median | Middle half | Answered |", "|---|---|---|---|"]
+        for label in asked:
+            r = qs.results[label]
+            if isinstance(r, NumberResult) and not r.suppressed and r.median is not None:
+                lines.append(f"| {md(label)} | {r.median:g} | {r.q1:g}–{r.q3:g} | {r.answered} |")
+            else:
+                lines.append(f"| {md(label)} | hidden | | |")
+    elif isinstance(main, GridResult) or qs.type == "grid":
+        rows: list[str] = []
+        for label in asked:
+            res = qs.results[label]
+            if isinstance(res, GridResult):
+                rows += [r for r in res.rows if r not in rows]
+        for row in rows:
+            lines += [f"**{md(summary.row_label(qs.id, row))}**", "", *_choice_table(summary, qs, asked, row), ""]
+    else:
+        lines += _choice_table(summary, qs, asked)
+    if f"{qs.id}.png" in charts:
+        lines += ["", f"![{md(qs.title)}]({qs.id}.png)"]
+    return [*lines, ""]
+
+
+def to_markdown(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> str:
+    """The report: headline numbers, biggest movers, then every question (charts linked)."""
+    names = set(charts)
+    waves = [label for label in summary.labels_in_order if label in summary.waves]
+    lines = [f"# {md(summary.title)} — {md(summary.wave)}", ""]
+    if any(summary.waves[label].synthetic for label in waves):
+        lines += ["> **Synthetic data.** These answers were generated by `stateof demo`; "
+                  "they describe no real community.", ""]
+    if summary.segmented:
+        lines += [f"**Segment:** {md(segment_text(summary))}", ""]
+    lines += ["## Who answered", ""]
+    lines += [f"- {md(wave_line(summary, label))}" for label in waves]
+    lines += ["", f"_{SHARES_NOTE} Groups smaller than {summary.min_group_size} are hidden or "
+              "merged into “other”._", ""]
+    if summary.suppressed(summary.wave):
+        lines += ["Too few respondents in this wave to show results.", ""]
+        return "\n".join(lines)
+    lines += ["## Key findings", ""]
+    movers = summary.movers(limit=10)
+    if movers:
+        lines += [f"Biggest significant changes since {md(summary.compare[0])} (two-proportion "
+                  "z-test, 95%):", ""]
+        lines += [f"{i}. {md(mover_line(m))}" for i, m in enumerate(movers, 1)]
+        if "movers.png" in names:
+            lines += ["", "![Biggest movers](movers.png)"]
+    elif summary.compare:
+        lines.append(f"No significant changes since {md(summary.compare[0])} at the 95% level.")
+    else:
+        lines.append("This is the first wave: nothing to compare with yet.")
+    lines += ["", "## Questions", ""]
+    for qs in summary.questions:
+        lines += _question_md(summary, qs, waves, names)
+    return "\n".join(lines).rstrip() + "\n"

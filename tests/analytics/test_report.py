@@ -1,0 +1,73 @@
+"""JSON, Markdown and chat lines from a hand-built summary."""
+
+from __future__ import annotations
+
+import json
+
+from analytics.compare import result_changes
+from analytics.model import ChoiceResult, GridResult, QuestionSummary, Summary, TextResult, WaveInfo
+from analytics.report import chat_lines, md, pct, points, to_json, to_markdown
+
+
+def _summary(suppressed: bool = False) -> Summary:
+    before = ChoiceResult(answered=194, shares={"monitoring": 0.13, "deploy": 0.40},
+                          counts={"monitoring": 26, "deploy": 80})
+    after = ChoiceResult(answered=97, shares={"monitoring": 0.31, "deploy": 0.41},
+                         counts={"monitoring": 31, "deploy": 41})
+    focus = QuestionSummary("focus", "multi", "Focus", {"2021": after, "2020": before})
+    focus.changes["2020"] = result_changes("focus", before, after, 200, 100, "2020")
+    grid = QuestionSummary("tooling", "grid", "Tooling", {"2021": GridResult(rows={
+        "ml_pipeline": ChoiceResult(answered=93, shares={"established": 0.5, "looking": 0.33})})})
+    notes = QuestionSummary("notes", "text", "Notes | pipes", {"2021": TextResult(answered=12)})
+    return Summary(
+        survey="state-of-mlops", title="State of MLOps", wave="2021", compare=["2020"], min_group_size=5,
+        waves={"2021": WaveInfo("2021", 100, 90, invited=250, suppressed=suppressed),
+               "2020": WaveInfo("2020", 200, 180, imported=True)},
+        questions=[focus, grid, notes],
+        labels={"focus": {"title": "Focus", "options": {"monitoring": "Monitoring models in production",
+                                                        "deploy": "Deploying"}},
+                "tooling": {"title": "Tooling", "rows": {"ml_pipeline": "ML pipeline"},
+                            "options": {"established": "Established", "looking": "Looking"}},
+                "notes": {"title": "Notes | pipes", "options": {}}},
+    )
+
+
+def test_formatting_helpers():
+    assert pct(0.312) == "31%" and pct(0.004) == "0.4%" and pct(0) == "0%" and pct(None) == "–"
+    assert points(0.18) == "+18 pts" and points(-0.005) == "-0.5 pts"
+    assert md("a|b *c*\nd") == "a\\|b \\*c\\* d"
+
+
+def test_json_has_the_design_shape():
+    data = json.loads(to_json(_summary()))
+    assert data["respondents"] == {"2021": 100, "2020": 200}
+    focus = data["questions"][0]
+    assert focus["changes"]["monitoring"]["significant"] is True
+    assert data["movers"][0]["option"] == "monitoring"
+    assert json.loads(to_json(_summary(suppressed=True)))["respondents"]["2021"] is None
+
+
+def test_markdown_reads_like_key_findings():
+    text = to_markdown(_summary(), {"movers.png": b"", "focus.png": b""})
+    assert text.startswith("# State of MLOps — 2021")
+    assert "2021: 100 respondents (90 completed, 40% of 250 invited)" in text
+    findings = text.index("## Key findings")
+    assert text.index("Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise") > findings
+    assert "![Biggest movers](movers.png)" in text and "![Focus](focus.png)" in text
+    assert "| Monitoring models in production | 31% | 13% | +18 pts **↑** |" in text
+    assert "**ML pipeline**" in text and "| Established | 50% |" in text
+    assert "Notes \\| pipes" in text and "never quoted" in text
+    assert "totals can be below 100%" in text
+    hidden = to_markdown(_summary(suppressed=True))
+    assert "Too few respondents" in hidden and "Key findings" not in hidden
+
+
+def test_chat_lines_lead_with_movers_or_one_question():
+    lines = chat_lines(_summary())
+    assert lines[0].startswith("2021: 100 respondents")
+    assert lines[1] == "Biggest movers since 2020:"
+    assert lines[2] == "• Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise"
+    one = chat_lines(_summary(), question="tooling")
+    assert "• ML pipeline: Established 50%, Looking 33%" in one
+    assert chat_lines(_summary(), question="nope")[-1] == "'nope' is not in this summary."
+    assert len(chat_lines(_summary(suppressed=True))) == 1
