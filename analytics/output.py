@@ -23,7 +23,8 @@ def write_summary(summary: Summary, out_dir: Path | str, fmt: str = "md", charts
     out.mkdir(parents=True, exist_ok=True)
     pngs = render_charts(summary) if charts else {}
     report = out / f"summary.{fmt}"
-    report.write_text(to_markdown(summary, pngs) if fmt == "md" else to_json(summary) + "\n", encoding="utf-8")
+    text = to_markdown(summary, pngs) if fmt == "md" else to_json(summary) + "\n"
+    report.write_text(text, encoding="utf-8")
     written = [report]
     for name, data in pngs.items():
         path = out / name

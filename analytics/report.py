@@ -246,7 +246,8 @@ def _question_md(summary: Summary, qs: QuestionSummary, waves: list[str], charts
             if isinstance(res, GridResult):
                 rows += [r for r in res.rows if r not in rows]
         for row in rows:
-            lines += [f"**{md(summary.row_label(qs.id, row))}**", "", *_choice_table(summary, qs, asked, row), ""]
+            title = f"**{md(summary.row_label(qs.id, row))}**"
+            lines += [title, "", *_choice_table(summary, qs, asked, row), ""]
     else:
         lines += _choice_table(summary, qs, asked)
     if f"{qs.id}.png" in charts:

@@ -10,25 +10,48 @@ from analytics.report import chat_lines, md, pct, points, to_json, to_markdown
 
 
 def _summary(suppressed: bool = False) -> Summary:
-    before = ChoiceResult(answered=194, shares={"monitoring": 0.13, "deploy": 0.40},
-                          counts={"monitoring": 26, "deploy": 80})
-    after = ChoiceResult(answered=97, shares={"monitoring": 0.31, "deploy": 0.41},
-                         counts={"monitoring": 31, "deploy": 41})
+    before = ChoiceResult(
+        answered=194, shares={"monitoring": 0.13, "deploy": 0.40}, counts={"monitoring": 26, "deploy": 80}
+    )
+    after = ChoiceResult(
+        answered=97, shares={"monitoring": 0.31, "deploy": 0.41}, counts={"monitoring": 31, "deploy": 41}
+    )
     focus = QuestionSummary("focus", "multi", "Focus", {"2021": after, "2020": before})
     focus.changes["2020"] = result_changes("focus", before, after, 200, 100, "2020")
-    grid = QuestionSummary("tooling", "grid", "Tooling", {"2021": GridResult(rows={
-        "ml_pipeline": ChoiceResult(answered=93, shares={"established": 0.5, "looking": 0.33})})})
+    grid = QuestionSummary(
+        "tooling",
+        "grid",
+        "Tooling",
+        {
+            "2021": GridResult(
+                rows={"ml_pipeline": ChoiceResult(answered=93, shares={"established": 0.5, "looking": 0.33})}
+            )
+        },
+    )
     notes = QuestionSummary("notes", "text", "Notes | pipes", {"2021": TextResult(answered=12)})
     return Summary(
-        survey="state-of-mlops", title="State of MLOps", wave="2021", compare=["2020"], min_group_size=5,
-        waves={"2021": WaveInfo("2021", 100, 90, invited=250, suppressed=suppressed),
-               "2020": WaveInfo("2020", 200, 180, imported=True)},
+        survey="state-of-mlops",
+        title="State of MLOps",
+        wave="2021",
+        compare=["2020"],
+        min_group_size=5,
+        waves={
+            "2021": WaveInfo("2021", 100, 90, invited=250, suppressed=suppressed),
+            "2020": WaveInfo("2020", 200, 180, imported=True),
+        },
         questions=[focus, grid, notes],
-        labels={"focus": {"title": "Focus", "options": {"monitoring": "Monitoring models in production",
-                                                        "deploy": "Deploying"}},
-                "tooling": {"title": "Tooling", "rows": {"ml_pipeline": "ML pipeline"},
-                            "options": {"established": "Established", "looking": "Looking"}},
-                "notes": {"title": "Notes | pipes", "options": {}}},
+        labels={
+            "focus": {
+                "title": "Focus",
+                "options": {"monitoring": "Monitoring models in production", "deploy": "Deploying"},
+            },
+            "tooling": {
+                "title": "Tooling",
+                "rows": {"ml_pipeline": "ML pipeline"},
+                "options": {"established": "Established", "looking": "Looking"},
+            },
+            "notes": {"title": "Notes | pipes", "options": {}},
+        },
     )
 
 
@@ -52,7 +75,10 @@ def test_markdown_reads_like_key_findings():
     assert text.startswith("# State of MLOps — 2021")
     assert "2021: 100 respondents (90 completed, 40% of 250 invited)" in text
     findings = text.index("## Key findings")
-    assert text.index("Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise") > findings
+    assert (
+        text.index("Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise")
+        > findings
+    )
     assert "![Biggest movers](movers.png)" in text and "![Focus](focus.png)" in text
     assert "| Monitoring models in production | 31% | 13% | +18 pts **↑** |" in text
     assert "**ML pipeline**" in text and "| Established | 50% |" in text

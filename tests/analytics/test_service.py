@@ -17,7 +17,10 @@ id: mini
 version: 1
 title: Mini survey
 questions:
-  - {id: role, type: single, text: Role, options: [{id: ic, label: Individual contributor}, {id: lead, label: Lead}]}
+  - id: role
+    type: single
+    text: Role
+    options: [{id: ic, label: Individual contributor}, {id: lead, label: Lead}]
   - id: focus
     type: multi
     text: Focus (up to 2)
@@ -31,7 +34,10 @@ id: mini
 version: 2
 title: Mini survey
 questions:
-  - {id: role, type: single, text: Role, options: [{id: ic, label: Individual contributor}, {id: lead, label: Lead}]}
+  - id: role
+    type: single
+    text: Role
+    options: [{id: ic, label: Individual contributor}, {id: lead, label: Lead}]
   - id: focus
     type: multi
     text: Focus (up to 2)
@@ -82,10 +88,12 @@ async def waves(db):
     _, w2021 = await _wave(db, V2, "2021")
     rows = []
     for i in range(100):
-        answer = {"role": "ic" if i < 60 else "lead",
-                  "focus": (["monitoring"] if i < 31 else []) + (["deploy"] if 50 <= i < 90 else []),
-                  "tooling": {"pipeline": "established" if i < 50 else "looking"} if i < 90 else {},
-                  "years": i % 10}
+        answer = {
+            "role": "ic" if i < 60 else "lead",
+            "focus": (["monitoring"] if i < 31 else []) + (["deploy"] if 50 <= i < 90 else []),
+            "tooling": {"pipeline": "established" if i < 50 else "looking"} if i < 90 else {},
+            "years": i % 10,
+        }
         if i == 99:
             answer["focus"] = []
         rows.append(answer)
@@ -123,8 +131,14 @@ async def _questions_a_wave_did_not_ask_have_no_entry(db, waves):
 
 
 async def _where_segment_restricts_everything(db, waves):
-    s = await build_summary(db, community_id=waves, survey_id="mini", wave="2021", compare=["2020"],
-                            where={"role": ["Individual contributor"]})
+    s = await build_summary(
+        db,
+        community_id=waves,
+        survey_id="mini",
+        wave="2021",
+        compare=["2020"],
+        where={"role": ["Individual contributor"]},
+    )
     assert s.respondents == {"2021": 60, "2020": 150}
     assert s.where == {"role": ["ic"]}
     shares = s.question("focus").results["2021"].shares
@@ -133,15 +147,25 @@ async def _where_segment_restricts_everything(db, waves):
 
 
 async def _small_segment_is_suppressed(db, waves):
-    s = await build_summary(db, community_id=waves, survey_id="mini", wave="2021", compare=["2020"],
-                            min_group_size=61, where={"role": ["ic"]})
+    s = await build_summary(
+        db,
+        community_id=waves,
+        survey_id="mini",
+        wave="2021",
+        compare=["2020"],
+        min_group_size=61,
+        where={"role": ["ic"]},
+    )
     data = s.to_dict()
     assert data["suppressed"] == {"2021": True, "2020": False}
     assert data["respondents"]["2021"] is None
-    assert all(q["results"]["2021"] == {"suppressed": True} for q in data["questions"] if "2021" in q["results"])
+    assert all(
+        q["results"]["2021"] == {"suppressed": True} for q in data["questions"] if "2021" in q["results"]
+    )
     assert all("changes" not in q for q in data["questions"])
-    at_threshold = await build_summary(db, community_id=waves, survey_id="mini", wave="2021",
-                                       min_group_size=60, where={"role": ["ic"]})
+    at_threshold = await build_summary(
+        db, community_id=waves, survey_id="mini", wave="2021", min_group_size=60, where={"role": ["ic"]}
+    )
     assert not at_threshold.suppressed("2021")
 
 

@@ -26,17 +26,31 @@ EMPTY_NUMBERS = pd.DataFrame({"question_id": [], "number": []})
 def test_single_choice_shares_are_of_all_respondents():
     # 100 respondents, 90 answered: 50 / 30 / 10, 10 skipped → totals 90%.
     counts = _counts([("role", "", "models", 50), ("role", "", "infra", 30), ("role", "", "lead", 10)])
-    res = question_result(QN.question("role"), counts=counts, answered=_answered([]), numbers=EMPTY_NUMBERS,
-                          respondents=100, k=5)
+    res = question_result(
+        QN.question("role"),
+        counts=counts,
+        answered=_answered([]),
+        numbers=EMPTY_NUMBERS,
+        respondents=100,
+        k=5,
+    )
     assert res.answered == 90
     assert res.shares == {"models_and_infra": 0.0, "models": 0.5, "infra": 0.3, "lead": 0.1, "none": 0.0}
     assert sum(res.shares.values()) == pytest.approx(0.9)
 
 
 def test_multi_choice_uses_answered_and_hides_small_options():
-    counts = _counts([("focus", "", "monitoring", 31), ("focus", "", "deploy", 40), ("focus", "", "other", 3)])
-    res = question_result(QN.question("focus"), counts=counts, answered=_answered([("focus", "", 97)]),
-                          numbers=EMPTY_NUMBERS, respondents=100, k=5)
+    counts = _counts(
+        [("focus", "", "monitoring", 31), ("focus", "", "deploy", 40), ("focus", "", "other", 3)]
+    )
+    res = question_result(
+        QN.question("focus"),
+        counts=counts,
+        answered=_answered([("focus", "", 97)]),
+        numbers=EMPTY_NUMBERS,
+        respondents=100,
+        k=5,
+    )
     assert res.answered == 97
     assert res.shares["monitoring"] == 0.31 and res.shares["deploy"] == 0.40
     assert "other" not in res.shares and res.hidden == ["other"]
@@ -62,9 +76,17 @@ def test_threshold_exactly_k_is_shown_one_below_is_not():
 
 
 def test_grid_rows_share_per_scale_point_and_small_rows_suppressed():
-    by_row = {"ml_pipeline": {"established": 50, "looking": 33, "not_relevant": 10}, "feature_store": {"looking": 3}}
-    res = grid_result(by_row, 100, rows=["ml_pipeline", "feature_store"],
-                      scale=["established", "looking", "not_relevant"], k=5)
+    by_row = {
+        "ml_pipeline": {"established": 50, "looking": 33, "not_relevant": 10},
+        "feature_store": {"looking": 3},
+    }
+    res = grid_result(
+        by_row,
+        100,
+        rows=["ml_pipeline", "feature_store"],
+        scale=["established", "looking", "not_relevant"],
+        k=5,
+    )
     assert res.rows["ml_pipeline"].answered == 93
     assert res.rows["ml_pipeline"].shares == {"established": 0.5, "looking": 0.33, "not_relevant": 0.1}
     assert res.rows["feature_store"].suppressed
