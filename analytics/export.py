@@ -8,8 +8,8 @@ answer tables do not know one). The CSV re-imports with `stateof import`.
 `open_data=True` prepares a public release (Kaggle style): free-text questions are dropped,
 respondents are renumbered 1..n (so rows cannot be linked across waves or to the bot's
 pseudonyms), options held by fewer than `min_group_size` people are merged into "other" or
-blanked (analytics.privacy.open_data_values), and numbers are top- and bottom-coded so no
-extreme value belongs to fewer than `min_group_size` people.
+blanked (analytics.privacy.open_data_values), and numbers are coarsened into groups of at
+least `min_group_size` neighbouring values, each shown as its group's lowest value.
 """
 
 from __future__ import annotations
@@ -140,22 +140,41 @@ def _coarsen_multi(rows: Rows, q: Question, k: int) -> None:
             del r[q.id]
 
 
+def number_groups(values: Iterable[float], k: int) -> dict[float, float]:
+    """Each value → the smallest value of its group, where groups are runs of neighbouring
+    values (in sorted order, equal values together) held by at least k respondents."""
+    counts = sorted(Counter(values).items())
+    groups: list[list[tuple[float, int]]] = []
+    current: list[tuple[float, int]] = []
+    size = 0
+    for value, n in counts:
+        current.append((value, n))
+        size += n
+        if size >= k:
+            groups.append(current)
+            current, size = [], 0
+    if current:
+        if groups:
+            groups[-1].extend(current)
+        else:
+            return {}  # fewer than k values in all: the caller blanks them
+    return {value: group[0][0] for group in groups for value, _ in group}
+
+
 def _coarsen_numbers(qn: Questionnaire, rows: Rows, k: int) -> None:
-    """Top- and bottom-code number answers so the k smallest / largest share one value."""
+    """Replace number answers by the lowest value of their group of at least k (see above)."""
     for q in qn.questions:
         if q.type is not QuestionType.number:
             continue
-        values = sorted(float(r[q.id]) for r in rows.values() if r.get(q.id) is not None)
-        if not values:
-            continue
-        if len(values) < k:
-            for r in rows.values():
-                r.pop(q.id, None)
-            continue
-        low, high = values[k - 1], values[-k]
+        values = [float(r[q.id]) for r in rows.values() if r.get(q.id) is not None]
+        mapping = number_groups(values, k)
         for r in rows.values():
-            if r.get(q.id) is not None:
-                r[q.id] = min(max(float(r[q.id]), low), high)
+            if r.get(q.id) is None:
+                continue
+            if mapping:
+                r[q.id] = mapping[float(r[q.id])]
+            else:
+                del r[q.id]
 
 
 def _records(

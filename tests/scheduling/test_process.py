@@ -121,7 +121,7 @@ def test_sigkill_between_open_and_close(tmp_path, database_url):
         if second.poll() is None:
             second.kill()
     assert second.returncode == 0, output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
 
     closed = wave()
     assert closed.status == WaveStatus.closed.value and closed.closed_at == closes_at

@@ -1,0 +1,271 @@
+"""`stateof import`, `stateof summary`, `stateof export`: the data commands of the CLI.
+
+Errors a user can fix are one line on stderr and exit 1 (an invalid CSV lists every
+problem with row and column); an unreachable database or a bad setting exits 2. Output
+meant for pipes (summary JSON/Markdown, CSV export without --out) goes to stdout alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+log = logging.getLogger(__name__)
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+SUMMARY_FORMATS = ("json", "md")
+EXPORT_FORMATS = ("csv", "parquet")
+
+Survey = Annotated[str, typer.Option("--survey", help="Questionnaire id, e.g. state-of-mlops.")]
+WaveLabel = Annotated[str, typer.Option("--wave", help="Wave label, e.g. 2021.")]
+CommunityOpt = Annotated[
+    str | None,
+    typer.Option("--community", help="Community slug (default: STATEOF_COMMUNITY or 'default')."),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    return typer.Exit(code)
+
+
+def parse_where(items: list[str] | None) -> dict[str, list[str]]:
+    """`["role=models,infra", "region=europe"]` → {"role": [...], "region": [...]}; several
+    filters on one question are merged (any of), filters on different questions all apply."""
+    where: dict[str, list[str]] = {}
+    for item in items or []:
+        question, sep, options = item.partition("=")
+        chosen = [o.strip() for o in options.split(",") if o.strip()]
+        if not sep or not question.strip() or not chosen:
+            raise _fail(f"'{item}' is not a filter; use --where QUESTION=OPTION[,OPTION]")
+        where.setdefault(question.strip(), []).extend(chosen)
+    return where
+
+
+class _Context:
+    """Settings, migration and services for one command, with one-line failures."""
+
+    def __init__(self, settings_getter: Callable[[], Any]):
+        self.settings_getter = settings_getter
+
+    def settings(self) -> Any:
+        from bot.logs import setup_logging
+
+        settings = self.settings_getter()
+        level = settings.log_level if settings.log_level.upper() == "DEBUG" else "WARNING"
+        setup_logging(settings.log_format, level)
+        return settings
+
+    def run(
+        self, settings: Any, work: Callable[[Any], Awaitable[T]],
+        passthrough: tuple[type[Exception], ...] = (),
+    ) -> T:
+        """Migrate the database, run `work(services)`, close; known errors become one line
+        (except the `passthrough` ones, which the command reports itself)."""
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        from bot.services import build_services
+        from surveys.db import DatabaseUnavailable, describe_url, sync_url
+        from surveys.errors import SurveyError
+        from surveys.migrate import upgrade
+
+        try:
+            upgrade(sync_url(settings.database_url))
+        except (OperationalError, DBAPIError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise _fail(f"cannot connect to {describe_url(settings.database_url)}: {reason}",
+                        2) from None
+
+        async def go() -> T:
+            services = build_services(settings)
+            try:
+                await services.db.check()
+                return await work(services)
+            finally:
+                await services.close()
+
+        try:
+            return asyncio.run(go())
+        except DatabaseUnavailable as exc:
+            raise _fail(str(exc), 2) from None
+        except passthrough:
+            raise
+        except SurveyError as exc:
+            raise _fail(str(exc)) from None
+
+
+async def _community_id(services: Any, slug: str | None, *, create: bool) -> int:
+    """The id of the named (or configured default) community."""
+    from sqlalchemy import select
+
+    from surveys.errors import SurveyError
+    from surveys.models import Community
+    from surveys.waves import ensure_community
+
+    name = slug or services.settings.community
+    async with services.db.session() as session:
+        if create:
+            return (await ensure_community(session, name, timezone=services.settings.timezone)).id
+        found = (await session.execute(select(Community.id).where(Community.slug == name))
+                 ).scalar_one_or_none()
+    if found is None:
+        raise SurveyError(f"unknown community '{name}'; nothing has been imported or answered "
+                          "there yet (see --community)")
+    return int(found)
+
+
+def _questionnaire(services: Any, survey: str) -> Any:
+    try:
+        return services.catalog.get(survey)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+
+
+def register(app: typer.Typer, settings_getter: Callable[[], Any]) -> None:
+    """Add `import`, `summary` and `export` to the `stateof` CLI."""
+    ctx = _Context(settings_getter)
+
+    @app.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="CSV: one row per respondent, header = "
+                                              "question ids, grid rows as QUESTION.ROW.")],
+        survey: Survey,
+        wave: WaveLabel,
+        replace: Annotated[bool, typer.Option("--replace", help="Replace a wave imported "
+                                              "before (otherwise importing it twice is refused).")] = False,
+        community: CommunityOpt = None,
+    ) -> None:
+        """Import a past wave from a CSV export; nothing is imported if any row is invalid."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from surveys.importer import ImportInvalid, import_csv
+
+        settings = ctx.settings()
+        if not file.is_file():
+            raise _fail(f"{file}: no such file")
+
+        async def work(services: Any) -> Any:
+            qn = _questionnaire(services, survey)
+            community_id = await _community_id(services, community, create=True)
+            with Progress(TextColumn("[bold]importing[/]"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err, transient=True) as bar:
+                task = bar.add_task("import", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                return await import_csv(services.db, community_id=community_id, questionnaire=qn,
+                                        wave_label=wave, path=file, replace=replace,
+                                        progress=progress)
+
+        try:
+            result = ctx.run(settings, work, (ImportInvalid,))
+        except ImportInvalid as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            for problem in exc.problems:
+                err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        verb = "Replaced" if result.replaced else "Imported"
+        out.print(f"{verb} wave {result.label} of {result.survey_id}: {result.respondents} "
+                  f"respondents, {result.answers} answers.", highlight=False, markup=False)
+
+    @app.command("summary")
+    def summary(
+        survey: Survey,
+        wave: WaveLabel,
+        compare: Annotated[list[str] | None, typer.Option(
+            "--compare", help="Wave to compare with (repeat; default: the two previous waves).")] = None,
+        no_compare: Annotated[bool, typer.Option("--no-compare", help="Compare with no wave.")] = False,
+        where: Annotated[list[str] | None, typer.Option(
+            "--where", help="Segment QUESTION=OPTION[,OPTION] (repeat: all must match).")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="json or md.")] = "md",
+        out_dir: Annotated[Path | None, typer.Option(
+            "--out", help="Folder for summary.json|md and the charts (default: print).")] = None,
+        community: CommunityOpt = None,
+    ) -> None:
+        """The summary of a wave compared with earlier waves (JSON or Markdown)."""
+        if fmt not in SUMMARY_FORMATS:
+            raise _fail(f"unknown format '{fmt}' (use json or md)")
+        segment = parse_where(where)
+        settings = ctx.settings()
+
+        async def work(services: Any) -> Any:
+            from analytics.service import build_summary, previous_labels
+
+            community_id = await _community_id(services, community, create=False)
+            labels = list(compare or [])
+            if not labels and not no_compare:
+                labels = await previous_labels(services.db, community_id=community_id,
+                                               survey_id=survey, wave=wave)
+            return await build_summary(
+                services.db, community_id=community_id, survey_id=survey, wave=wave,
+                compare=labels, where=segment or None,
+                min_group_size=settings.min_group_size,
+            )
+
+        result = ctx.run(settings, work)
+        if out_dir is None:
+            from analytics.report import to_json, to_markdown
+
+            text = to_json(result) if fmt == "json" else to_markdown(result)
+            sys.stdout.write(text.rstrip("\n") + "\n")
+            return
+        from analytics.output import write_summary
+
+        try:
+            files = write_summary(result, out_dir, fmt)
+        except OSError as exc:
+            raise _fail(f"cannot write to {out_dir}: {exc.strerror}") from None
+        err.print(f"Wrote {len(files)} file(s) to {out_dir}:", highlight=False, markup=False)
+        for path in files:
+            out.print(f"  {path}", highlight=False, markup=False)
+
+    @app.command("export")
+    def export(
+        survey: Survey,
+        wave: WaveLabel,
+        fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+        open_data: Annotated[bool, typer.Option(
+            "--open-data", help="Public release: no free text, small groups merged.")] = False,
+        out_file: Annotated[Path | None, typer.Option(
+            "--out", help="File to write (default: CSV to stdout, parquet to SURVEY-WAVE.parquet).")
+        ] = None,
+        community: CommunityOpt = None,
+    ) -> None:
+        """Answers per pseudonymous respondent in the import format (no platform user ids)."""
+        if fmt not in EXPORT_FORMATS:
+            raise _fail(f"unknown format '{fmt}' (use csv or parquet)")
+        settings = ctx.settings()
+
+        async def work(services: Any) -> bytes:
+            from analytics.export import export_wave
+
+            community_id = await _community_id(services, community, create=False)
+            return await export_wave(
+                services.db, community_id=community_id, survey_id=survey, wave=wave, fmt=fmt,
+                open_data=open_data, min_group_size=settings.min_group_size,
+            )
+
+        data = ctx.run(settings, work)
+        target = out_file
+        if target is None and fmt == "parquet":
+            target = Path(f"{survey}-{wave}{'-open' if open_data else ''}.parquet")
+        if target is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            return
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            raise _fail(f"cannot write {target}: {exc.strerror}") from None
+        err.print(f"Wrote {target} ({len(data):,} bytes).", highlight=False, markup=False)
