@@ -16,7 +16,6 @@ from pathlib import Path
 
 from analytics.output import write_summary
 from analytics.service import build_summary
-
 from surveys.catalog import Catalog
 from surveys.db import Database
 from surveys.flow import AnswerFlow

@@ -130,10 +130,16 @@ class AnswerFlow:
     async def _progress(
         self, session: AsyncSession, wave: Wave, respondent_id: int | None
     ) -> Progress:
+        return (await self._load(session, wave, respondent_id))[0]
+
+    async def _load(
+        self, session: AsyncSession, wave: Wave, respondent_id: int | None
+    ) -> tuple[Progress, bool]:
+        """The respondent's progress, and whether their response row exists."""
         qn = questionnaire_of(wave)
         progress = Progress(wave.id, qn)
         if respondent_id is None:
-            return progress
+            return progress, False
         rows = await session.execute(
             select(Answer.question_id, Answer.row_id, Answer.value).where(
                 Answer.wave_id == wave.id, Answer.respondent_id == respondent_id
@@ -141,13 +147,13 @@ class AnswerFlow:
         )
         for qid, row_id, value in rows:
             progress.answers[field_key(qid, row_id)] = value
-        done = await session.execute(
+        done = (await session.execute(
             select(Response.completed_at).where(
                 Response.wave_id == wave.id, Response.respondent_id == respondent_id
             )
-        )
-        progress.completed = done.scalar_one_or_none() is not None
-        return progress
+        )).first()
+        progress.completed = done is not None and done[0] is not None
+        return progress, done is not None
 
     # -- writing -------------------------------------------------------------------
     async def start(self, wave_id: int, member: Member) -> Progress:
@@ -180,14 +186,17 @@ class AnswerFlow:
             qn = questionnaire_of(wave)
             clean = self.validate(qn, values)
             respondent_id = await self._respondent_id(session, wave.community_id, member, True)
-            await self._ensure_response(session, wave.id, respondent_id, member.platform)
-            before = await self._progress(session, wave, respondent_id)
+            before, has_response = await self._load(session, wave, respondent_id)
+            if not has_response:
+                await self._ensure_response(session, wave.id, respondent_id, member.platform)
             changed = [k for k, v in clean.items() if not before.has(*split_field(k))
                        or before.answers[k] != v]
             unchanged = [k for k in clean if k not in changed]
             when = answered_at or utcnow()
-            await self._store(session, wave.id, respondent_id, qn, {k: clean[k] for k in changed}, when)
-            after = await self._progress(session, wave, respondent_id)
+            stored = {k: clean[k] for k in changed}
+            await self._store(session, wave.id, respondent_id, qn, stored, when)
+            # what the table now holds for this respondent, without reading it back
+            after = Progress(wave.id, qn, {**before.answers, **stored}, before.completed)
             await self._drop_hidden(session, wave.id, respondent_id, after)
             completed_now = await self._update_completion(
                 session, wave.id, respondent_id, member, after, finish
@@ -309,14 +318,16 @@ class AnswerFlow:
         self, session: AsyncSession, community_id: int, member: Member, create: bool
     ) -> int | None:
         alias = pseudonym(self.secret, member)
-        if create:
-            await session.execute(
-                insert_ignore(session, Respondent, ["community_id", "pseudonym"]).values(
-                    community_id=community_id, pseudonym=alias, created_at=utcnow()
-                )
-            )
         stmt = select(Respondent.id).where(
             Respondent.community_id == community_id, Respondent.pseudonym == alias
+        )
+        found = (await session.execute(stmt)).scalar_one_or_none()
+        if found is not None or not create:
+            return found
+        await session.execute(
+            insert_ignore(session, Respondent, ["community_id", "pseudonym"]).values(
+                community_id=community_id, pseudonym=alias, created_at=utcnow()
+            )
         )
         return (await session.execute(stmt)).scalar_one_or_none()
 

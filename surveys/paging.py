@@ -2,7 +2,8 @@
 
 A field is one input: a question, or one row of a grid. A page holds at most `max_fields`
 fields; a long grid continues on the next page; a question whose `when` depends on an
-answer on the same page starts a new page (its visibility is only known after submit).
+answer on the same page starts a new page (its visibility is only known after submit), and
+does so while still hidden, so revealing it never moves answered questions to another page.
 """
 
 from __future__ import annotations
@@ -50,10 +51,13 @@ def paginate(progress: Progress, max_fields: int = 5) -> list[Page]:
             pages.append(current)
             current = []
 
-    for q in progress.visible():
+    shown = {q.id for q in progress.visible()}
+    for q in progress.questionnaire.questions:
         ids_on_page = {f.question.id for f in current}
         if q.when is not None and q.when.question in ids_on_page:
-            flush()
+            flush()  # even while hidden: pages stay put when an answer reveals it
+        if q.id not in shown:
+            continue
         fields = (
             [PageField(q, row) for row in q.rows] if q.type is QuestionType.grid else [PageField(q)]
         )

@@ -44,7 +44,7 @@ def _is_blank(value: Any) -> bool:
 
 
 def find_option(options: Iterable[Option], given: str) -> Option | None:
-    """Match an option by id, former id, or label (case-insensitive)."""
+    """Match an option by id, former id, or label: exact first, then case-insensitive."""
     wanted = str(given).strip()
     folded = wanted.casefold()
     opts = list(options)
@@ -52,7 +52,7 @@ def find_option(options: Iterable[Option], given: str) -> Option | None:
         if opt.id == wanted or wanted in opt.previously:
             return opt
     for opt in opts:
-        if opt.id.casefold() == folded or opt.label.casefold() == folded:
+        if folded in (opt.id.casefold(), opt.label.casefold(), *(old.casefold() for old in opt.previously)):
             return opt
     return None
 

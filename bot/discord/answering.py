@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 MAX_FIELDS = 5  # fields per page: Discord shows them as rows of one page
 MAX_OPTIONS = 25  # options per select
+DB_CONCURRENCY = 8  # answer transactions at once on PostgreSQL (the pool holds 5 + 10)
+MODAL_READ_BUDGET = 1.0  # seconds to read an answer to prefill a modal; it must open within 3 s
 OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
 RANGE_PICKER = -1
 T = TypeVar("T")
@@ -316,6 +318,11 @@ class AnswerUI:
         self.flow = services.flow
         self._waves: dict[int, tuple[str, Questionnaire]] = {}
         self._locks: weakref.WeakValueDictionary[Member, asyncio.Lock] = weakref.WeakValueDictionary()
+        # SQLite has one writer: concurrent write transactions only wait on each other's locks
+        # (SQLite's busy handler sleeps up to 100 ms at a time), so they take turns here.
+        # PostgreSQL runs several at once, within the connection pool.
+        sqlite = services.db.dialect == "sqlite"
+        self._gate = asyncio.Semaphore(1 if sqlite else DB_CONCURRENCY)
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -335,7 +342,8 @@ class AnswerUI:
         async with self._lock(member):
             for attempt in range(6):
                 try:
-                    return await call()
+                    async with self._gate:
+                        return await call()
                 except OperationalError as exc:
                     if "locked" not in str(exc).lower() or attempt == 5:
                         raise
@@ -352,6 +360,13 @@ class AnswerUI:
             self._waves[wave_id] = (f"{qn.title} {wave.label}", qn)
         return self._waves[wave_id]
 
+    async def _wave_and_community(self, wave_id: int, space: str) -> tuple[Wave, int]:
+        """The wave, and the community this guild belongs to."""
+        async with self.services.db.session() as session:
+            wave = await wave_by_id(session, wave_id)
+        community = await self.services.community_for(PLATFORM, space)
+        return wave, community.id
+
     async def title(self, wave_id: int, wave: Wave | None = None) -> str:
         return (await self._wave_info(wave_id, wave))[0]
 
@@ -363,12 +378,11 @@ class AnswerUI:
         member = self.member(interaction, space)
 
         async def work() -> Outcome:
-            async with self.services.db.session() as session:
-                wave = await wave_by_id(session, wave_id)
-            community = await self.services.community_for(PLATFORM, member.space)
-            if community.id != wave.community_id:
-                return Outcome(view=text_layout("This survey belongs to another community."))
             try:
+                wave, community_id = await self._db(member, lambda: self._wave_and_community(
+                    wave_id, member.space))
+                if community_id != wave.community_id:
+                    return Outcome(view=text_layout("This survey belongs to another community."))
                 progress = await self._db(member, lambda: self.flow.start(wave_id, member))
             except SurveyError as exc:
                 return Outcome(view=text_layout(str(exc)))
@@ -455,10 +469,19 @@ class AnswerUI:
         member = self.member(interaction, space)
 
         async def work() -> Outcome:
-            try:
-                progress = await self._db(member, lambda: self.flow.progress(wave_id, member))
-            except SurveyError as exc:
-                return Outcome(view=text_layout(str(exc)))
+            # A modal cannot follow a deferral: when the database is busy, it opens empty
+            # rather than late (the saved answer is still replaced only on submit).
+            read = asyncio.ensure_future(self._db(member, lambda: self.flow.progress(wave_id, member)))
+            done, _ = await asyncio.wait({read}, timeout=MODAL_READ_BUDGET)
+            if done:
+                try:
+                    progress = read.result()
+                except SurveyError as exc:
+                    return Outcome(view=text_layout(str(exc)))
+            else:  # let the read finish on its own: cancelling mid-query helps nobody
+                read.add_done_callback(lambda task: task.cancelled() or task.exception())
+                log.info("opening a modal without the saved answer: the database is busy")
+                progress = Progress(wave_id, await self._questionnaire(wave_id))
             pf = field_of(progress.questionnaire, code)
             screen = await self._screen(wave_id, member.space, progress)
             return Outcome(modal=render_modal(screen, pf, code))

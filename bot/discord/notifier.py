@@ -3,8 +3,9 @@
 Messages become one embed (escaped title, text and fields; the first PNG chart as its
 image), the files as attachments and the buttons as persistent components. Nothing can
 ping (`allowed_mentions=none`). discord.py queues requests per rate-limit bucket and honours
-429s and Retry-After; a DM refused with 50007 (the member does not accept DMs from us)
-returns False so the scheduler records it and never retries.
+429s and Retry-After; on top, every post and DM takes its slots from a `FanoutLimiter` so a
+reminder run stays well under Discord's global limit. A DM refused with 50007 (the member
+does not accept DMs from us) returns False so the scheduler records it and never retries.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 
 import discord
 
+from bot.discord.pacing import FanoutLimiter
 from bot.discord.render import message_payload
 from surveys.identity import Member
 from surveys.ports import ChannelRef, DeliveryError, Message
@@ -27,12 +29,14 @@ class DiscordNotifier:
 
     platform = "discord"
 
-    def __init__(self, client: discord.Client):
+    def __init__(self, client: discord.Client, limiter: FanoutLimiter | None = None):
         self.client = client
+        self.limiter = limiter or FanoutLimiter()
 
     async def _channel(self, channel: ChannelRef) -> discord.abc.Messageable:
         found = self.client.get_channel(int(channel.channel))
         if found is None:
+            await self.limiter.acquire()
             try:
                 found = await self.client.fetch_channel(int(channel.channel))
             except (discord.NotFound, discord.Forbidden) as exc:
@@ -43,6 +47,7 @@ class DiscordNotifier:
 
     async def post(self, channel: ChannelRef, message: Message) -> str | None:
         target = await self._channel(channel)
+        await self.limiter.acquire()
         try:
             sent = await target.send(**message_payload(message, channel.space))
         except (discord.NotFound, discord.Forbidden) as exc:
@@ -54,7 +59,10 @@ class DiscordNotifier:
         user = self.client.get_user(user_id)
         try:
             if user is None:
+                await self.limiter.acquire()
                 user = await self.client.fetch_user(user_id)
+            # opening the DM channel (once per user and process) is a request of its own
+            await self.limiter.acquire(1 if user.dm_channel is not None else 2)
             await user.send(**message_payload(message, member.space))
         except discord.Forbidden as exc:
             if exc.code == CANNOT_DM:

@@ -95,8 +95,9 @@ class SlackNotifier:
         try:
             resp = await client.files_upload_v2(channel=channel_id, file_uploads=uploads, **kwargs)
         except SlackApiError as exc:
-            if slack_error(exc) in CHANNEL_GONE:
-                raise DeliveryError(f"cannot upload to Slack channel {channel_id}: {slack_error(exc)}") from exc
+            error = slack_error(exc)
+            if error in CHANNEL_GONE:
+                raise DeliveryError(f"cannot upload to Slack channel {channel_id}: {error}") from exc
             raise
         return [str(f.get("id")) for f in resp.get("files", [])]
 

@@ -11,7 +11,7 @@ appears in `plain_text` objects (see `bot.slack.text`), and the message's fallba
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -31,7 +31,6 @@ from surveys.ports import TAKE_SURVEY, Button, Message
 
 log = logging.getLogger(__name__)
 
-ANSWER_IN_DM = "survey_dm_start"  # "Answer in DMs": one question at a time in a DM
 MAX_MESSAGE_BLOCKS = 50
 MAX_MODAL_BLOCKS = 100
 SECTION_TEXT = 3000
@@ -84,16 +83,6 @@ def button(b: Button, action_id: str | None = None) -> ButtonElement:
     )
 
 
-def with_dm_option(buttons: Iterable[Button]) -> list[Button]:
-    """Add "Answer in DMs" after every "Take the survey" button."""
-    out: list[Button] = []
-    for b in buttons:
-        out.append(b)
-        if b.action == TAKE_SURVEY:
-            out.append(Button("Answer in DMs", ANSWER_IN_DM, b.value))
-    return out
-
-
 def action_blocks(buttons: Sequence[Button], block_id: str | None = None) -> list[Block]:
     """Buttons in actions blocks (≤25 each); repeated action ids get a `:n` suffix."""
     out: list[Block] = []
@@ -140,7 +129,7 @@ def render_message(message: Message) -> dict[str, Any]:
     return {
         "text": fallback_text(message.title, message.text),
         "blocks": message_blocks(
-            message.title, message.text, message.fields, with_dm_option(message.buttons)
+            message.title, message.text, message.fields, message.buttons
         ),
     }
 
@@ -149,6 +138,6 @@ def render_reply(reply: Reply, notes: Sequence[str] = ()) -> dict[str, Any]:
     """respond()/chat.postEphemeral arguments for a command reply."""
     return {
         "text": fallback_text(reply.title, reply.text),
-        "blocks": message_blocks(reply.title, reply.text, (), with_dm_option(reply.buttons), notes),
+        "blocks": message_blocks(reply.title, reply.text, (), reply.buttons, notes),
     }
 

@@ -77,9 +77,18 @@ async def test_status_close_and_summary_with_chart(fake, runtime, dservices):
     member = DiscordMember(fake, fake.member)
     await member.take(announcement)
     await member.answer_all()
+    for name in ("ada", "bo", "cy", "di"):  # five respondents: the minimum group size shows shares
+        other = DiscordMember(fake, fake.add_member(fake.guild_id, name))
+        await other.take(announcement)
+        await other.answer_all()
     mod = DiscordMember(fake, fake.moderator)
     status = await mod.command("status")
-    assert "Respondents: 1 (completed: 1)" in texts(status)
+    assert status["flags"] & EPHEMERAL
+    assert "Respondents: 5 (completed: 5)" in texts(status)
+    results = await mod.command("results", {"question": "focus"})
+    (chart,) = results["attachments"]
+    assert chart["filename"] == "focus.png" and fake.attachment_data(chart).startswith(b"\x89PNG")
+    assert results["flags"] & EPHEMERAL
     closed = await mod.command("close")
     record = mod.records[-1]
     assert record.callback_type == 5, "close is deferred, then answered by follow-up"
@@ -88,6 +97,7 @@ async def test_status_close_and_summary_with_chart(fake, runtime, dservices):
     assert "is closed" in texts(closed) and "posted to 1 channel" in texts(closed)
     summary = fake.channel_messages(fake.general)[-1]
     assert "has closed" in texts(summary)
+    assert "Getting data" not in texts(summary)  # free text never appears in chat
     (png,) = summary["attachments"]
     assert png["filename"].endswith(".png")
     assert fake.attachment_data(png).startswith(b"\x89PNG")
@@ -99,13 +109,23 @@ async def test_status_close_and_summary_with_chart(fake, runtime, dservices):
 
 
 async def test_export_is_a_private_file(fake, runtime):
-    await launch(fake)
+    announcement = await launch(fake)
+    member = DiscordMember(fake, fake.member)
+    await member.take(announcement)
+    await member.answer_all()
     mod = DiscordMember(fake, fake.moderator)
     reply = await mod.command("export")
+    assert mod.records[-1].callback_type == 5 and mod.records[-1].latency < 3
     assert reply["flags"] & EPHEMERAL
     (csv,) = reply["attachments"]
     assert csv["filename"] == "state-of-mlops-2026.csv"
-    assert fake.attachment_data(csv)
+    data = fake.attachment_data(csv).decode()
+    header = data.splitlines()[0]
+    assert "title" in header and "focus" in header
+    assert str(fake.member) not in data  # pseudonymous: no Discord user ids
+    # a member asking for the export is refused privately, and gets no file
+    refused = await member.command("export")
+    assert refused["flags"] & EPHEMERAL and not refused["attachments"]
 
 
 async def test_results_with_question_and_where(fake, runtime):

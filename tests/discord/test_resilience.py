@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 import bot.discord.respond as respond
+from bot.discord.client import StateofClient
+from bot.discord.pacing import FanoutLimiter
 from bot.discord.runtime import start_discord
 from surveys.catalog import parse_questionnaire
 from surveys.identity import Member
@@ -200,3 +203,75 @@ async def test_required_question_blocks_next(fake, runtime, dservices):
     assert "needs an answer" in texts(member.page)
     assert "Page 1 of" in texts(member.page)
     assert await answer_rows(dservices, "company_size") == 0  # nothing saved from a refused page
+
+
+async def test_gateway_reconnect_resumes_through_the_configured_gateway(fake, dservices, monkeypatch):
+    # Discord names a regional host to resume on; behind DISCORD_GATEWAY_URL it must not be used.
+    fake.resume_gateway_url = "ws://127.0.0.1:9/not-the-proxy"
+
+    async def no_identify_pause(self, shard_id, *, initial=False):  # discord.py waits 5 s otherwise
+        return None
+
+    monkeypatch.setattr(StateofClient, "before_identify_hook", no_identify_pause)
+    runtime = await start_discord(dservices)
+    try:
+        await launch(fake)
+        await fake.disconnect_all()
+        await fake.wait_identified(2)
+        resumed = fake.identifies[-1]["resume"]
+        assert resumed["session_id"] and resumed["seq"] >= 2 and resumed["token"] == fake.token
+        # the bot keeps answering after the resume
+        reply = await DiscordMember(fake, fake.moderator).command("status")
+        assert "Respondents: 0" in texts(reply)
+        # an invalidated session makes it identify afresh; interactions still work
+        fake.invalidate_resumes = True
+        await fake.disconnect_all()
+        await fake.wait_identified(3)
+        assert "token" in fake.identifies[-1] and "resume" not in fake.identifies[-1]
+        announcement = fake.channel_messages(fake.general)[-1]
+        page = await DiscordMember(fake, fake.member).take(announcement)
+        assert "Page 1 of" in texts(page)
+        assert runtime.ready and not runtime.task.done()
+    finally:
+        await runtime.stop()
+
+
+async def test_fanout_limiter_spaces_slots_evenly():
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = FanoutLimiter(10, clock=lambda: now[0], sleep=sleep)
+    await limiter.acquire()  # the first slot is free
+    await limiter.acquire(2)  # a DM: open the channel and send
+    await limiter.acquire()
+    assert slept == pytest.approx([0.1, 0.2]) and limiter.waited == pytest.approx(0.3)
+    now[0] += 5  # idle time is not banked into a burst
+    await limiter.acquire()
+    await limiter.acquire()
+    assert len(slept) == 3 and slept[-1] == pytest.approx(0.1)
+
+
+async def test_reminder_fanout_is_paced_and_429_honoured(fake, runtime, dservices):
+    announcement = await launch(fake)
+    starters = [fake.add_member(fake.guild_id, f"starter{i}") for i in range(5)]
+    for user in starters:
+        await DiscordMember(fake, user).take(announcement)
+    runtime.notifier.limiter = FanoutLimiter(20)
+    seen = len(fake.requests)
+    fake.inject("POST", r"^/channels/\d+/messages$", status=429, retry_after=0.05)  # the first DM
+    reply = await DiscordMember(fake, fake.moderator).command("remind")
+    assert "Reminders sent: 5." in texts(reply)
+    assert all(len(fake.dms(user)) == 1 for user in starters)  # the 429'd one was sent after the wait
+    fanout = [r for r in fake.requests[seen:]
+              if r.path.startswith(("/users/", "/channels/")) and r.status != 429]
+    dm_sends = [r for r in fanout if r.method == "POST" and r.path.startswith("/channels/")]
+    assert len(dm_sends) == 5
+    retried = [r for r in fake.requests[seen:] if r.status == 429]
+    assert len(retried) == 1
+    # evenly spaced under the limiter: n requests need at least (n - 3) / rate seconds
+    span = fanout[-1].at - fanout[0].at
+    assert span >= (len(fanout) - 3) / 20 * 0.95, (span, len(fanout))

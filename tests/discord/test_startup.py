@@ -17,13 +17,13 @@ from tests.discord.test_answering import launch
 async def test_start_registers_notifier_and_stop_restores(fake, dservices):
     before = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     runtime = await start_discord(dservices)
-    assert runtime.ready and Route.BASE == fake.api_url
+    assert runtime.ready and fake.api_url == Route.BASE
     assert str(DiscordWebSocket.DEFAULT_GATEWAY) == fake.gateway_url
     assert dservices.notifiers["discord"] is runtime.notifier
     assert fake.identifies[0]["intents"] == 1  # guilds only: nothing privileged
     await runtime.stop()
     assert "discord" not in dservices.notifiers
-    assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == before
+    assert before == (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
 
 
 async def test_rejected_token_is_one_clear_error(fake, dservices):

@@ -23,8 +23,9 @@ a callback after ``deadline`` seconds gets 404/10062, the first follow-up after 
 
 Gateway (``/gateway``): HELLO → IDENTIFY → READY (guilds unavailable) + GUILD_CREATE per
 guild (an IDENTIFY asking for the privileged members intent is closed with 4014 unless
-``fake.members_intent_enabled``); heartbeats are ACKed, RESUME answers RESUMED; ``fake.dispatch(event, data)`` sends
-any event to every session. Frames are plain JSON text (no zlib; discord.py accepts both).
+``fake.members_intent_enabled``); heartbeats are ACKed, RESUME answers RESUMED;
+``fake.dispatch(event, data)`` sends any event to every session. Frames are plain JSON
+text (no zlib; discord.py accepts both).
 
 Payload builders make interactions the way Discord sends them: ``command`` (a chat-input
 command with a subcommand and typed options, resolved channels), ``autocomplete``,
@@ -209,6 +210,10 @@ class FakeDiscord:
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None = global)
         self.dm_closed: set[int] = set()
         self.members_intent_enabled = False  # the portal switch for the privileged intent
+        # READY's resume_gateway_url (None: this fake). Discord names its own regional host there,
+        # which a client behind a gateway proxy must not follow.
+        self.resume_gateway_url: str | None = None
+        self.invalidate_resumes = False  # answer RESUME with INVALID_SESSION (d=false)
         self.dm_channels: dict[int, int] = {}  # user id → DM channel id
         self.identifies: list[dict[str, Any]] = []
         self.sessions: list[_Session] = []
@@ -939,7 +944,11 @@ class _Session:
             elif op == IDENTIFY:
                 await self._identify(frame.get("d") or {})
             elif op == RESUME:
+                if self.fake.invalidate_resumes:
+                    await self.send({"op": INVALID_SESSION, "d": False, "s": None, "t": None})
+                    continue
                 self.ready = True
+                self.seq = int((frame.get("d") or {}).get("seq") or 0)  # the sequence carries on
                 await self.send_dispatch("RESUMED", {})
                 await self.fake._on_identified({"resume": frame.get("d")})
 
@@ -955,7 +964,8 @@ class _Session:
         await self.send_dispatch("READY", {
             "v": 10, "user": fake.bot_user,
             "guilds": [{"id": str(g), "unavailable": True} for g in fake.guilds],
-            "session_id": self.session_id, "resume_gateway_url": fake.gateway_url,
+            "session_id": self.session_id,
+            "resume_gateway_url": fake.resume_gateway_url or fake.gateway_url,
             "application": {"id": str(fake.app_id), "flags": 0}, "private_channels": [],
             "relationships": [], "presences": [], "geo_ordered_rtc_regions": [],
             "_trace": ["fake-discord"], "shard": [0, 1],

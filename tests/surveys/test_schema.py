@@ -146,3 +146,13 @@ def test_unknown_field_and_missing_title():
     problems = _problems("id: x\nquestions:\n  - {id: a, type: text, text: A, colour: red}\n")
     assert "title: Field required" in problems
     assert "questions[0].colour: unknown field" in problems
+
+
+def test_find_option_by_id_former_id_or_label_any_case():
+    from surveys.validation import find_option
+
+    food = parse_questionnaire(GOOD).question("food")
+    assert find_option(food.choices, "MEAT").id == "raw"
+    assert find_option(food.choices, " wet ").id == "wet"
+    assert find_option(food.choices, "none of the above").id == "none"
+    assert find_option(food.choices, "fish") is None
