@@ -78,6 +78,9 @@ async def _load(db: Database, community_id: int, survey_id: str, wave: str) -> t
     return qn, pseudonyms, rows
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(q: Question, value: Any) -> str:
     """The import-format text of one canonical value."""
     if value is None:
@@ -87,7 +90,15 @@ def _cell(q: Question, value: Any) -> str:
     if q.type is QuestionType.number:
         number = float(value)
         return str(int(number)) if number.is_integer() else repr(number)
+    if q.type is QuestionType.text:
+        return formula_safe(str(value))
     return str(value)
+
+
+def formula_safe(text: str) -> str:
+    """Free text that a spreadsheet would run as a formula gets a leading apostrophe
+    (the importer strips it again, so the round trip is exact)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _question_of(qn: Questionnaire, key: str) -> Question:

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select, update
+
 from analytics.charts import render_charts
 from analytics.report import chat_lines
 from analytics.service import build_summary, previous_labels
-from sqlalchemy import func, select, update
-
 from bot.services import Services
 from surveys.identity import Member
 from surveys.models import (

@@ -77,6 +77,10 @@ BAD_ROW = "bad_row"
 BAD_FILE = "bad_file"
 
 
+# A text cell that export prefixed with "'" so spreadsheets do not run it as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 @dataclass(frozen=True)
 class ImportProblem:
     """One problem in the file: `row` counts the header as row 1; `column` as in the header."""
@@ -259,6 +263,8 @@ class _CellReader:
                     listed = ", ".join(f"'{u}'" for u in unknown)
                     noun = "is not an option" if len(unknown) == 1 else "are not options"
                     raise UnknownOption(self.col.key, f"{listed} {noun} of '{q.id}'")
+            if q.type is QuestionType.text and cell[:1] == "'" and cell[1:2] in FORMULA_STARTS:
+                cell = cell[1:]  # written by export so spreadsheets show it as text
             return normalize(q, cell, self.col.row_id), None
         except InvalidAnswer as exc:
             return None, exc

@@ -85,15 +85,30 @@ async def store_questionnaire(session: AsyncSession, qn: Questionnaire) -> Quest
     return (await session.execute(stmt)).scalar_one()
 
 
+_PARSED: dict[tuple[int, str], Questionnaire] = {}
+
+
 @lru_cache(maxsize=64)
 def _parse_definition(version_id: int, payload: str) -> Questionnaire:
     return Questionnaire.model_validate_json(payload)
 
 
 def questionnaire_of(wave: Wave) -> Questionnaire:
-    """The questionnaire a wave runs (as frozen when the wave was created)."""
+    """The questionnaire a wave runs (as frozen when the wave was created).
+
+    A stored version never changes, so (id, checksum) names its definition: it is parsed
+    once per process (this runs for every answer; serialising the definition to look it up
+    cost more than the rest of the lookup).
+    """
     version = wave.questionnaire
-    return _parse_definition(version.id, json.dumps(version.definition, sort_keys=True))
+    key = (version.id, version.checksum)
+    found = _PARSED.get(key)
+    if found is None:
+        found = _parse_definition(version.id, json.dumps(version.definition, sort_keys=True))
+        if len(_PARSED) >= 256:
+            _PARSED.clear()
+        _PARSED[key] = found
+    return found
 
 
 async def create_wave(

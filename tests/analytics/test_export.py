@@ -54,6 +54,8 @@ async def answered_wave(db, n: int = 14, seed: int = 7) -> tuple[int, list[Membe
             "region": rnd.choice(["europe", "india", ""]),  # some skip it
             "biggest_challenge": rnd.choice(["Drift, mostly", "hiring\nand \"budget\"", ""]),
         }
+        if i == 1:
+            values["biggest_challenge"] = '=HYPERLINK("http://evil.example")'
         if values["role"] != "none":
             values["team_outlook"] = rnd.choice(["grow", "same"])
         if i % 5 == 0:
@@ -103,6 +105,8 @@ async def test_the_export_is_the_import_format_and_never_carries_a_user_id(db):
     assert any(";" in r["focus"] for r in rows)  # multi as ;-separated ids
     assert any(r["region"] == "" for r in rows)  # not answered = empty
     assert any(r["biggest_challenge"] == 'hiring\nand "budget"' for r in rows)  # quoted text
+    # a spreadsheet would run it as a formula: exported with an apostrophe, imported without
+    assert any(r["biggest_challenge"] == "'=HYPERLINK(\"http://evil.example\")" for r in rows)
     for fmt in ("csv", "parquet"):
         for open_data in (False, True):
             blob = await export_wave(db, community_id=community_id, survey_id=SURVEY, wave="2026",

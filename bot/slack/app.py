@@ -1,0 +1,173 @@
+"""The Bolt app: an `AsyncApp` with every handler registered here, in one place.
+
+Every listener acknowledges within Slack's 3 s (Bolt answers the HTTP request or the
+Socket Mode envelope as soon as `ack` is called; the rest of the listener runs after).
+A request delivered twice (an Events API retry with `X-Slack-Retry-Num`, a replayed
+command or click with the same trigger_id) is acknowledged and dropped by `dedupe`;
+page submissions are not dropped but are idempotent (recording changes nothing twice),
+so a replay gets the same answer as the first delivery.
+
+Bolt logs rejected request bodies (user ids included) at INFO, so it gets its own logger
+at WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import OrderedDict
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, STOP_REMINDERS
+from bot.slack.answering import team_of
+from bot.slack.frontend import SlackFrontend
+from bot.slack.modals import BACK_ACTION, PAGE_CALLBACK
+from surveys.ports import TAKE_SURVEY
+
+log = logging.getLogger(__name__)
+
+BOLT_LOGGER = "bot.slack.bolt"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+EVENTS_PATH = "/slack/events"
+# What the app asks for when installed (kept to what it uses; see deploy/slack-manifest.yaml).
+BOT_SCOPES = [
+    "commands", "chat:write", "im:write", "users:read", "files:write", "channels:read",
+    "groups:read", "usergroups:read",
+]
+
+
+def _action(name: str) -> re.Pattern[str]:
+    """An action id and its `:n` variants (repeated buttons in one block)."""
+    return re.compile(rf"^{re.escape(name)}(:\d+)?$")
+
+
+MY_DATA_ACTIONS = re.compile(
+    "^(" + "|".join(re.escape(a) for a in (DELETE_MY_DATA, CONFIRM_DELETE_MY_DATA, STOP_REMINDERS))
+    + r")(:\d+)?$"
+)
+
+
+def base_action(action_id: str) -> str:
+    return action_id.split(":", 1)[0]
+
+
+class SeenRequests:
+    """Delivery keys seen in the last `ttl` seconds (bounded)."""
+
+    def __init__(self, size: int = 50_000, ttl: float = 3600.0):
+        self.size = size
+        self.ttl = ttl
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first(self, key: str) -> bool:
+        now = time.monotonic()
+        while self._seen:
+            oldest, when = next(iter(self._seen.items()))
+            if now - when < self.ttl and len(self._seen) < self.size:
+                break
+            self._seen.pop(oldest)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+
+def delivery_key(body: dict[str, Any]) -> str | None:
+    """What identifies one delivery: the event id, or the trigger id of a command/click."""
+    if body.get("type") == "event_callback" and body.get("event_id"):
+        return "event:" + str(body["event_id"])
+    if body.get("type") in ("view_submission", "view_closed"):
+        return None  # answered idempotently; a replay must get the same response
+    trigger = body.get("trigger_id")
+    return "trigger:" + str(trigger) if trigger else None
+
+
+def bolt_logger() -> logging.Logger:
+    logger = logging.getLogger(BOLT_LOGGER)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    return logger
+
+
+def web_client(base_url: str, token: str | None, session: Any = None) -> AsyncWebClient:
+    """Bolt's own client (authorization, OAuth, Socket Mode connections): honours 429s."""
+    return AsyncWebClient(
+        token=token, base_url=base_url, session=session, logger=bolt_logger(),
+        retry_handlers=[AsyncConnectionErrorRetryHandler(),
+                        AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+def build_app(
+    frontend: SlackFrontend, *, client: AsyncWebClient, signing_secret: str | None,
+    oauth_settings: AsyncOAuthSettings | None = None,
+) -> AsyncApp:
+    """The AsyncApp with the survey's handlers."""
+    app = AsyncApp(
+        client=client, signing_secret=signing_secret or "", oauth_settings=oauth_settings,
+        logger=bolt_logger(), process_before_response=False,
+    )
+    if oauth_settings is not None:
+        app.enable_token_revocation_listeners()
+    seen = SeenRequests()
+    answers = frontend.answers
+
+    @app.middleware
+    async def dedupe(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        key = delivery_key(body)
+        if key is not None and not seen.first(key):
+            log.info("dropped a repeated Slack delivery (%s)", key.split(":", 1)[0])
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    @app.command("/survey")
+    async def survey(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await frontend.command(ack, body, respond)
+
+    @app.action(_action(TAKE_SURVEY))
+    async def take(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await answers.take(body, str(action.get("value", "")))
+
+    @app.action(BACK_ACTION)
+    async def back(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await answers.back(body)
+
+    @app.action(MY_DATA_ACTIONS)
+    async def my_data(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await frontend.my_data(body, base_action(str(action["action_id"])), respond)
+
+    @app.view(PAGE_CALLBACK)
+    async def page_submitted(ack: Any, body: dict[str, Any]) -> None:
+        await answers.submit(ack, body)
+
+    @app.view_closed(PAGE_CALLBACK)
+    async def page_closed(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await answers.closed(body)
+
+    @app.event("app_home_opened")
+    async def home(body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        await frontend.publish_home(team_of(body), str(event["user"]), body.get("enterprise_id"))
+
+    @app.error
+    async def failed(error: Exception, body: dict[str, Any]) -> None:
+        log.error("a Slack %s request failed: %r", body.get("type") or "command", error,
+                  exc_info=error)
+
+    return app

@@ -1,0 +1,242 @@
+"""What the Slack app hands requests to: `/survey` text commands, my-data buttons, App Home.
+
+A slash command is translated into a neutral `Invocation` for `bot.commands.Commands` and
+its `Reply` rendered back as an ephemeral (or in-channel) Block Kit message. The command
+runs while Bolt waits for the ack: when it is done within `COMMAND_BUDGET` the reply *is*
+the ack; otherwise (and always for slow moderator commands) the ack says "working on it"
+and the reply follows through the command's response_url. Files (a CSV export, a results
+chart) cannot ride on an ephemeral message, so they go to the moderator's DM with the app.
+
+Moderators are workspace admins/owners or members of `STATEOF_SLACK_MODERATOR_GROUP`
+(`bot.slack.moderators`); others get the neutral layer's polite, private refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import ActionsBlock, ContextBlock, HeaderBlock, SectionBlock
+from slack_sdk.models.views import View
+
+from bot.commands import (
+    CONFIRM_DELETE_MY_DATA,
+    DELETE_MY_DATA,
+    HELP,
+    MODERATOR_COMMANDS,
+    STOP_REMINDERS,
+    CommandError,
+    Commands,
+    Invocation,
+    Reply,
+    bind_args,
+    parse_command_text,
+)
+from bot.lifecycle import local_time
+from bot.services import Services
+from bot.slack.answering import PLATFORM, SlackAnswers, team_of, within
+from bot.slack.clients import SlackClients
+from bot.slack.moderators import ModeratorCheck
+from bot.slack.notifier import SlackNotifier
+from bot.slack.render import button, pt, render_reply
+from surveys.identity import Member
+from surveys.ports import TAKE_SURVEY, Button, Message
+from surveys.waves import questionnaire_of
+
+log = logging.getLogger(__name__)
+
+COMMAND_BUDGET = 2.0  # seconds a command may run before the ack goes out without its reply
+SLOW_COMMANDS = {"launch", "remind", "close", "results", "export"}
+CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+WORKING = "Working on it…"
+SORRY = "Something went wrong on our side. Please try again; if it keeps failing, tell the operator."
+
+
+def channel_of(word: str, names: dict[str, str]) -> str | None:
+    """A channel id from `<#C123|general>`, a bare id, or `#name` (already resolved)."""
+    match = CHANNEL_MENTION.match(word)
+    if match:
+        return match.group(1)
+    if word.startswith("#"):
+        return names.get(word[1:].lower())
+    return word if CHANNEL_ID.match(word) else None
+
+
+class SlackFrontend:
+    """Handles `/survey`, my-data buttons and the App Home for one app."""
+
+    def __init__(
+        self, services: Services, clients: SlackClients, notifier: SlackNotifier,
+        moderators: ModeratorCheck,
+    ):
+        self.services = services
+        self.clients = clients
+        self.notifier = notifier
+        self.moderators = moderators
+        self.commands = Commands(services)
+        self.answers = SlackAnswers(services, clients)
+        self._channel_names: dict[str, tuple[float, dict[str, str]]] = {}
+
+    # -- /survey ---------------------------------------------------------------------------
+    async def command(
+        self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any],
+        respond: Callable[..., Awaitable[Any]],
+    ) -> None:
+        team = str(body.get("team_id", ""))
+        client = await self.clients.for_team(team, body.get("enterprise_id"))
+        try:
+            name, positional, options = parse_command_text(str(body.get("text", "")))
+            if name not in HELP:
+                raise CommandError(f"Unknown command '{name}'. Try /survey help.")
+            names = await self._resolve_names(client, team, positional)
+            args = bind_args(name, positional, options, lambda w: channel_of(w, names))
+        except CommandError as exc:
+            await ack(**_payload(Reply(str(exc))))
+            return
+        started = time.monotonic()
+        inv_task = asyncio.ensure_future(self._invocation(client, body, name, args))
+        if not await within(inv_task, COMMAND_BUDGET / 2):
+            await ack(**_payload(Reply(WORKING)))
+            inv = await inv_task
+            await self._deliver(inv, await self._run(inv), respond)
+            return
+        inv = inv_task.result()
+        if inv.command in MODERATOR_COMMANDS and not inv.is_moderator:
+            log.info("refused /survey %s for a member without moderator rights", name)
+        elif inv.command in SLOW_COMMANDS:
+            await ack(**_payload(Reply(WORKING)))
+            await self._deliver(inv, await self._run(inv), respond)
+            return
+        task = asyncio.ensure_future(self._run(inv))
+        left = COMMAND_BUDGET - (time.monotonic() - started)
+        if await within(task, max(left, 0.1)) and not task.result().attachments:
+            await ack(**_payload(task.result()))
+            return
+        await ack(**_payload(Reply(WORKING)))
+        await self._deliver(inv, await task, respond)
+
+    async def _invocation(
+        self, client: Any, body: dict[str, Any], name: str, args: dict[str, str]
+    ) -> Invocation:
+        team, user = str(body.get("team_id", "")), str(body.get("user_id", ""))
+        moderator = False
+        if name in MODERATOR_COMMANDS or name == "help":
+            moderator = await self.moderators.is_moderator(client, team, user)
+        return Invocation(PLATFORM, team, body.get("channel_id") or None, user, moderator, name, args)
+
+    async def _run(self, inv: Invocation) -> Reply:
+        try:
+            return await self.commands.run(inv)
+        except Exception:
+            log.exception("/survey %s failed", inv.command)
+            return Reply(SORRY)
+
+    async def _deliver(
+        self, inv: Invocation, reply: Reply, respond: Callable[..., Awaitable[Any]]
+    ) -> None:
+        notes: list[str] = []
+        if reply.attachments:
+            sent = await self.notifier.send_files(
+                inv.member, reply.attachments, reply.title or "Your survey file")
+            notes.append("The file is in your direct messages with the app." if sent else
+                         "The file could not be sent: allow direct messages from the app.")
+        await respond(replace_original=True, **_payload(reply, notes))
+
+    async def _resolve_names(self, client: Any, team: str, words: list[str]) -> dict[str, str]:
+        """`#name` words → channel ids (conversations.list, cached for a minute)."""
+        wanted = {w[1:].lower() for w in words if w.startswith("#") and len(w) > 1}
+        if not wanted:
+            return {}
+        cached = self._channel_names.get(team)
+        if cached and cached[0] > time.monotonic() and wanted <= set(cached[1]):
+            return cached[1]
+        names: dict[str, str] = {}
+        cursor = None
+        try:
+            while True:
+                resp = await client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=1000,
+                    cursor=cursor,
+                )
+                for ch in resp.get("channels", []):
+                    names[str(ch.get("name", "")).lower()] = str(ch["id"])
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            log.warning("cannot list channels: %s", exc.response.get("error"))
+        self._channel_names[team] = (time.monotonic() + 60, names)
+        missing = wanted - set(names)
+        if missing:
+            raise CommandError(
+                f"I cannot see #{sorted(missing)[0]}. Invite the app to it (/invite @stateof) "
+                "or pick the channel from Slack's autocomplete."
+            )
+        return names
+
+    # -- my-data buttons --------------------------------------------------------------------
+    async def my_data(
+        self, body: dict[str, Any], action: str, respond: Callable[..., Awaitable[Any]]
+    ) -> None:
+        member = Member(PLATFORM, team_of(body), body["user"]["id"])
+        if action in (DELETE_MY_DATA, CONFIRM_DELETE_MY_DATA):  # Slack showed the confirm dialog
+            reply = await self.commands.delete_my_data(member)
+        elif action == STOP_REMINDERS:
+            reply = await self.commands.stop_reminders(member)
+        else:
+            reply = Reply("This button is no longer supported.")
+        payload = _payload(reply)
+        payload.pop("response_type", None)
+        if body.get("response_url"):
+            await respond(replace_original=True, **payload)
+        else:
+            await self.notifier.dm(member, _as_message(reply))
+
+    # -- App Home ------------------------------------------------------------------------
+    async def publish_home(self, team: str, user: str, enterprise: str | None = None) -> None:
+        """The App Home tab: open waves with their "Take the survey" buttons."""
+        member = Member(PLATFORM, team, user)
+        community = await self.services.community_for(PLATFORM, team)
+        waves = await self.commands.open_wave_ids(PLATFORM, team)
+        blocks: list[Any] = [HeaderBlock(text=pt("Community surveys", 150))]
+        if not waves:
+            blocks.append(SectionBlock(text=pt("No survey is open right now. We will let you "
+                                               "know when the next one starts.", 3000)))
+        for wave in waves[:20]:
+            qn = questionnaire_of(wave)
+            progress = await self.services.flow.progress(wave.id, member)
+            done, total = progress.position
+            state = ("completed — you can still change answers" if progress.completed
+                     else f"{done} of {total} answered" if progress.answers else "not started")
+            blocks.append(SectionBlock(text=pt(
+                f"{qn.title} {wave.label}\nCloses {local_time(wave.closes_at, community.timezone)}"
+                f" · about {qn.minutes} minutes · {state}", 3000)))
+            take = Button("Continue the survey" if progress.answers else "Take the survey",
+                          TAKE_SURVEY, str(wave.id))
+            blocks.append(ActionsBlock(elements=[button(take)]))
+        blocks.append(ContextBlock(elements=[pt(
+            "Answers are stored under a pseudonym. See or delete yours with /survey my-data.",
+            2000)]))
+        client = await self.clients.for_team(team, enterprise)
+        view = View(type="home", blocks=blocks).to_dict()
+        try:
+            await client.views_publish(user_id=user, view=view)
+        except SlackApiError as exc:
+            log.warning("could not publish the App Home: %s", exc.response.get("error"))
+
+
+def _payload(reply: Reply, notes: list[str] | None = None) -> dict[str, Any]:
+    rendered = render_reply(reply, notes or ())
+    rendered["response_type"] = "ephemeral" if reply.ephemeral else "in_channel"
+    return rendered
+
+
+def _as_message(reply: Reply) -> Message:
+    return Message(title=reply.title, text=reply.text, buttons=reply.buttons)
+
