@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Protocol
 
 from analytics.export import export_wave
-
 from bot import lifecycle
 from bot.lifecycle import LifecycleError, local_time, parse_duration
 from bot.services import Services

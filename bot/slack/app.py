@@ -40,7 +40,7 @@ BOLT_LOGGER = "bot.slack.bolt"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
-# What the app asks for when installed (kept to what it uses; see deploy/slack-manifest.yaml).
+# What the app asks for when installed (kept to what it uses; see deploy/slack-manifest.yml).
 BOT_SCOPES = [
     "commands", "chat:write", "im:write", "users:read", "files:write", "channels:read",
     "groups:read", "usergroups:read",

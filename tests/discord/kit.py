@@ -36,14 +36,15 @@ def first_option(select: dict[str, Any]) -> list[str]:
 class DiscordMember:
     """One member answering through the fake: every interaction is recorded in `records`."""
 
-    def __init__(self, fake: FakeDiscord, user: int):
+    def __init__(self, fake: FakeDiscord, user: int, *, timeout: float = 10.0):
         self.fake = fake
         self.user = user
+        self.timeout = timeout  # seconds to wait for an interaction's final answer
         self.records: list[InteractionRecord] = []
         self.page: dict[str, Any] | None = None
 
     async def _send(self, payload: dict[str, Any]) -> InteractionRecord:
-        record = await self.fake.interact(payload)
+        record = await self.fake.interact(payload, timeout=self.timeout)
         self.records.append(record)
         return record
 
