@@ -51,7 +51,7 @@ def pct(share: float | None) -> str:
 def points(delta: float) -> str:
     """0.18 → '+18 pts'."""
     value = delta * 100
-    return f"{value:+.0f} pts" if abs(value) >= 1 else f"{value:+.1f} pts"
+    return f"{value:+.0f} pts" if abs(value) >= 0.95 else f"{value:+.1f} pts"
 
 
 def direction(change: Change | Mover) -> str:
@@ -62,9 +62,10 @@ def direction(change: Change | Mover) -> str:
 
 
 def mover_line(mover: Mover) -> str:
-    """'Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise'."""
-    return (f"{mover.label}: {pct(mover.before)} → {pct(mover.after)} since {mover.compare} "
-            f"({points(mover.delta)}), {direction(mover)}")
+    """The question, the option (or grid row), both shares, the change and what it means:
+    'Focus — Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise'."""
+    shares = f"{pct(mover.before)} → {pct(mover.after)} since {mover.compare}"
+    return f"{mover.question_label} — {mover.label}: {shares} ({points(mover.delta)}), {direction(mover)}"
 
 
 def segment_text(summary: Summary) -> str:

@@ -76,7 +76,7 @@ def test_markdown_reads_like_key_findings():
     assert "2021: 100 respondents (90 completed, 40% of 250 invited)" in text
     findings = text.index("## Key findings")
     assert (
-        text.index("Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise")
+        text.index("Focus — Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise")  # noqa: E501
         > findings
     )
     assert "![Biggest movers](movers.png)" in text and "![Focus](focus.png)" in text
@@ -92,7 +92,8 @@ def test_chat_lines_lead_with_movers_or_one_question():
     lines = chat_lines(_summary())
     assert lines[0].startswith("2021: 100 respondents")
     assert lines[1] == "Biggest movers since 2020:"
-    assert lines[2] == "• Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise"
+    rise = "Focus — Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise"
+    assert lines[2] == f"• {rise}"
     one = chat_lines(_summary(), question="tooling")
     assert "• ML pipeline: Established 50%, Looking 33%" in one
     assert chat_lines(_summary(), question="nope")[-1] == "'nope' is not in this summary."
