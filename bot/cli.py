@@ -95,6 +95,10 @@ def demo(
     md = next((p for p in result.files if p.suffix == ".md"), None)
     if md:
         out.print(f"Open [bold]{md}[/] to read the summary of wave 2026 compared with 2025 and 2024.")
+    url = f"sqlite+aiosqlite:///{result.database.resolve()}"
+    out.print("Explore it further, e.g. only the people who build ML infrastructure:", highlight=False)
+    out.print(f"  STATEOF_DATABASE_URL={url} stateof summary --survey state-of-mlops --wave 2026 "
+              "--where role=infra,models_and_infra", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

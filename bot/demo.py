@@ -135,7 +135,8 @@ async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
     rng = random.Random(seed)
     full = Catalog().get(SURVEY)
     async with db.session() as session:
-        community = await ensure_community(session, "demo", "Synthetic demo community")
+        # the default community, so `stateof summary/export` work on this database as they are
+        community = await ensure_community(session, "default", "Synthetic demo community")
     counts = {}
     try:
         for t, (label, n) in enumerate(WAVES.items()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -103,3 +104,13 @@ def test_demo_writes_summary_and_charts(tmp_path):
     pngs = list(out.glob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert str(md) in result.stdout or "summary.md" in result.stdout
+    # the follow-up command the demo suggests works on its database as printed
+    env = {"STATEOF_DATABASE_URL": f"sqlite+aiosqlite:///{(out / 'stateof-demo.db').resolve()}"}
+    assert env["STATEOF_DATABASE_URL"] in result.stdout
+    seg = stateof("summary", "--survey", "state-of-mlops", "--wave", "2026", "--format", "json",
+                  "--where", "role=infra,models_and_infra", cwd=tmp_path, env=env)
+    assert seg.returncode == 0, seg.stderr
+    data = json.loads(seg.stdout)
+    assert data["where"] == {"role": ["models_and_infra", "infra"]} or data["where"] == {
+        "role": ["infra", "models_and_infra"]}
+    assert 0 < data["respondents"]["2026"] < 380 and data["compare"] == ["2025", "2024"]
