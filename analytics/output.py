@@ -1,4 +1,5 @@
-"""Write a summary to a folder: `summary.md` or `summary.json`, plus the charts as PNG."""
+"""Write a summary to a folder: `summary.md`, `summary.json` or a self-contained
+`summary.html`, plus the charts as PNG."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import logging
 from pathlib import Path
 
 from analytics.charts import render_charts
+from analytics.html import to_html
 from analytics.model import Summary
 from analytics.report import to_json, to_markdown
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("md", "json")
+FORMATS = ("md", "json", "html")
 
 
 def write_summary(summary: Summary, out_dir: Path | str, fmt: str = "md", charts: bool = True) -> list[Path]:
@@ -23,7 +25,12 @@ def write_summary(summary: Summary, out_dir: Path | str, fmt: str = "md", charts
     out.mkdir(parents=True, exist_ok=True)
     pngs = render_charts(summary) if charts else {}
     report = out / f"summary.{fmt}"
-    text = to_markdown(summary, pngs) if fmt == "md" else to_json(summary) + "\n"
+    if fmt == "md":
+        text = to_markdown(summary, pngs)
+    elif fmt == "html":
+        text = to_html(summary, pngs)
+    else:
+        text = to_json(summary) + "\n"
     report.write_text(text, encoding="utf-8")
     written = [report]
     for name, data in pngs.items():

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from analytics.model import (
     OTHER,
@@ -152,20 +153,28 @@ def chat_lines(summary: Summary, question: str | None = None, max_movers: int = 
     return lines
 
 
-# -- markdown -----------------------------------------------------------------------------
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+# -- the report document ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report, rendered by `to_markdown` here and `analytics.html.to_html`.
 
+    kind: h1 h2 h3 p note quote ul ol table img; `text` is plain (unescaped) text, `items`
+    list items, `head`/`rows` a table, `src` an image file name.
+    """
 
-def md(text: str) -> str:
-    """Escape text from a questionnaire for Markdown (tables included); newlines become spaces."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    kind: str
+    text: str = ""
+    items: tuple[str, ...] = ()
+    head: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    src: str = ""
 
 
 def _change_cell(changes: dict[str, Change], key: str) -> str:
     ch = changes.get(key)
     if ch is None:
         return ""
-    mark = " **↑**" if ch.significant and ch.delta > 0 else " **↓**" if ch.significant else ""
+    mark = " ↑" if ch.significant and ch.delta > 0 else " ↓" if ch.significant else ""
     return f"{points(ch.delta)}{mark}"
 
 
@@ -188,7 +197,7 @@ def _result_cell(result: Result | None, option: str, row: str = "") -> str:
     return "–"
 
 
-def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: str = "") -> list[str]:
+def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: str = "") -> Block:
     against = summary.compare[0] if summary.compare else None
     changes = {c.option: c for c in qs.changes.get(against or "", []) if c.row == row}
     options: list[str] = []
@@ -197,29 +206,42 @@ def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: 
         cell = result.rows.get(row) if isinstance(result, GridResult) else result
         if isinstance(cell, ChoiceResult):
             options += [o for o in cell.shares if o not in options]
-    head = ["Option", *waves] + ([f"Change vs {against}"] if changes else [])
-    lines = ["| " + " | ".join(md(h) for h in head) + " |", "|" + "---|" * len(head)]
+    head = ("Option", *waves) + ((f"Change vs {against}",) if changes else ())
     main = qs.results.get(summary.wave)
     main_cell = main.rows.get(row) if isinstance(main, GridResult) else main
     if isinstance(main_cell, ChoiceResult):
         options.sort(key=lambda o: (o == OTHER, -main_cell.shares.get(o, -1.0)))
+    rows = []
     for option in options:
-        cells = [md(summary.option_label(qs.id, option))]
+        cells = [summary.option_label(qs.id, option)]
         cells += [_result_cell(qs.results.get(label), option, row) for label in waves]
         if changes:
             cells.append(_change_cell(changes, option))
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        rows.append(tuple(cells))
+    return Block("table", head=head, rows=tuple(rows))
 
 
-def _question_md(summary: Summary, qs: QuestionSummary, waves: list[str], charts: set[str]) -> list[str]:
-    lines = [f"### {md(qs.title)}", ""]
+def _number_table(qs: QuestionSummary, asked: list[str]) -> Block:
+    rows = []
+    for label in asked:
+        r = qs.results[label]
+        if isinstance(r, NumberResult) and not r.suppressed and r.median is not None:
+            rows.append((label, f"{r.median:g}", f"{r.q1:g}–{r.q3:g}", str(r.answered)))
+        else:
+            rows.append((label, "hidden", "", ""))
+    return Block("table", head=("Wave", "Median", "Middle half", "Answered"), rows=tuple(rows))
+
+
+def _question_blocks(
+    summary: Summary, qs: QuestionSummary, waves: list[str], charts: set[str]
+) -> list[Block]:
+    blocks = [Block("h3", qs.title)]
     text = summary.labels.get(qs.id, {}).get("text")
     if text and text != qs.title:
-        lines += [f"_{md(text)}_", ""]
+        blocks.append(Block("note", str(text)))
     asked = [label for label in waves if label in qs.results]
     if not asked:
-        return [*lines, "Not asked in these waves.", ""]
+        return [*blocks, Block("p", "Not asked in these waves.")]
     answered = []
     for label in asked:
         res = qs.results[label]
@@ -228,64 +250,91 @@ def _question_md(summary: Summary, qs: QuestionSummary, waves: list[str], charts
         elif not isinstance(res, GridResult):
             answered.append(f"{label}: {res.answered} answered")
     if answered:
-        lines += ["Answers — " + "; ".join(answered), ""]
-    main = qs.results.get(summary.wave)
+        blocks.append(Block("p", "Answers — " + "; ".join(answered)))
     if qs.type == "text":
-        lines.append("Free-text answers are counted here, never quoted.")
+        blocks.append(Block("p", "Free-text answers are counted here, never quoted."))
     elif qs.type == "number":
-        lines += ["| Wave | Median | Middle half | Answered |", "|---|---|---|---|"]
-        for label in asked:
-            r = qs.results[label]
-            if isinstance(r, NumberResult) and not r.suppressed and r.median is not None:
-                lines.append(f"| {md(label)} | {r.median:g} | {r.q1:g}–{r.q3:g} | {r.answered} |")
-            else:
-                lines.append(f"| {md(label)} | hidden | | |")
-    elif isinstance(main, GridResult) or qs.type == "grid":
+        blocks.append(_number_table(qs, asked))
+    elif qs.type == "grid":
         rows: list[str] = []
         for label in asked:
             res = qs.results[label]
             if isinstance(res, GridResult):
                 rows += [r for r in res.rows if r not in rows]
         for row in rows:
-            title = f"**{md(summary.row_label(qs.id, row))}**"
-            lines += [title, "", *_choice_table(summary, qs, asked, row), ""]
+            blocks += [Block("h4", summary.row_label(qs.id, row)), _choice_table(summary, qs, asked, row)]
     else:
-        lines += _choice_table(summary, qs, asked)
+        blocks.append(_choice_table(summary, qs, asked))
     if f"{qs.id}.png" in charts:
-        lines += ["", f"![{md(qs.title)}]({qs.id}.png)"]
-    return [*lines, ""]
+        blocks.append(Block("img", qs.title, src=f"{qs.id}.png"))
+    return blocks
 
 
-def to_markdown(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> str:
+def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> list[Block]:
     """The report: headline numbers, biggest movers, then every question (charts linked)."""
     names = set(charts)
     waves = [label for label in summary.labels_in_order if label in summary.waves]
-    lines = [f"# {md(summary.title)} — {md(summary.wave)}", ""]
+    blocks = [Block("h1", f"{summary.title} — {summary.wave}")]
     if any(summary.waves[label].synthetic for label in waves):
-        lines += ["> **Synthetic data.** These answers were generated by `stateof demo`; "
-                  "they describe no real community.", ""]
+        blocks.append(Block("quote", "Synthetic data. These answers were generated by the stateof demo; "
+                                     "they describe no real community."))
     if summary.segmented:
-        lines += [f"**Segment:** {md(segment_text(summary))}", ""]
-    lines += ["## Who answered", ""]
-    lines += [f"- {md(wave_line(summary, label))}" for label in waves]
-    lines += ["", f"_{SHARES_NOTE} Groups smaller than {summary.min_group_size} are hidden or "
-              "merged into “other”._", ""]
+        blocks.append(Block("p", f"Segment: {segment_text(summary)}"))
+    blocks += [Block("h2", "Who answered"), Block("ul", items=tuple(wave_line(summary, w) for w in waves)),
+               Block("note", f"{SHARES_NOTE} Groups smaller than {summary.min_group_size} are hidden "
+                             "or merged into “other”.")]
     if summary.suppressed(summary.wave):
-        lines += ["Too few respondents in this wave to show results.", ""]
-        return "\n".join(lines)
-    lines += ["## Key findings", ""]
+        return [*blocks, Block("p", "Too few respondents in this wave to show results.")]
+    blocks.append(Block("h2", "Key findings"))
     movers = summary.movers(limit=10)
     if movers:
-        lines += [f"Biggest significant changes since {md(summary.compare[0])} (two-proportion "
-                  "z-test, 95%):", ""]
-        lines += [f"{i}. {md(mover_line(m))}" for i, m in enumerate(movers, 1)]
+        blocks += [Block("p", f"Biggest significant changes since {summary.compare[0]} "
+                              "(two-proportion z-test, 95%):"),
+                   Block("ol", items=tuple(mover_line(m) for m in movers))]
         if "movers.png" in names:
-            lines += ["", "![Biggest movers](movers.png)"]
+            blocks.append(Block("img", "Biggest movers", src="movers.png"))
     elif summary.compare:
-        lines.append(f"No significant changes since {md(summary.compare[0])} at the 95% level.")
+        blocks.append(Block("p", f"No significant changes since {summary.compare[0]} at the 95% level."))
     else:
-        lines.append("This is the first wave: nothing to compare with yet.")
-    lines += ["", "## Questions", ""]
+        blocks.append(Block("p", "This is the first wave: nothing to compare with yet."))
+    blocks.append(Block("h2", "Questions"))
     for qs in summary.questions:
-        lines += _question_md(summary, qs, waves, names)
+        blocks += _question_blocks(summary, qs, waves, names)
+    return blocks
+
+
+# -- markdown -----------------------------------------------------------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def md(text: str) -> str:
+    """Escape text from a questionnaire for Markdown (tables included); newlines become spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _md_block(block: Block) -> list[str]:
+    kind = block.kind
+    if kind in ("h1", "h2", "h3"):
+        return [f"{'#' * int(kind[1])} {md(block.text)}", ""]
+    if kind == "h4":
+        return [f"**{md(block.text)}**", ""]
+    if kind == "note":
+        return [f"_{md(block.text)}_", ""]
+    if kind == "quote":
+        return [f"> {md(block.text)}", ""]
+    if kind in ("ul", "ol"):
+        marks = [f"{i}." if kind == "ol" else "-" for i in range(1, len(block.items) + 1)]
+        return [f"{m} {md(item)}" for m, item in zip(marks, block.items, strict=True)] + [""]
+    if kind == "table":
+        lines = ["| " + " | ".join(md(h) for h in block.head) + " |", "|" + "---|" * len(block.head)]
+        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in block.rows]
+        return [*lines, ""]
+    if kind == "img":
+        return [f"![{md(block.text)}]({block.src})", ""]
+    return [md(block.text), ""]
+
+
+def to_markdown(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> str:
+    """The report as Markdown, charts linked as files next to it."""
+    lines = [line for block in report_blocks(summary, charts) for line in _md_block(block)]
     return "\n".join(lines).rstrip() + "\n"

@@ -23,7 +23,7 @@ out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
-SUMMARY_FORMATS = ("json", "md")
+SUMMARY_FORMATS = ("json", "md", "html")
 EXPORT_FORMATS = ("csv", "parquet")
 
 Survey = Annotated[str, typer.Option("--survey", help="Questionnaire id, e.g. state-of-mlops.")]
@@ -188,14 +188,15 @@ def register(app: typer.Typer, settings_getter: Callable[[], Any]) -> None:
         no_compare: Annotated[bool, typer.Option("--no-compare", help="Compare with no wave.")] = False,
         where: Annotated[list[str] | None, typer.Option(
             "--where", help="Segment QUESTION=OPTION[,OPTION] (repeat: all must match).")] = None,
-        fmt: Annotated[str, typer.Option("--format", help="json or md.")] = "md",
+        fmt: Annotated[str, typer.Option(
+            "--format", help="json, md, or html (one self-contained page with the charts).")] = "md",
         out_dir: Annotated[Path | None, typer.Option(
-            "--out", help="Folder for summary.json|md and the charts (default: print).")] = None,
+            "--out", help="Folder for summary.json|md|html and the charts (default: print).")] = None,
         community: CommunityOpt = None,
     ) -> None:
-        """The summary of a wave compared with earlier waves (JSON or Markdown)."""
+        """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
         if fmt not in SUMMARY_FORMATS:
-            raise _fail(f"unknown format '{fmt}' (use json or md)")
+            raise _fail(f"unknown format '{fmt}' (use json, md or html)")
         segment = parse_where(where)
         settings = ctx.settings()
 
@@ -217,7 +218,13 @@ def register(app: typer.Typer, settings_getter: Callable[[], Any]) -> None:
         if out_dir is None:
             from analytics.report import to_json, to_markdown
 
-            text = to_json(result) if fmt == "json" else to_markdown(result)
+            if fmt == "html":
+                from analytics.charts import render_charts
+                from analytics.html import to_html
+
+                text = to_html(result, render_charts(result))
+            else:
+                text = to_json(result) if fmt == "json" else to_markdown(result)
             sys.stdout.write(text.rstrip("\n") + "\n")
             return
         from analytics.output import write_summary

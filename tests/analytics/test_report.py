@@ -80,7 +80,7 @@ def test_markdown_reads_like_key_findings():
         > findings
     )
     assert "![Biggest movers](movers.png)" in text and "![Focus](focus.png)" in text
-    assert "| Monitoring models in production | 31% | 13% | +18 pts **↑** |" in text
+    assert "| Monitoring models in production | 31% | 13% | +18 pts ↑ |" in text
     assert "**ML pipeline**" in text and "| Established | 50% |" in text
     assert "Notes \\| pipes" in text and "never quoted" in text
     assert "totals can be below 100%" in text
@@ -98,3 +98,17 @@ def test_chat_lines_lead_with_movers_or_one_question():
     assert "• ML pipeline: Established 50%, Looking 33%" in one
     assert chat_lines(_summary(), question="nope")[-1] == "'nope' is not in this summary."
     assert len(chat_lines(_summary(suppressed=True))) == 1
+
+
+def test_html_is_one_self_contained_page():
+    from analytics.html import to_html
+
+    png = b"\x89PNG\r\n\x1a\nfake"
+    page = to_html(_summary(), {"movers.png": png, "focus.png": png})
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert page.count("data:image/png;base64,") == 2 and "src=\"movers.png\"" not in page
+    assert "Notes | pipes" in page and "<script" not in page
+    assert '<td class="up">+18 pts ↑</td>' in page
+    hostile = _summary()
+    hostile.labels["focus"]["options"]["monitoring"] = "<script>alert(1)</script>"
+    assert "<script>" not in to_html(hostile) and "&lt;script&gt;" in to_html(hostile)
