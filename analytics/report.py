@@ -52,6 +52,8 @@ def pct(share: float | None) -> str:
 def points(delta: float) -> str:
     """0.18 → '+18 pts'."""
     value = delta * 100
+    if abs(value) < 0.05:
+        return "±0 pts"
     return f"{value:+.0f} pts" if abs(value) >= 0.95 else f"{value:+.1f} pts"
 
 
@@ -209,7 +211,7 @@ def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: 
     head = ("Option", *waves) + ((f"Change vs {against}",) if changes else ())
     main = qs.results.get(summary.wave)
     main_cell = main.rows.get(row) if isinstance(main, GridResult) else main
-    if isinstance(main_cell, ChoiceResult):
+    if isinstance(main_cell, ChoiceResult) and not row:  # grid rows keep the scale's order
         options.sort(key=lambda o: (o == OTHER, -main_cell.shares.get(o, -1.0)))
     rows = []
     for option in options:

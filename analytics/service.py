@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from analytics.model import (
     WaveInfo,
     suppressed_like,
 )
+from analytics.privacy import too_small
 from analytics.summaries import option_map, question_result, row_map, wave_suppressed
 from surveys.countries import COUNTRIES
 from surveys.db import Database
@@ -214,6 +216,17 @@ def _add_result_labels(summary: Summary) -> None:
             options[OTHER] = f"{options[OTHER]} (and small groups)" if OTHER in options else OTHER_MERGED
 
 
+def _canonical(waves: list[Wave]) -> Questionnaire:
+    """The questionnaire results are expressed in: the newest version among the waves (its
+    `previously` maps every older id), plus any question only the summarised wave asked."""
+    main = questionnaire_of(waves[0])
+    newest = max((questionnaire_of(w) for w in waves), key=lambda qn: qn.version)
+    if newest.version <= main.version:
+        return main
+    extra = [q for q in main.questions if not newest.has_question(q.id)]
+    return newest.model_copy(update={"questions": [*newest.questions, *extra]}) if extra else newest
+
+
 async def build_summary(
     db: Database,
     *,
@@ -237,7 +250,7 @@ async def build_summary(
         for label in dict.fromkeys(compare or []):
             if label != main.label:
                 others.append(await get_wave(session, community_id, label, survey_id))
-    canonical = questionnaire_of(main)
+    canonical = _canonical([main, *others])
     selected = resolve_questions(canonical, questions)
     resolved_where = resolve_where(canonical, where)
     waves = [main, *others]
@@ -253,19 +266,29 @@ async def build_summary(
         planned.append((w, query, asked))
     frames = await load_waves(db, [q for _, q, _ in planned])
     exact = await _exact_merged(db, planned, frames)
+    # A segment is also checked against the whole wave, so subtracting one from the other
+    # shows no small group (see analytics.privacy).
+    wholes: list[WaveFrames | None] = [None] * len(planned)
+    whole_exact: dict[tuple[int, str], dict[str, int]] = {}
+    if resolved_where or platform is not None:
+        whole_plan = [(w, replace(q, segment=Segment()), asked) for w, q, asked in planned]
+        loaded = await load_waves(db, [q for _, q, _ in whole_plan])
+        whole_exact = await _exact_merged(db, whole_plan, loaded)
+        wholes = list(loaded)
 
     infos: dict[str, WaveInfo] = {}
-    for (w, _, _), f in zip(planned, frames, strict=True):
+    for (w, _, _), f, whole in zip(planned, frames, wholes, strict=True):
+        rest_small = whole is not None and too_small(whole.respondents - f.respondents, k)
         infos[w.label] = WaveInfo(
             label=w.label, respondents=f.respondents, completed=f.completed, invited=f.invited,
-            suppressed=wave_suppressed(f.respondents, k), synthetic=w.synthetic, imported=w.imported,
-            status=w.status,
+            suppressed=wave_suppressed(f.respondents, k) or rest_small, synthetic=w.synthetic,
+            imported=w.imported, status=w.status,
         )
 
     summaries: list[QuestionSummary] = []
     for q in selected:
         qs = QuestionSummary(id=q.id, type=q.type.value, title=q.title)
-        for (w, _, asked), f in zip(planned, frames, strict=True):
+        for (w, _, asked), f, whole in zip(planned, frames, wholes, strict=True):
             if not any(a.id == q.id for a in asked):
                 continue  # this wave did not ask the question: no entry, never zeros
             info = infos[w.label]
@@ -277,6 +300,7 @@ async def build_summary(
             result = question_result(
                 q, counts=f.counts, answered=f.answered, numbers=f.numbers,
                 respondents=f.respondents, k=k, asked_rows=asked_rows, exact=exact.get((w.id, q.id)),
+                whole=None if whole is None else whole.counts, whole_exact=whole_exact.get((w.id, q.id)),
             )
             qs.results[w.label] = suppressed_like(result) if info.suppressed else result
         main_result = qs.results.get(main.label)

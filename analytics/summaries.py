@@ -23,7 +23,7 @@ from analytics.model import (
     Summary,
     TextResult,
 )
-from analytics.privacy import hide_small, merge_small, too_small
+from analytics.privacy import hide_small, merge_small, rest_too_small, too_small
 from surveys.schema import Question, QuestionType
 
 log = logging.getLogger(__name__)
@@ -92,18 +92,20 @@ def _ordered_shares(
 
 def choice_result(
     counts: Mapping[str, int], answered: int, respondents: int, *, order: Sequence[str], k: int,
-    multi: bool = False, keep_zero: bool = True,
+    multi: bool = False, keep_zero: bool = True, whole: Mapping[str, int] | None = None,
 ) -> ChoiceResult:
     """Shares of respondents per option; options under k merged into "other" (single) or
-    hidden (multi); fewer than k answering → suppressed."""
+    hidden (multi); fewer than k answering → suppressed. `whole`: the whole wave's counts when
+    `counts` are a segment's (options with 1..k-1 people outside the segment count as small)."""
     if respondents <= 0 or too_small(answered, k):
         return ChoiceResult(answered=answered, suppressed=True)
     raw = {o: int(n) for o, n in counts.items() if n}
+    extra = rest_too_small(raw, whole, k) if whole is not None else set()
     if multi:
-        shown, hidden = hide_small(raw, k)
+        shown, hidden = hide_small(raw, k, extra)
         merged: list[str] = []
     else:
-        shown, merged = merge_small(raw, k, order)
+        shown, merged = merge_small(raw, k, order, extra=extra)
         hidden = []
     shares = _ordered_shares(shown, respondents, order, [*hidden, *merged], keep_zero)
     return ChoiceResult(answered=answered, shares=shares, counts=shown, merged=merged, hidden=hidden)
@@ -111,13 +113,14 @@ def choice_result(
 
 def grid_result(
     by_row: Mapping[str, Mapping[str, int]], respondents: int, *, rows: Sequence[str],
-    scale: Sequence[str], k: int,
+    scale: Sequence[str], k: int, whole: Mapping[str, Mapping[str, int]] | None = None,
 ) -> GridResult:
     """Per row (each asked row, in order): shares per scale point; answered = the row's total."""
     out = GridResult()
     for row in rows:
         counts = by_row.get(row, {})
-        out.rows[row] = choice_result(counts, sum(counts.values()), respondents, order=scale, k=k)
+        out.rows[row] = choice_result(counts, sum(counts.values()), respondents, order=scale, k=k,
+                                      whole=None if whole is None else whole.get(row, {}))
     return out
 
 
@@ -144,12 +147,14 @@ def _answered(answered: pd.DataFrame, question_id: str) -> int:
 def question_result(
     q: Question, *, counts: pd.DataFrame, answered: pd.DataFrame, numbers: pd.DataFrame,
     respondents: int, k: int, asked_rows: Sequence[str] | None = None,
-    exact: Mapping[str, int] | None = None,
+    exact: Mapping[str, int] | None = None, whole: pd.DataFrame | None = None,
+    whole_exact: Mapping[str, int] | None = None,
 ) -> Result:
     """The result of one question in one wave from that wave's frames.
 
     `asked_rows`: the grid rows this wave asked (current ids); `exact`: distinct respondents
-    for options merged from several former ids of a multi question (see service).
+    for options merged from several former ids of a multi question (see service); `whole`
+    (and `whole_exact`): the whole wave's counts when this is a segment (see privacy).
     """
     if q.type is QuestionType.text:
         return text_result(_answered(answered, q.id))
@@ -157,14 +162,20 @@ def question_result(
         values = numbers.loc[numbers["question_id"] == q.id, "number"].to_numpy(dtype=float)
         return number_result(values, k)
     by_row = question_counts(counts, q)
+    whole_rows = question_counts(whole, q) if whole is not None else None
     if q.type is QuestionType.grid:
         rows = list(asked_rows) if asked_rows is not None else [r.id for r in q.rows]
-        return grid_result(by_row, respondents, rows=rows, scale=[s.id for s in q.scale], k=k)
+        return grid_result(by_row, respondents, rows=rows, scale=[s.id for s in q.scale], k=k,
+                           whole=whole_rows)
     cell = dict(by_row.get("", {}))
     if exact:
         cell.update(exact)
+    whole_cell = None
+    if whole_rows is not None:
+        whole_cell = {**whole_rows.get("", {}), **(whole_exact or {})}
     multi = q.type is QuestionType.multi
     total = _answered(answered, q.id) if multi else sum(cell.values())
     country = q.type is QuestionType.country
     order = [] if country else [o.id for o in q.choices]
-    return choice_result(cell, total, respondents, order=order, k=k, multi=multi, keep_zero=not country)
+    return choice_result(cell, total, respondents, order=order, k=k, multi=multi, keep_zero=not country,
+                         whole=whole_cell)

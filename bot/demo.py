@@ -21,14 +21,17 @@ from surveys.db import Database
 from surveys.flow import AnswerFlow
 from surveys.identity import Member
 from surveys.migrate import upgrade
-from surveys.models import WaveStatus
+from surveys.models import Participation, WaveStatus
 from surveys.schema import Questionnaire
+from surveys.upsert import insert_ignore
 from surveys.waves import close_wave, create_wave, ensure_community, wave_by_id
 
 log = logging.getLogger(__name__)
 
 SURVEY = "state-of-mlops"
 WAVES = {"2024": 300, "2025": 340, "2026": 380}
+# Members of the survey channel each year: all invited, so the report shows a response rate.
+CHANNEL_MEMBERS = {"2024": 820, "2025": 900, "2026": 960}
 
 # Share choosing each focus option per wave (the trend the demo tells).
 FOCUS = {
@@ -111,6 +114,15 @@ def _first_wave_questionnaire(qn: Questionnaire) -> Questionnaire:
     return qn.model_copy(update={"questions": [q for q in qn.questions if q.id != "data_types"]})
 
 
+async def _invite(db: Database, wave_id: int, n: int, when: datetime) -> None:
+    """Put the channel's members on the participation ledger, as an announcement does."""
+    rows = [{"wave_id": wave_id, "platform": "synthetic", "space_id": "demo", "user_id": f"member-{i}",
+             "invited_at": when} for i in range(n)]
+    async with db.session() as session:
+        await session.execute(insert_ignore(session, Participation, ["wave_id", "platform", "space_id",
+                                                                     "user_id"]), rows)
+
+
 async def _answer_wave(flow: AnswerFlow, db: Database, wave_id: int, qn: Questionnaire, t: int,
                        n: int, rng: random.Random, opened: datetime) -> int:
     for i in range(n):
@@ -150,6 +162,7 @@ async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
                 )
                 wave.opened_at = opened
                 wave_id = wave.id
+            await _invite(db, wave_id, CHANNEL_MEMBERS[label], opened)
             counts[label] = await _answer_wave(flow, db, wave_id, qn, t, n, rng, opened)
             async with db.session() as session:
                 close_wave(await wave_by_id(session, wave_id), opened + timedelta(days=30))

@@ -323,8 +323,11 @@ def parse_file(qn: Questionnaire, path: Path) -> _Parsed:
         raise ImportInvalid(source, [ImportProblem(0, "-", "is a folder, not a CSV file",
                                                    BAD_FILE)]) from None
     except UnicodeDecodeError:
-        raise ImportInvalid(source, [ImportProblem(
-            0, "-", "the file is not UTF-8 text; save it as 'CSV UTF-8'", BAD_FILE)]) from None
+        binary = {".parquet": "a Parquet file", ".xlsx": "an Excel workbook", ".xls": "an Excel workbook"}
+        kind = binary.get(Path(source).suffix.lower())
+        message = (f"this is {kind}; import reads CSV (export with --format csv, or save as 'CSV UTF-8')"
+                   if kind else "the file is not UTF-8 text; save it as 'CSV UTF-8'")
+        raise ImportInvalid(source, [ImportProblem(0, "-", message, BAD_FILE)]) from None
     except csv.Error as exc:
         raise ImportInvalid(source, [ImportProblem(0, "-", f"unreadable CSV: {exc}",
                                                    BAD_FILE)]) from None

@@ -163,8 +163,14 @@ async def get_wave(
     wave = await find_wave(session, community_id, survey_id, label)
     if wave is None:
         known = [w.label for w in await list_waves(session, community_id, survey_id)]
+        if survey_id and not known:
+            surveys = sorted({w.survey_id for w in await list_waves(session, community_id, None)})
+            if surveys:
+                listed = ", ".join(surveys)
+                raise UnknownWave(f"no waves of '{survey_id}' here (surveys with waves: {listed})")
         hint = f" (known: {', '.join(known)})" if known else " (there are no waves yet)"
-        raise UnknownWave(f"unknown wave '{label}'{hint}")
+        raise UnknownWave(f"unknown wave '{label}' of {survey_id}{hint}" if survey_id else
+                          f"unknown wave '{label}'{hint}")
     return wave
 
 

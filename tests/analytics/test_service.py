@@ -147,26 +147,25 @@ async def _where_segment_restricts_everything(db, waves):
 
 
 async def _small_segment_is_suppressed(db, waves):
-    s = await build_summary(
-        db,
-        community_id=waves,
-        survey_id="mini",
-        wave="2021",
-        compare=["2020"],
-        min_group_size=61,
-        where={"role": ["ic"]},
-    )
+    # leads: 40 of 100 in 2021, 50 of 200 in 2020; k = 45 hides 2021 only
+    s = await build_summary(db, community_id=waves, survey_id="mini", wave="2021", compare=["2020"],
+                            min_group_size=45, where={"role": ["lead"]})
     data = s.to_dict()
     assert data["suppressed"] == {"2021": True, "2020": False}
-    assert data["respondents"]["2021"] is None
+    assert data["respondents"] == {"2021": None, "2020": 50}
     assert all(
         q["results"]["2021"] == {"suppressed": True} for q in data["questions"] if "2021" in q["results"]
     )
     assert all("changes" not in q for q in data["questions"])
     at_threshold = await build_summary(
-        db, community_id=waves, survey_id="mini", wave="2021", min_group_size=60, where={"role": ["ic"]}
+        db, community_id=waves, survey_id="mini", wave="2021", min_group_size=40, where={"role": ["lead"]}
     )
     assert not at_threshold.suppressed("2021")
+    # ICs of 2020 are 150, but the rest of the wave is 50 < 61: whole minus segment would show
+    # them, so the segment is hidden too
+    rest = await build_summary(db, community_id=waves, survey_id="mini", wave="2020", min_group_size=61,
+                               where={"role": ["ic"]})
+    assert rest.suppressed("2020")
 
 
 async def _small_options_never_shown_alone(db, waves):
@@ -186,6 +185,16 @@ async def _unknown_inputs_are_one_line_errors(db, waves):
         await build_summary(db, community_id=waves, survey_id="mini", wave="2021", where={"notes": ["x"]})
 
 
+async def _older_wave_against_a_newer_questionnaire(db, waves):
+    # the summarised wave (2020) used v1 ("ship"); 2021 used v2 ("deploy", previously ship)
+    s = await build_summary(db, community_id=waves, survey_id="mini", wave="2020", compare=["2021"])
+    focus = s.question("focus")
+    assert focus.results["2020"].shares["deploy"] == 0.30 and "ship" not in focus.results["2020"].shares
+    assert focus.results["2021"].shares["deploy"] == 0.40
+    assert {c.option for c in focus.changes["2021"]} >= {"deploy", "monitoring"}
+    assert "tooling" in {q.id for q in s.questions} and "2020" not in s.question("tooling").results
+
+
 async def _previous_labels_newest_first(db, waves):
     assert await previous_labels(db, community_id=waves, survey_id="mini", wave="2021") == ["2020"]
     assert await previous_labels(db, community_id=waves, survey_id="mini", wave="2020") == []
@@ -200,3 +209,4 @@ async def test_known_answers(db, waves):
     await _small_options_never_shown_alone(db, waves)
     await _unknown_inputs_are_one_line_errors(db, waves)
     await _previous_labels_newest_first(db, waves)
+    await _older_wave_against_a_newer_questionnaire(db, waves)

@@ -105,3 +105,15 @@ def test_open_data_values_merge_into_other_or_blank():
     assert open_data_values({"a": 10, "b": 2}, 5, has_other=True) == {"b": None}
     assert open_data_values({"a": 10, "b": 2}, 5, has_other=False) == {"b": None}
     assert open_data_values({"a": 10}, 5, has_other=True) == {}
+
+
+def test_in_a_segment_options_with_few_people_outside_it_are_small_too():
+    # whole wave: a 12, b 30; segment: a 10, b 8 → only 2 people outside the segment chose a,
+    # so showing a here would reveal them by subtraction from the whole wave's figure
+    multi = choice_result({"a": 10, "b": 8}, 18, 40, order=["a", "b"], k=5, multi=True,
+                          whole={"a": 12, "b": 30})
+    assert multi.hidden == ["a"] and set(multi.shares) == {"b"}
+    single = choice_result({"a": 10, "b": 8, "c": 9}, 27, 27, order=["a", "b", "c"], k=5,
+                           whole={"a": 12, "b": 30, "c": 40})
+    assert single.merged == ["a"] and single.counts == {"b": 8, "c": 9, "other": 10}
+    assert choice_result({"a": 10}, 10, 10, order=["a"], k=5, whole={"a": 10}).shares == {"a": 1.0}

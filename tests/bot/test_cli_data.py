@@ -140,7 +140,9 @@ def test_user_mistakes_are_one_line_and_exit_1(tmp_path, db_env):
     error(stateof("summary", "--survey", SURVEY, "--wave", "2023", cwd=tmp_path, env=db_env),
           "unknown community 'default'")
     error(stateof("summary", "--survey", SURVEY, "--wave", "1999", "--community", "guild",
-                  cwd=tmp_path, env=db_env), "unknown wave '1999' (known: 2023)")
+                  cwd=tmp_path, env=db_env), "unknown wave '1999' of state-of-mlops (known: 2023)")
+    error(stateof("export", "--survey", "nope", "--wave", "2023", "--community", "guild",
+                  cwd=tmp_path, env=db_env), "no waves of 'nope' here (surveys with waves: state-of-mlops)")
     error(stateof("summary", "--survey", SURVEY, "--wave", "2023", "--where", "role",
                   cwd=tmp_path, env=db_env), "'role' is not a filter")
     error(stateof("summary", "--survey", SURVEY, "--wave", "2023", "--community", "guild",

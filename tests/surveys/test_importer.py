@@ -270,13 +270,14 @@ async def test_large_files_are_written_in_batches(db, community_id, tmp_path, mo
     assert teams == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "the file is empty"),
-    (b"respondent\nr1\n", "no question columns"),
-    (b"role,note\nengineer,caf\xe9\n", "not UTF-8"),
+@pytest.mark.parametrize("name, content, message", [
+    ("odd.csv", b"", "the file is empty"),
+    ("odd.csv", b"respondent\nr1\n", "no question columns"),
+    ("odd.csv", b"role,note\nengineer,caf\xe9\n", "not UTF-8"),
+    ("2026.parquet", b"PAR1\x15\x04\x15\xb0\x01\x15\xff", "this is a Parquet file; import reads CSV"),
 ])
-async def test_unreadable_files_are_one_clear_problem(db, community_id, tmp_path, content, message):
-    path = tmp_path / "odd.csv"
+async def test_unreadable_files_are_one_clear_problem(db, community_id, tmp_path, name, content, message):
+    path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ImportInvalid) as info:
         await import_csv(db, community_id=community_id, questionnaire=QN, wave_label="x", path=path)
