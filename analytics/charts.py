@@ -252,6 +252,14 @@ def _waves_for(summary: Summary, results: dict, usable) -> _Waves:
     return _Waves(drawn, notes)
 
 
+def _question_title(summary: Summary, question_id: str) -> str:
+    """'Focus for the next three months — 2026 (n=380)': the question, the wave and its n."""
+    info = summary.waves.get(summary.wave)
+    if info is None or info.suppressed:
+        return summary.question_label(question_id)
+    return f"{summary.question_label(question_id)} — {summary.wave} (n={info.respondents})"
+
+
 def _subtitle(summary: Summary, question_id: str, waves: _Waves, lead: str = "") -> str:
     text = summary.labels.get(question_id, {}).get("text") or ""
     lines = []
@@ -358,7 +366,7 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
                      label=_wave_n(summary, w)) for w in waves.drawn]
     plan = _plan_legend(fig, [h.get_label() for h in handles])
     frame = _Frame(
-        title=_wrap(summary.question_label(question_id), 60, 2),
+        title=_wrap(_question_title(summary, question_id), 60, 2),
         subtitle=_subtitle(summary, question_id, waves),
         footnote=_footnote(summary, *notes),
         legend_rows=plan.lines,
@@ -428,7 +436,7 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
         notes.append(f"Scale points chosen by fewer than {k} people are merged into Other.")
     lead = _wrap("Waves side by side: " + ", ".join(_wave_n(summary, w) for w in waves.drawn), 105, 2)
     frame = _Frame(
-        title=_wrap(summary.question_label(question_id), 60, 2),
+        title=_wrap(_question_title(summary, question_id), 60, 2),
         subtitle=_subtitle(summary, question_id, waves, lead=lead),
         footnote=_footnote(summary, *notes),
         legend_rows=plan.lines,
@@ -483,7 +491,7 @@ def _number_figure(summary: Summary, question_id: str, results: dict) -> Figure 
         return None
     note = "Dot: median; bar: the middle half of the answers (first to third quartile)."
     frame = _Frame(
-        title=_wrap(summary.question_label(question_id), 60, 2),
+        title=_wrap(_question_title(summary, question_id), 60, 2),
         subtitle=_subtitle(summary, question_id, waves),
         footnote=_footnote(summary, note),
     )
