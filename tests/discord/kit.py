@@ -44,8 +44,9 @@ class DiscordMember:
         self.page: dict[str, Any] | None = None
 
     async def _send(self, payload: dict[str, Any]) -> InteractionRecord:
-        record = await self.fake.interact(payload, timeout=self.timeout)
-        self.records.append(record)
+        record = await self.fake.send_interaction(payload)
+        self.records.append(record)  # recorded even when it is never answered
+        await self.fake.wait_answered(record, timeout=self.timeout)
         return record
 
     async def command(self, sub: str, options: dict[str, Any] | None = None) -> dict[str, Any]:

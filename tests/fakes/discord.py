@@ -900,9 +900,15 @@ class FakeDiscord:
                        timeout: float = 10.0) -> InteractionRecord:
         """Send an interaction and wait for its answer (and, when deferred, the follow-up)."""
         record = await self.send_interaction(payload)
+        await self.wait_answered(record, settle=settle, timeout=timeout)
+        return record
+
+    @staticmethod
+    async def wait_answered(record: InteractionRecord, *, settle: bool = True,
+                            timeout: float = 10.0) -> None:
+        """Until the interaction is answered (`settle`: and its final answer is shown)."""
         event = record._settled if settle else record._answered
         await asyncio.wait_for(event.wait(), timeout)
-        return record
 
     def response_message(self, record: InteractionRecord) -> dict[str, Any] | None:
         """The message an interaction's answer shows (new, updated or edited)."""
