@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -86,9 +87,14 @@ def demo(
     setup_logging("text", "WARNING")
     from bot.demo import WAVES, run_demo
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise fail(f"--out {out_dir} is a file; give a folder")
     out.print(f"Building a synthetic community ({', '.join(f'{k}: {v}' for k, v in WAVES.items())} "
               "members) answering through the answer flow...")
-    result = asyncio.run(run_demo(out_dir, seed))
+    try:
+        result = asyncio.run(run_demo(out_dir, seed))
+    except OSError as exc:
+        raise fail(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
     out.print(f"[green]Done.[/] Synthetic data (not real survey results) in {result.database}")
     for path in result.files:
         out.print(f"  wrote {path}")
@@ -97,7 +103,8 @@ def demo(
         out.print(f"Open [bold]{md}[/] to read the summary of wave 2026 compared with 2025 and 2024.")
     url = f"sqlite+aiosqlite:///{result.database.resolve()}"
     out.print("Explore it further, e.g. only the people who build ML infrastructure:", highlight=False)
-    out.print(f"  STATEOF_DATABASE_URL={url} stateof summary --survey state-of-mlops --wave 2026 "
+    command = sys.argv[0] if Path(sys.argv[0]).name == "stateof" else "stateof"
+    out.print(f"  STATEOF_DATABASE_URL={url} {command} summary --survey state-of-mlops --wave 2026 "
               "--where role=infra,models_and_infra", highlight=False, markup=False, soft_wrap=True)
 
 
@@ -113,12 +120,13 @@ def run(
 ) -> None:
     """Run the bot: Slack, Discord, the scheduler and the HTTP server."""
     settings = settings_or_exit()
-    from bot.runner import run_bot
+    migrate_or_exit(settings)
+    from bot.runner import StartupError, run_bot
 
     try:
         code = run_async(lambda: run_bot(settings, host=host, port=port, chat=chat, survey=survey))
-    except OSError as exc:
-        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}", 2) from None
+    except StartupError as exc:
+        raise fail(str(exc), 2) from None
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)

@@ -91,7 +91,8 @@ def register(app: typer.Typer) -> None:
         channel: Annotated[list[str] | None, typer.Option(
             "--channel", help="Announce in PLATFORM:SPACE:CHANNEL (repeatable).")] = None,
         reminders: Annotated[str | None, typer.Option(
-            help="Reminder points, comma-separated: halfway, 48h (before close), or off. "
+            help="Reminder points, comma-separated: halfway, 75% (of the wave's time), 48h (before "
+                 "close), or off. "
                  "Default: halfway,48h.")] = None,
         community: Annotated[str | None, typer.Option(
             help="Community slug (default: STATEOF_COMMUNITY).")] = None,
@@ -100,7 +101,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add a recurring wave."""
         from bot.lifecycle import LifecycleError, parse_duration
-        from bot.scheduling.schedules import ScheduleError, create_schedule, notify_change, schedule_info
+        from bot.scheduling.schedules import (
+            ScheduleError,
+            create_schedule,
+            notify_change,
+            parse_reminders,
+            schedule_info,
+        )
         from surveys.models import utcnow
         from surveys.waves import ensure_community
 
@@ -110,7 +117,10 @@ def register(app: typer.Typer) -> None:
         except LifecycleError as exc:
             raise _fail(str(exc)) from None
         channels = [_channel(c) for c in channel or []]
-        points = [p.strip() for p in reminders.split(",") if p.strip()] if reminders else None
+        try:
+            points = parse_reminders(reminders)
+        except ScheduleError as exc:
+            raise _fail(str(exc)) from None
 
         async def work(services):
             try:
@@ -118,8 +128,10 @@ def register(app: typer.Typer) -> None:
             except KeyError as exc:
                 raise _fail(str(exc.args[0] if exc.args else exc)) from None
             async with services.db.session() as session:
-                row = await ensure_community(
-                    session, community or settings.community, timezone=settings.timezone
+                slug = community or settings.community
+                row = await ensure_community(  # the default community follows STATEOF_TIMEZONE
+                    session, slug, timezone=settings.timezone,
+                    follow_timezone=slug == settings.community and "timezone" in settings.model_fields_set,
                 )
                 try:
                     schedule = await create_schedule(

@@ -5,6 +5,7 @@ and render the `Reply`. Moderator-only commands refuse others politely and chang
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Protocol
 from analytics.export import export_wave
 from bot import lifecycle
 from bot.lifecycle import LifecycleError, local_time, parse_duration
+from bot.scheduling.schedules import describe_cron, parse_reminders, weekly_cron
 from bot.services import Services
 from surveys.errors import SurveyError
 from surveys.identity import Member
@@ -32,17 +34,19 @@ MEMBER_COMMANDS = {"my-data", "help"}
 DELETE_MY_DATA = "mydata_delete"
 CONFIRM_DELETE_MY_DATA = "mydata_delete_confirm"
 STOP_REMINDERS = "mydata_stop_reminders"
+DEFAULT_WEEKLY_CRON = "0 9 * * mon"
 
 HELP = {
     "launch": ("launch SURVEY [WAVE] [#channel] [duration:30d]", "open a wave and announce it"),
-    "schedule": ("schedule SURVEY CRON [duration:30d] [label:{year}] [#channel]",
+    "schedule": ("schedule SURVEY CRON [duration:30d] [label:{year}] [reminders:halfway,48h] [#channel]",
                  "open a wave on a recurrence, e.g. \"0 9 1 3 *\""),
     "status": ("status [WAVE]", "respondents, completion, time left, upcoming jobs"),
     "remind": ("remind [WAVE]", "DM those who started or were invited and have not finished"),
     "close": ("close [WAVE]", "close the wave and post its summary"),
     "results": ("results [QUESTION] [where Q=OPT[,OPT]]", "a chart and the numbers"),
     "export": ("export [WAVE]", "the answers as CSV, sent to you alone"),
-    "summary-channel": ("summary-channel #channel | off", "where summaries are posted"),
+    "summary-channel": ("summary-channel [#channel] [weekly:\"mon 09:00\" | cron:\"0 9 * * mon\" | "
+                        "weekly:off] | off", "where and when summaries are posted"),
     "my-data": ("my-data", "see or delete your own answers"),
     "help": ("help", "this list"),
 }
@@ -89,7 +93,7 @@ class Scheduling(Protocol):
 
     async def add_schedule(
         self, community_id: int, survey_id: str, cron: str, *, duration: timedelta,
-        label_pattern: str, channels: list[ChannelRef],
+        label_pattern: str, channels: list[ChannelRef], reminders: list[str] | None = None,
     ) -> str: ...
 
     async def upcoming(self, community_id: int) -> list[tuple[str, object]]: ...
@@ -99,15 +103,25 @@ class Scheduling(Protocol):
     async def community_changed(self, community_id: int) -> None: ...
 
 
+SMART_DOUBLE_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
+SMART_SINGLE_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'"})
+
+
 def parse_command_text(text: str) -> tuple[str, list[str], dict[str, str]]:
     """Split Slack-style text: `launch state-of-mlops 2026 <#C1|general> duration:14d`.
 
     Returns the command, positional words and `key:value` options (`where Q=A,B` too).
+    Typographic quotes (Slack and phones turn "0 9 1 3 *" into “0 9 1 3 *”) count as
+    ASCII quotes; a lone ’ that is an apostrophe (O’Reilly) stays as written.
     """
+    text = text.strip().translate(SMART_DOUBLE_QUOTES)
     try:
-        words = shlex.split(text.strip())
-    except ValueError as exc:
-        raise CommandError(f"could not read the command: {exc}") from None
+        words = shlex.split(text.translate(SMART_SINGLE_QUOTES))
+    except ValueError:
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise CommandError(f"could not read the command: {exc}") from None
     if not words:
         return "help", [], {}
     command, rest = words[0].lower(), words[1:]
@@ -152,6 +166,9 @@ POSITIONAL = {
 }
 
 
+_CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")
+
+
 def bind_args(
     command: str, positional: list[str], options: dict[str, str],
     channel_of: Callable[[str], str | None],
@@ -165,6 +182,8 @@ def bind_args(
             args["channel"] = channel
         elif command == "summary-channel" and word.lower() == "off":
             args["channel"] = "off"
+        elif command == "summary-channel" and "weekly" in args and _CLOCK_TIME.fullmatch(word):
+            args["weekly"] += " " + word  # weekly:mon 09:00 typed without quotes
         elif names:
             args[names.pop(0)] = word
         else:
@@ -245,10 +264,12 @@ class Commands:
         qn = self.services.catalog.get(survey)
         community = await self._community(inv)
         channel = inv.channel_ref(inv.args.get("channel"))
-        duration = parse_duration(inv.args.get("duration", "30d"))
+        duration = parse_duration(inv.args.get("duration") or "30d")
+        reminders = parse_reminders(inv.args.get("reminders"))  # as the CLI's --reminders
         described = await self.scheduling.add_schedule(
             community.id, qn.id, cron, duration=duration,
-            label_pattern=inv.args.get("label", "{year}"), channels=[channel] if channel else [],
+            label_pattern=inv.args.get("label") or "{year}", channels=[channel] if channel else [],
+            reminders=reminders,
         )
         return Reply(f"Scheduled {qn.title}: {described}")
 
@@ -316,25 +337,38 @@ class Commands:
         )
 
     async def cmd_summary_channel(self, inv: Invocation) -> Reply:
+        """Where summaries go and when the weekly one does: `#channel [weekly:"mon 09:00"]`,
+        `weekly:off`, or `off`. A bad time changes nothing."""
         target = inv.args.get("channel")
-        if not target:
+        when = inv.args.get("weekly") or inv.args.get("cron")
+        if not target and not when:
             raise CommandError("Usage: /survey " + HELP["summary-channel"][0])
         community = await self._community(inv)
+        cron: str | None = None
+        if when and when.strip().lower() not in ("off", "none"):
+            cron = weekly_cron(when, community.timezone)  # ScheduleError: one line, nothing changed
         async with self.services.db.session() as session:
             row = await session.get(Community, community.id)
             assert row is not None
             others = [c for c in row.summary_channels if c.get("platform") != inv.platform
                       or c.get("space") != inv.space]
-            if target.lower() == "off":
+            if target and target.lower() == "off":
                 row.summary_channels = others
                 row.weekly_summary_cron = None if not others else row.weekly_summary_cron
                 text = "Weekly summaries are off for this workspace."
             else:
-                ref = inv.channel_ref(target)
-                assert ref is not None
-                row.summary_channels = [*others, ref.to_dict()]
-                row.weekly_summary_cron = row.weekly_summary_cron or "0 9 * * mon"
-                text = f"Summaries will be posted in {target} (weekly: {row.weekly_summary_cron})."
+                if target:
+                    ref = inv.channel_ref(target)
+                    assert ref is not None
+                    row.summary_channels = [*others, ref.to_dict()]
+                if when:
+                    row.weekly_summary_cron = cron
+                elif target:
+                    row.weekly_summary_cron = row.weekly_summary_cron or DEFAULT_WEEKLY_CRON
+                weekly = (f"weekly: {describe_cron(row.weekly_summary_cron)} ({row.timezone})"
+                          if row.weekly_summary_cron else "no weekly summary")
+                text = (f"Summaries will be posted in {target} ({weekly})." if target
+                        else f"Summaries: {weekly}.")
         if self.scheduling:
             await self.scheduling.community_changed(community.id)
         return Reply(text)

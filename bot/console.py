@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bot.services import Services
-from surveys.errors import PageInvalid
+from surveys.errors import PageInvalid, WaveNotOpen
 from surveys.flow import Progress
 from surveys.identity import Member
 from surveys.models import Wave, WaveStatus
@@ -34,6 +34,10 @@ QUIT_WORDS = {"q", "quit", ":q", "exit"}
 
 class QuitChat(Exception):
     """The person asked to stop; their answers so far are saved."""
+
+
+class KeepAnswer(Exception):
+    """Reviewing: Enter keeps the answer already given."""
 
 
 @dataclass
@@ -63,6 +67,7 @@ class ConsoleChat:
         self.console = console or Console()
         self.ask = ask or _default_ask(self.console)
         self.member = Member("console", "local", user or getpass.getuser())
+        self.reviewing = False
 
     async def pick_wave(self, survey_id: str) -> Wave:
         """An open wave of the survey in the community, else a separate preview wave."""
@@ -83,20 +88,49 @@ class ConsoleChat:
         qn = questionnaire_of(wave)
         progress = await self.services.flow.start(wave.id, self.member)
         done, total = progress.position
+        finished = progress.next_question() is None
         intro = escape(qn.description or qn.title)
-        if done:
+        if done and not finished:
             intro += f"\n\n[bold]Welcome back[/bold]: resuming at question {done + 1} of {total}."
         self.console.print(Panel(intro, title=f"{escape(qn.title)} {escape(wave.label)}",
                                  subtitle="q to stop; your answers are saved as you go"))
         try:
+            if finished and progress.answers:
+                progress = await self._review(wave, progress)
             while (question := progress.next_question()) is not None:
                 progress = await self._ask_question(wave, question, progress)
+        except _Done:
+            self.console.print("Your answers stay as they are. Thank you!")
+            return ChatOutcome(wave.label, progress.answered_count, progress.completed)
         except QuitChat:
             self.console.print("[yellow]Stopped. Your answers are saved; run the chat again to resume.[/]")
+            return ChatOutcome(wave.label, progress.answered_count, progress.completed)
+        except WaveNotOpen as exc:
+            self.console.print(f"[yellow]{escape(str(exc))}[/] Your earlier answers are kept.")
             return ChatOutcome(wave.label, progress.answered_count, progress.completed)
         self.console.print("[green]Thank you! Your answers are complete.[/] "
                            "Run the chat again to change them while the wave is open.")
         return ChatOutcome(wave.label, progress.answered_count, True)
+
+    async def _review(self, wave: Wave, progress: Progress) -> Progress:
+        """Everything is answered: offer to go through the answers again (Enter keeps one)."""
+        self.console.print("You have answered every question.")
+        reply = self.ask("Change your answers? [y/N]> ").strip().lower()
+        if reply in QUIT_WORDS or not reply.startswith("y"):
+            raise QuitChat if reply in QUIT_WORDS else _Done()
+        self.reviewing = True
+        try:
+            order = [q.id for q in questionnaire_of(wave).questions]
+            position = 0
+            while position < len(order):
+                visible = {q.id: q for q in progress.visible()}
+                q = visible.get(order[position])
+                if q is not None:
+                    progress = await self._ask_question(wave, q, progress)
+                position += 1
+        finally:
+            self.reviewing = False
+        return progress
 
     async def _ask_question(self, wave: Wave, q: Question, progress: Progress) -> Progress:
         done, total = progress.position
@@ -104,18 +138,30 @@ class ConsoleChat:
         if q.help:
             self.console.print(f"[dim]{escape(q.help)}[/]")
         if q.type is QuestionType.grid:
-            for row_id in progress.pending_rows(q):
+            rows = [r.id for r in q.rows] if self.reviewing else progress.pending_rows(q)
+            for row_id in rows:
                 row = q.row(row_id)
                 assert row is not None
+                self._show_current(progress, q, row_id)
                 progress = await self._ask_until_valid(
-                    wave, q, field_key(q.id, row_id), lambda r=row: self._read_grid_row(q, r)
+                    wave, q, field_key(q.id, row_id), lambda r=row: self._read_grid_row(q, r), progress
                 )
             return progress
-        return await self._ask_until_valid(wave, q, q.id, lambda: self._read(q))
+        self._show_current(progress, q)
+        return await self._ask_until_valid(wave, q, q.id, lambda: self._read(q), progress)
 
-    async def _ask_until_valid(self, wave: Wave, q: Question, key: str, read) -> Progress:
+    def _show_current(self, progress: Progress, q: Question, row_id: str = "") -> None:
+        if self.reviewing and progress.has(q.id, row_id):
+            shown = describe(q, progress.value(q.id, row_id), row_id)
+            self.console.print(f"  [dim]Your answer: {escape(shown)} (Enter keeps it"
+                               f"{'' if q.required else ', - clears it'})[/]")
+
+    async def _ask_until_valid(self, wave: Wave, q: Question, key: str, read, progress: Progress) -> Progress:
         while True:
-            raw = read()
+            try:
+                raw = read()
+            except KeepAnswer:
+                return progress
             try:
                 result = await self.services.flow.submit(wave.id, self.member, {key: raw})
                 return result.progress
@@ -124,10 +170,15 @@ class ConsoleChat:
                     self.console.print(f"[red]{escape(message)}[/]")
 
     def _prompt(self, q: Question, hint: str) -> str:
-        suffix = "" if q.required else " (Enter to skip)"
+        suffix = "" if q.required or self.reviewing else " (Enter to skip)"
         answer = self.ask(f"{hint}{suffix}> ").strip()
         if answer.lower() in QUIT_WORDS:
             raise QuitChat
+        if self.reviewing:
+            if not answer:
+                raise KeepAnswer
+            if answer == "-" and not q.required:
+                return ""
         return answer
 
     def _show_options(self, options: list[Option]) -> None:
@@ -177,6 +228,23 @@ class ConsoleChat:
         self.console.print(f"  [bold]{escape(row.label)}[/]")
         self._show_options(q.scale)
         return self._pick(q.scale, self._prompt(q, "  Number"))
+
+
+class _Done(QuitChat):
+    """Nothing to change after all."""
+
+
+def describe(q: Question, value: object, row_id: str = "") -> str:
+    """An answer as the person would say it: labels, not ids."""
+    if value is None or value == "" or value == []:
+        return "skipped"
+    options = q.scale if q.type is QuestionType.grid else q.choices
+    labels = {o.id: o.label for o in options}
+    if isinstance(value, list):
+        return ", ".join(labels.get(str(v), str(v)) for v in value)
+    if q.type is QuestionType.number and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return labels.get(str(value), str(value))
 
 
 def _range_hint(q: Question) -> str:

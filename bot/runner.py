@@ -12,6 +12,7 @@ import signal
 import sys
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.services import Services, build_services
@@ -23,43 +24,68 @@ from surveys.migrate import upgrade
 log = logging.getLogger(__name__)
 
 
-async def _start_platforms(services: Services, web_app: web.Application) -> list[Any]:
-    runtimes: list[Any] = []
+class StartupError(Exception):
+    """The process cannot start (a platform unreachable, the port taken); one line."""
+
+
+async def _start_platforms(
+    services: Services, web_app: web.Application, runtimes: list[Any]
+) -> None:
+    """Start each configured platform, appending its runtime as soon as it runs."""
     settings = services.settings
     if settings.slack_enabled:
         from bot.slack.runtime import start_slack
 
-        runtimes.append(await start_slack(services, web_app))
+        where = settings.slack_api_url or "https://slack.com/api/"
+        try:
+            runtimes.append(await start_slack(services, web_app))
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise StartupError(f"cannot reach Slack at {where}: {exc or type(exc).__name__}") from None
         log.info("Slack connected (%s)", "Socket Mode" if settings.slack_app_token else "HTTP")
     if settings.discord_enabled:
         from bot.discord.runtime import start_discord
 
-        runtimes.append(await start_discord(services))
+        where = settings.discord_api_url or "https://discord.com/api"
+        try:
+            runtimes.append(await start_discord(services))
+        except (aiohttp.ClientError, OSError, TimeoutError, RuntimeError) as exc:
+            raise StartupError(f"cannot reach Discord at {where}: {exc or type(exc).__name__}") from None
         log.info("Discord connected")
-    return runtimes
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> None:
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 async def run_bot(
     settings: Settings, *, host: str = "0.0.0.0", port: int = 3000, chat: bool | None = None,
     survey: str = "state-of-mlops",
 ) -> int:
-    """Run until SIGINT/SIGTERM (or until the terminal chat ends). Returns an exit code."""
+    """Run until SIGINT/SIGTERM (or until the terminal chat ends). Returns an exit code.
+
+    Raises StartupError, SettingsError or DatabaseUnavailable (one line each) when it cannot
+    start; whatever did start is stopped again.
+    """
     settings.check_platforms()
     await asyncio.to_thread(upgrade, sync_url(settings.database_url))
     services = build_services(settings)
-    await services.db.check()
-    web_app = make_web_app(services)
-    runtimes = await _start_platforms(services, web_app)
-    from bot.scheduling import start_scheduler
-
-    scheduler = await start_scheduler(services)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    log.info("stateof is running: http://%s:%d/healthz", host, port)
-    use_chat = chat if chat is not None else (not runtimes and sys.stdin.isatty())
+    runtimes: list[Any] = []
+    scheduler = None
+    runner = web.AppRunner(make_web_app(services), access_log=None)
     try:
+        await services.db.check()
+        await _start_platforms(services, runner.app, runtimes)
+        from bot.scheduling import start_scheduler
+
+        scheduler = await start_scheduler(services)
+        await runner.setup()
+        await _listen(runner, host, port)
+        log.info("stateof is running: http://%s:%d/healthz", host, port)
+        use_chat = chat if chat is not None else (not runtimes and sys.stdin.isatty())
         if use_chat:
             from bot.console import ConsoleChat
 
@@ -69,7 +95,8 @@ async def run_bot(
             await _wait_for_signal()
     finally:
         log.info("shutting down")
-        await scheduler.stop()
+        if scheduler is not None:
+            await scheduler.stop()
         for runtime in reversed(runtimes):
             with contextlib.suppress(Exception):
                 await runtime.stop()

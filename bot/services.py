@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.settings import Settings, resolve_secret
-from surveys.catalog import Catalog
+from bot.settings import Settings, SettingsError, resolve_secret
+from surveys.catalog import Catalog, QuestionnaireError
 from surveys.db import Database
 from surveys.flow import AnswerFlow
 from surveys.models import Community
@@ -37,11 +37,25 @@ class Services:
         self.notifiers[notifier.platform] = notifier
 
     async def community_for(self, platform: str, space: str) -> Community:
-        """The community a Slack team / Discord guild belongs to (default on first sight)."""
+        """The community a Slack team / Discord guild belongs to (default on first sight).
+
+        The default community follows a configured `STATEOF_TIMEZONE` that differs from its
+        stored one (the operator changed it); other communities keep their own.
+        """
         async with self.db.session() as session:
-            return await community_of_space(
+            community = await community_of_space(
                 session, platform, space, self.settings.community, self.settings.timezone
             )
+            configured = "timezone" in getattr(self.settings, "model_fields_set", ())
+            moved = (configured and community.slug == self.settings.community
+                     and community.timezone != self.settings.timezone)
+            if moved:
+                community = await ensure_community(
+                    session, community.slug, timezone=self.settings.timezone, follow_timezone=True
+                )
+        if moved and self.scheduling is not None:
+            await self.scheduling.community_changed(community.id)
+        return community
 
     async def default_community(self) -> Community:
         async with self.db.session() as session:
@@ -66,10 +80,16 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     database = db or Database(settings.database_url)
     extra = [settings.catalog_dir] if settings.catalog_dir else []
     secret = resolve_secret(settings)
+    try:
+        catalog = Catalog(extra)
+    except QuestionnaireError as exc:
+        first = exc.problems[0] if exc.problems else "invalid questionnaire"
+        raise SettingsError(f"STATEOF_CATALOG_DIR is invalid: {exc.source}: {first} "
+                            f"(run `stateof surveys validate {exc.source}`)") from None
     return Services(
         settings=settings,
         db=database,
-        catalog=Catalog(extra),
+        catalog=catalog,
         flow=AnswerFlow(database, secret),
         secret=secret,
     )

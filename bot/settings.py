@@ -82,6 +82,31 @@ class Settings(BaseSettings):
             raise ValueError("must be 'text' or 'json'")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown level {value!r} (use DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+        return level
+
+    @field_validator("slack_api_url", "discord_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _checked_url(value, ("http", "https"))
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        return _checked_url(value, ("ws", "wss"))
+
+    @field_validator("catalog_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _usable_url(cls, value: str) -> str:
@@ -115,6 +140,18 @@ class Settings(BaseSettings):
             raise SettingsError("SLACK_APP_TOKEN is malformed: an app-level token starts with xapp-")
         if self.slack_bot_token and not self.slack_bot_token.startswith("xox"):
             raise SettingsError("SLACK_BOT_TOKEN is malformed: a bot token starts with xoxb-")
+
+
+def _checked_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    """An absolute URL with one of `schemes` and a host (blank means unset)."""
+    from urllib.parse import urlsplit
+
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"not a {' or '.join(s + '://' for s in schemes)} URL: {value!r}")
+    return value.strip()
 
 
 def load_settings(**overrides: object) -> Settings:

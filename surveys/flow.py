@@ -182,7 +182,7 @@ class AnswerFlow:
         """
         async with self.db.session() as session:
             wave = await wave_by_id(session, wave_id)
-            self._require_open(wave)
+            self._require_open(wave, answered_at)
             qn = questionnaire_of(wave)
             clean = self.validate(qn, values)
             respondent_id = await self._respondent_id(session, wave.community_id, member, True)
@@ -309,10 +309,18 @@ class AnswerFlow:
         return all(progress.is_done(q) for q in progress.visible() if q.required)
 
     @staticmethod
-    def _require_open(wave: Wave) -> None:
+    def _require_open(wave: Wave, now: datetime | None = None) -> None:
+        """WaveNotOpen unless the wave is open and its close time (if any) is still ahead.
+
+        A wave still marked open after its close time (the scheduler was down and has not
+        closed it yet) takes no more answers: the close time is what members were told.
+        """
         if wave.status != WaveStatus.open.value:
             state = "has closed" if wave.status == WaveStatus.closed.value else "is not open yet"
             raise WaveNotOpen(f"The survey wave '{wave.label}' {state}; answers are not accepted.")
+        if wave.closes_at is not None and (now or utcnow()) >= wave.closes_at:
+            when = wave.closes_at.strftime("%a %-d %b %Y, %H:%M UTC")
+            raise WaveNotOpen(f"The survey wave '{wave.label}' closed at {when}; answers are not accepted.")
 
     async def _respondent_id(
         self, session: AsyncSession, community_id: int, member: Member, create: bool

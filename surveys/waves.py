@@ -8,11 +8,11 @@ import logging
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from surveys.errors import UnknownWave, WaveExists, WaveNotOpen
-from surveys.models import Community, QuestionnaireVersion, Space, Wave, WaveStatus, utcnow
+from surveys.models import Community, QuestionnaireVersion, Schedule, Space, Wave, WaveStatus, utcnow
 from surveys.schema import Questionnaire
 from surveys.upsert import insert_ignore
 
@@ -20,16 +20,34 @@ log = logging.getLogger(__name__)
 
 
 async def ensure_community(
-    session: AsyncSession, slug: str, name: str | None = None, timezone: str = "UTC"
+    session: AsyncSession, slug: str, name: str | None = None, timezone: str = "UTC",
+    *, follow_timezone: bool = False,
 ) -> Community:
-    """The community with this slug, created on first use."""
+    """The community with this slug, created on first use.
+
+    With `follow_timezone` an existing community takes `timezone` when it differs (the
+    operator changed the configured time zone), and so do its schedules that were in the
+    community's old time zone (one made with an explicit other zone keeps it). Logged once:
+    afterwards the zones agree. Only the caller knows which community the setting is for.
+    """
     await session.execute(
         insert_ignore(session, Community, ["slug"]).values(
             slug=slug, name=name or slug, timezone=timezone, summary_channels=[],
             weekly_summary_cron="0 9 * * mon", created_at=utcnow(),
         )
     )
-    return (await session.execute(select(Community).where(Community.slug == slug))).scalar_one()
+    community = (await session.execute(select(Community).where(Community.slug == slug))).scalar_one()
+    if follow_timezone and community.timezone != timezone:
+        old = community.timezone
+        community.timezone = timezone
+        await session.execute(
+            update(Schedule).where(Schedule.community_id == community.id, Schedule.timezone == old)
+            .values(timezone=timezone)
+        )
+        await session.flush()
+        log.warning("community %s: time zone changed from %s to %s (as configured); its schedules "
+                    "and weekly summary follow", slug, old, timezone)
+    return community
 
 
 async def ensure_space(

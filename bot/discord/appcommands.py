@@ -69,14 +69,15 @@ class SurveyGroup(app_commands.Group):
         survey="Which questionnaire", cron='When, as cron: "0 9 1 3 *" is 1 March, 09:00',
         duration="How long each wave stays open, e.g. 30d", label="Wave label pattern, e.g. {year}",
         channel="Where to announce each wave (default: here)",
+        reminders="Reminder points, e.g. halfway,48h or 75%,2d or off (default: halfway,48h)",
     )
     @app_commands.autocomplete(survey=survey_autocomplete)
     async def schedule(
         self, interaction: discord.Interaction, survey: str, cron: str, duration: str | None = None,
-        label: str | None = None, channel: discord.TextChannel | None = None,
+        label: str | None = None, channel: discord.TextChannel | None = None, reminders: str | None = None,
     ) -> None:
         await _run(interaction, "schedule", survey=survey, cron=cron, duration=duration, label=label,
-                   channel=channel)
+                   channel=channel, reminders=reminders)
 
     @app_commands.command(name="status", description="Respondents, completion and time left (moderators)")
     @app_commands.describe(wave="Wave label (default: the open one)")
@@ -115,12 +116,13 @@ class SurveyGroup(app_commands.Group):
         await _run(interaction, "export", wave=wave)
 
     @app_commands.command(name="summary-channel", description="Where summaries are posted (moderators)")
-    @app_commands.describe(channel="The summary channel", off="Stop posting summaries in this server")
+    @app_commands.describe(channel="The summary channel", off="Stop posting summaries in this server",
+                           weekly='When the weekly summary goes out: "mon 09:00", a cron, or off')
     async def summary_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
-        off: bool = False,
+        off: bool = False, weekly: str | None = None,
     ) -> None:
-        await _run(interaction, "summary-channel", channel="off" if off else channel)
+        await _run(interaction, "summary-channel", channel="off" if off else channel, weekly=weekly)
 
     @app_commands.command(name="my-data", description="See or delete your own answers")
     async def my_data(self, interaction: discord.Interaction) -> None:

@@ -28,6 +28,7 @@ from bot.scheduling.schedules import (
     cron_trigger,
     last_fire,
     next_fire,
+    reminder_fraction,
     reminder_points,
 )
 from surveys.catalog import Catalog
@@ -104,8 +105,9 @@ def reminder_times(wave: Wave) -> list[tuple[str, datetime]]:
         return []
     chosen: list[tuple[str, datetime]] = []
     for point in reminder_points(wave.reminders):
-        if point == "halfway":
-            at = start + (end - start) / 2
+        fraction = 0.5 if point == "halfway" else reminder_fraction(point)
+        if fraction is not None:
+            at = start + (end - start) * fraction
         else:
             try:
                 at = end - parse_duration(point)
@@ -140,7 +142,9 @@ def decide(
 
 
 def _point_words(point: str) -> str:
-    return "halfway" if point == "halfway" else f"{point} before close"
+    if point == "halfway":
+        return "halfway"
+    return f"{point} of the way" if point.endswith("%") else f"{point} before close"
 
 
 def _title(catalog: Catalog | None, survey_id: str) -> str:

@@ -53,6 +53,28 @@ def cron_trigger(cron: str, tz: str) -> CronTrigger:
         raise ScheduleError(f"'{cron}' is not a valid cron expression: {exc}") from None
 
 
+def weekly_cron(text: str, tz: str) -> str:
+    """When the weekly summary goes out, as a checked cron: a five-field cron
+    (`0 9 * * mon`) or day(s) and a time (`mon 09:00`, `monday 9:30`, `mon,thu 17:00`)."""
+    words = " ".join(text.replace("@", " ").split())
+    if len(words.split()) == 5:
+        cron_trigger(words, tz)
+        return words
+    parts = words.lower().split()
+    problem = (f"'{text}' is not a weekly time: use day and time like \"mon 09:00\", or a cron like "
+               "\"0 9 * * mon\"")
+    if len(parts) != 2 or ":" not in parts[1]:
+        raise ScheduleError(problem)
+    days, (hour, _, minute) = parts[0].split(","), parts[1].partition(":")
+    if not all(d in _DOW or d in (name.lower() for name in DAYS) for d in days):
+        raise ScheduleError(problem)
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ScheduleError(problem)
+    cron = f"{int(minute)} {int(hour)} * * {','.join(d[:3] for d in days)}"
+    cron_trigger(cron, tz)
+    return cron
+
+
 def next_fire(trigger: CronTrigger, after: datetime) -> datetime | None:
     """The first fire time at or after `after`."""
     return trigger.get_next_fire_time(None, after)
@@ -81,8 +103,28 @@ def last_fire(trigger: CronTrigger, now: datetime, lookback: timedelta) -> datet
         window *= 8
 
 
+def parse_reminders(text: str | None) -> list[str] | None:
+    """`halfway,48h` / `50%, 2d` / `off` as typed (CLI `--reminders`, chat `reminders:`)."""
+    if text is None:
+        return None
+    return normalize_reminders([p for p in text.split(",") if p.strip()])
+
+
+def reminder_fraction(point: str) -> float | None:
+    """The share of the wave's time a `N%` point stands for (`75%` → 0.75); None otherwise."""
+    if not point.endswith("%"):
+        return None
+    number = point[:-1].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    return value / 100 if 0 < value < 100 else None
+
+
 def normalize_reminders(points: list | tuple | None) -> list[str]:
-    """Validate reminder points as stored: `halfway` or a time before close (`48h`, `2d`).
+    """Validate reminder points as stored: `halfway`, a share of the wave's time (`75%`;
+    `50%` is `halfway`) or a time before close (`48h`, `2d`).
 
     An empty list means the default (halfway and 48 h before close); `["off"]` means none.
     """
@@ -90,16 +132,22 @@ def normalize_reminders(points: list | tuple | None) -> list[str]:
 
     out: list[str] = []
     for raw in points or []:
-        point = str(raw).strip().lower()
+        point = str(raw).strip().lower().replace(" ", "")
         if point in ("off", "none"):
             return ["off"]
-        if point != "halfway":
+        if point.endswith("%"):
+            fraction = reminder_fraction(point)
+            if fraction is None:
+                raise ScheduleError(f"'{raw}' is not a reminder point: a share of the wave's time is "
+                                    "between 1% and 99%, e.g. 50%")
+            point = "halfway" if fraction == 0.5 else f"{fraction * 100:g}%"
+        elif point != "halfway":
             try:
                 parse_duration(point)
             except LifecycleError:
                 raise ScheduleError(
-                    f"'{raw}' is not a reminder point: use halfway or a time before close like 48h, "
-                    "or off"
+                    f"'{raw}' is not a reminder point: use halfway, a share of the wave's time like "
+                    "75%, a time before close like 48h, or off"
                 ) from None
         if point not in out:
             out.append(point)

@@ -82,6 +82,8 @@ def load_file(path: str | Path) -> Questionnaire:
         text = p.read_text("utf-8")
     except OSError as exc:
         raise QuestionnaireError(str(p), [f"cannot read file: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise QuestionnaireError(str(p), ["not a UTF-8 text file (a questionnaire is YAML text)"]) from None
     return parse_questionnaire(text, str(p))
 
 

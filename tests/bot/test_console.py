@@ -80,3 +80,43 @@ async def test_uses_the_open_wave_of_the_community(services):
                                  status=WaveStatus.open)
     chat, _, _ = _chat(services, ["q"])
     assert (await chat.pick_wave("state-of-mlops")).id == wave.id
+
+
+FULL = ["2", "models", "1_10", "2", "grow", "4, 5", *(["1"] * GRID_ROWS), "technology", "", "4",
+        "Nothing ships"]
+
+
+async def test_finished_chat_offers_to_change_answers_and_enter_keeps_them(services):
+    chat, _, _ = _chat(services, FULL)
+    assert (await chat.run("state-of-mlops")).completed
+    before = await _answers(services)
+    # title kept, role changed to "lead" (4); team_outlook stays visible; everything else kept
+    keep_rest = [""] * (1 + 1 + 1 + 1 + GRID_ROWS + 4)
+    chat, prompts, output = _chat(services, ["y", "", "4", "", "", *keep_rest])
+    outcome = await chat.run("state-of-mlops")
+    text = output.getvalue()
+    assert outcome.completed and "Welcome back" not in text
+    assert "Your answer: Machine Learning Engineer (Enter keeps it)" in text
+    assert "Your answer: Nothing ships (Enter keeps it, - clears it)" in text
+    wave = await chat.pick_wave("state-of-mlops")
+    progress = await services.flow.progress(wave.id, chat.member)
+    assert progress.value("role") == "lead" and progress.value("title") == "ml_engineer"
+    assert progress.value("focus") == ["monitoring", "retraining"]
+    assert await _answers(services) == before  # replaced, never duplicated
+
+    chat, _, output = _chat(services, ["n"])
+    await chat.run("state-of-mlops")
+    assert "Your answers stay as they are" in output.getvalue()
+
+
+async def test_a_wave_closing_mid_chat_is_a_clear_message(services, monkeypatch):
+    from surveys.errors import WaveNotOpen
+
+    async def closed(*args, **kwargs):
+        raise WaveNotOpen("this survey has closed")
+
+    monkeypatch.setattr(services.flow, "submit", closed)
+    chat, _, output = _chat(services, ["2"])
+    outcome = await chat.run("state-of-mlops")
+    assert "this survey has closed" in output.getvalue() and "earlier answers are kept" in output.getvalue()
+    assert not outcome.completed

@@ -65,3 +65,40 @@ def test_run_with_half_configured_slack_is_one_line(tmp_path, database_url):
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET is missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _run_once(tmp_path, database_url, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
+    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="runner-test-secret-0123", **extra)
+    return subprocess.run([sys.executable, "-m", "bot.cli", "run", "--no-chat", "--host", "127.0.0.1",
+                           "--port", extra.pop("PORT", "0")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://127.0.0.1:9/api/"},
+     "error: cannot reach Slack at http://127.0.0.1:9/api/"),
+    ({"DISCORD_TOKEN": "x", "DISCORD_API_URL": "http://127.0.0.1:9/api/v10"},
+     "error: cannot reach Discord at http://127.0.0.1:9/api/v10"),
+])
+def test_unreachable_platform_is_one_line(tmp_path, database_url, extra, expected):
+    result = _run_once(tmp_path, database_url, **extra)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_one_line(tmp_path, database_url):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run_once(tmp_path, database_url, PORT=str(port))
+    assert result.returncode == 2, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    result = _run_once(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:9/nothing")
+    assert result.returncode == 2, result.stderr
+    assert "cannot connect to postgresql at 127.0.0.1:9/nothing" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -34,6 +34,11 @@ def test_defaults():
     ("STATEOF_DATABASE_URL", "not a url", "not a database URL"),
     ("STATEOF_LOG_FORMAT", "xml", "STATEOF_LOG_FORMAT is invalid"),
     ("STATEOF_DISCORD_GUILD", "abc", "STATEOF_DISCORD_GUILD is invalid"),
+    ("STATEOF_LOG_LEVEL", "LOUD", "unknown level 'LOUD'"),
+    ("SLACK_API_URL", "slack.example", "SLACK_API_URL is invalid: not a http:// or https:// URL"),
+    ("DISCORD_API_URL", "notaurl", "DISCORD_API_URL is invalid"),
+    ("DISCORD_GATEWAY_URL", "http://gw.example", "not a ws:// or wss:// URL"),
+    ("STATEOF_CATALOG_DIR", "/no/such/folder", "/no/such/folder is not a folder"),
 ])
 def test_malformed_setting_is_one_line(monkeypatch, name, value, expected):
     monkeypatch.setenv(name, value)
@@ -75,3 +80,13 @@ def test_configured_secret_wins(monkeypatch):
     monkeypatch.setenv("STATEOF_SECRET_KEY", "short")
     with pytest.raises(SettingsError, match="at least 16"):
         resolve_secret(load_settings())
+
+
+def test_bad_questionnaire_in_the_catalog_dir_is_one_line(tmp_path, monkeypatch):
+    from bot.services import build_services
+
+    (tmp_path / "ours.yaml").write_text("id: [\n")
+    monkeypatch.setenv("STATEOF_CATALOG_DIR", str(tmp_path))
+    settings = load_settings(secret_key="0123456789abcdef0123", _env_file=None)
+    with pytest.raises(SettingsError, match="STATEOF_CATALOG_DIR is invalid: .*ours.yaml: line 2"):
+        build_services(settings)
