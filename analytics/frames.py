@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import Text, and_, cast, exists, func, literal, select
+from sqlalchemy import Text, and_, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -167,15 +167,12 @@ async def number_values(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
 
 
 async def respondents(session: AsyncSession, q: WaveQuery) -> tuple[int, int]:
-    """(respondents, completed): those with at least one non-skipped answer in the wave."""
+    """(respondents, completed): those with at least one non-skipped answer in the wave (the
+    flow and the importer keep `responses.answered`, so this reads one row per respondent)."""
     r = RESPONSES.c
-    a = ANSWERS.c
-    answered_any = exists().where(
-        a.wave_id == q.wave_id, a.respondent_id == r.respondent_id, not_null_value()
-    )
     stmt = select(
         func.count(), func.count(r.completed_at)
-    ).where(r.wave_id == q.wave_id, answered_any, *q.segment.filters(q.wave_id, r.respondent_id))
+    ).where(r.wave_id == q.wave_id, r.answered.is_(True), *q.segment.filters(q.wave_id, r.respondent_id))
     total, completed = (await session.execute(stmt)).one()
     return int(total), int(completed or 0)
 

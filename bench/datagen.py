@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = ROOT / "bench" / "data"
 SURVEY = "state-of-mlops"
 SECRET = b"bench-secret-not-for-production"
-GENERATOR_VERSION = 1  # bump when the generated rows change, so caches are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated rows change, so caches are rebuilt
 COMPLETION_RATE = 0.93
 SKIP_RATE = 0.04  # an optional question left blank
 TEXT_RATE = 0.35  # a free-text question actually answered
@@ -298,7 +298,7 @@ class WaveRows:
 COLUMNS = {
     "respondents": ["id", "community_id", "pseudonym", "created_at"],
     "responses": ["id", "wave_id", "respondent_id", "platform", "started_at", "completed_at",
-                  "updated_at"],
+                  "updated_at", "answered"],
     "answers": ["id", "wave_id", "respondent_id", "question_id", "row_id", "value", "number",
                 "answered_at"],
     "answer_choices": ["answer_id", "option_id", "wave_id", "respondent_id", "question_id",
@@ -350,8 +350,9 @@ class RowBuilder:
         for pos, person in enumerate(wave.persons.tolist()):
             m = member(person)
             finished = done[pos] if wave.completed[pos] else None
+            # every generated member answers the required first question: a respondent
             out.responses.append((self.ids.response, wave_id, rid[pos], m.platform, when[pos],
-                                  finished, when[pos]))
+                                  finished, when[pos], True))
             self.ids.response += 1
         # answers in arrival order: each respondent's fields together, as they submitted them
         per_pos: list[list[tuple[Question, str, Any]]] = [[] for _ in wave.persons]

@@ -202,10 +202,11 @@ class AnswerFlow:
                 session, wave.id, respondent_id, member, after, finish
             )
             if changed:
+                answered = any(v not in (None, "", []) for v in after.answers.values())
                 await session.execute(
                     update(Response)
                     .where(Response.wave_id == wave.id, Response.respondent_id == respondent_id)
-                    .values(updated_at=when)
+                    .values(updated_at=when, answered=answered)
                 )
             return SubmitResult(after, changed, unchanged, completed_now)
 

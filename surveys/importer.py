@@ -443,8 +443,9 @@ async def _write_chunk(
         for i, rid in enumerate(respondent_ids)
     ])
     await bulk.insert(
-        responses, ["wave_id", "respondent_id", "platform", "started_at", "completed_at", "updated_at"],
-        [(wave_id, rid, IMPORT_PLATFORM, when, when, when) for rid in respondent_ids],
+        responses, ["wave_id", "respondent_id", "platform", "started_at", "completed_at", "updated_at",
+                    "answered"],
+        [(wave_id, rid, IMPORT_PLATFORM, when, when, when, True) for rid in respondent_ids],
     )
     numbers = {q.id for q in qn.questions if q.type is QuestionType.number}
     counted = {q.id: q for q in qn.questions if q.type in _COUNTED}

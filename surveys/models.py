@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -173,7 +174,11 @@ class Response(Base):
     """A respondent's progress in one wave; `platform` allows splitting results by platform."""
 
     __tablename__ = "responses"
-    __table_args__ = (UniqueConstraint("wave_id", "respondent_id"),)
+    __table_args__ = (
+        UniqueConstraint("wave_id", "respondent_id"),
+        # deleting a respondent (my-data, import --replace) finds their rows without a scan
+        Index("ix_responses_respondent", "respondent_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
@@ -181,6 +186,8 @@ class Response(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # at least one answer that is not a skip: a respondent of the wave (summaries count these)
+    answered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Answer(Base):
@@ -193,6 +200,7 @@ class Answer(Base):
     __table_args__ = (
         UniqueConstraint("wave_id", "respondent_id", "question_id", "row_id"),
         Index("ix_answers_wave_question", "wave_id", "question_id", "row_id"),
+        Index("ix_answers_respondent", "respondent_id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))

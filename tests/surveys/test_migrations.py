@@ -57,3 +57,32 @@ def test_constraints_have_stable_names(migration_url):
     finally:
         engine.dispose()
     assert [u["name"] for u in uniques] == ["uq_answers_wave_id_respondent_id_question_id_row_id"]
+
+
+async def test_0002_backfills_answered_from_existing_answers(database_url, db):
+    """Responses stored before 0002 get `answered` from their answers (skips do not count)."""
+    from sqlalchemy import select
+
+    from surveys.catalog import Catalog
+    from surveys.flow import AnswerFlow
+    from surveys.identity import Member
+    from surveys.models import Response, WaveStatus
+    from surveys.waves import create_wave, ensure_community
+
+    async with db.session() as session:
+        community = await ensure_community(session, "default")
+        wave = await create_wave(session, community, Catalog().get("state-of-mlops"), "2026",
+                                 status=WaveStatus.open)
+    flow = AnswerFlow(db, b"k" * 32)
+    await flow.submit(wave.id, Member("slack", "T", "U1"), {"title": "researcher"})
+    await flow.submit(wave.id, Member("slack", "T", "U2"), {"region": ""})  # a skip only
+
+    async def flags() -> list[bool]:
+        async with db.session() as session:
+            return list((await session.execute(select(Response.answered).order_by(Response.id))).scalars())
+
+    assert await flags() == [True, False]
+    await db.dispose()
+    downgrade(sync_url(database_url), "0001")
+    upgrade(sync_url(database_url))
+    assert await flags() == [True, False]
