@@ -399,8 +399,8 @@ async def _setup(url: str, spec: Spec, qn: Questionnaire, status: WaveStatus) ->
             wave_ids = []
             for w, label in enumerate(spec.labels):
                 opens = datetime(2024 + w, 3, 1, 9, 0, tzinfo=UTC)
-                wave = await create_wave(session, community, qn, label, opens_at=opens,
-                                         closes_at=opens + timedelta(days=30), status=status,
+                # no close time: the flow refuses answers past one, and --verify answers now
+                wave = await create_wave(session, community, qn, label, opens_at=opens, status=status,
                                          synthetic=True)
                 wave_ids.append(wave.id)
             return community.id, wave_ids

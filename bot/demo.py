@@ -156,8 +156,9 @@ async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
             opened = datetime(int(label), 3, 1, 9, tzinfo=UTC)
             async with db.session() as session:
                 wave = await create_wave(
-                    session, community, qn, label, opens_at=opened, closes_at=opened + timedelta(days=30),
-                    status=WaveStatus.open, synthetic=True,
+                    # the close time is set when the demo closes it: answers are replayed "now"
+                    # with their historical times, and the flow refuses answers past a close time
+                    session, community, qn, label, opens_at=opened, status=WaveStatus.open, synthetic=True,
                     channels=[],
                 )
                 wave.opened_at = opened
@@ -165,7 +166,9 @@ async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
             await _invite(db, wave_id, CHANNEL_MEMBERS[label], opened)
             counts[label] = await _answer_wave(flow, db, wave_id, qn, t, n, rng, opened)
             async with db.session() as session:
-                close_wave(await wave_by_id(session, wave_id), opened + timedelta(days=30))
+                wave = await wave_by_id(session, wave_id)
+                wave.closes_at = opened + timedelta(days=30)
+                close_wave(wave, wave.closes_at)
             log.info("demo wave %s: %d synthetic members answered", label, n)
         labels = list(WAVES)
         summary = await build_summary(
