@@ -49,6 +49,7 @@ from surveys.identity import Member, pseudonym  # noqa: E402
 from surveys.migrate import upgrade  # noqa: E402
 from surveys.models import Base, Community, Wave, WaveStatus  # noqa: E402
 from surveys.schema import Question, Questionnaire, QuestionType  # noqa: E402
+from surveys.validation import chosen_options  # noqa: E402
 from surveys.waves import create_wave, ensure_community  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -309,17 +310,6 @@ COLUMNS = {
 }
 
 
-def chosen(q: Question, value: Any) -> list[str]:
-    """The options a canonical value selects (surveys.validation.chosen_options)."""
-    if value is None:
-        return []
-    if q.type is QuestionType.multi:
-        return list(value)
-    if q.type in (QuestionType.single, QuestionType.country, QuestionType.grid):
-        return [value]
-    return []
-
-
 class RowBuilder:
     """Turns simulated waves into table rows, keeping respondent ids across waves."""
 
@@ -366,7 +356,7 @@ class RowBuilder:
                 self.ids.answer += 1
                 number = float(value) if q.type is QuestionType.number and value is not None else None
                 out.answers.append((aid, wave_id, r, q.id, row_id, json.dumps(value), number, when[pos]))
-                for opt in chosen(q, value):
+                for opt in chosen_options(q, value):
                     out.answer_choices.append((aid, opt, wave_id, r, q.id, row_id))
         invited = ts(wave.opens_at)
         for pos, person in enumerate(wave.persons.tolist()):

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from bot.cli_support import err, fail, migrate_or_exit, out, run_async, settings_or_exit
 from bot.logs import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
 from surveys.catalog import Catalog, QuestionnaireError, load_file
-from surveys.db import DatabaseUnavailable, describe_url, sync_url
+from surveys.db import describe_url
 
 log = logging.getLogger(__name__)
 
@@ -31,49 +29,6 @@ surveys_app = typer.Typer(help="The questionnaire catalog.", no_args_is_help=Tru
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(db_app, name="db")
-
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one red line on stderr and return the Exit to raise."""
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def settings_or_exit() -> Settings:
-    """Settings, or one line naming the bad setting and exit 2."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise fail(str(exc), 2) from None
-    setup_logging(settings.log_format, settings.log_level)
-    return settings
-
-
-def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; known failures become one line and a non-zero exit."""
-    try:
-        return asyncio.run(coro_fn())
-    except DatabaseUnavailable as exc:
-        raise fail(str(exc), 2) from None
-    except SettingsError as exc:
-        raise fail(str(exc), 2) from None
-
-
-def migrate_or_exit(settings: Settings) -> None:
-    """Bring the database to head; a database that cannot be reached is one line, exit 2."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    from surveys.migrate import upgrade
-
-    try:
-        upgrade(sync_url(settings.database_url))
-    except (OperationalError, DBAPIError) as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise fail(f"cannot connect to {describe_url(settings.database_url)}: {reason}", 2) from None
 
 
 @app.command()
@@ -201,7 +156,7 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
 def _register_subapps() -> None:
     from bot import cli_data, cli_schedule
 
-    cli_data.register(app, settings_or_exit)
+    cli_data.register(app)
     cli_schedule.register(app)
 
 

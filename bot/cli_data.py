@@ -7,7 +7,6 @@ meant for pipes (summary JSON/Markdown, CSV export without --out) goes to stdout
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,12 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+
+from bot.cli_support import err, fail, out, run_with_services, settings_or_exit
 
 log = logging.getLogger(__name__)
 
-out = Console()
-err = Console(stderr=True)
 T = TypeVar("T")
 
 SUMMARY_FORMATS = ("json", "md", "html")
@@ -34,9 +32,7 @@ CommunityOpt = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
-    return typer.Exit(code)
+_fail = fail
 
 
 def parse_where(items: list[str] | None) -> dict[str, list[str]]:
@@ -53,55 +49,16 @@ def parse_where(items: list[str] | None) -> dict[str, list[str]]:
 
 
 class _Context:
-    """Settings, migration and services for one command, with one-line failures."""
-
-    def __init__(self, settings_getter: Callable[[], Any]):
-        self.settings_getter = settings_getter
+    """Settings (quiet logging: output is for pipes) and services for one command."""
 
     def settings(self) -> Any:
-        from bot.logs import setup_logging
+        return settings_or_exit(quiet=True)
 
-        settings = self.settings_getter()
-        level = settings.log_level if settings.log_level.upper() == "DEBUG" else "WARNING"
-        setup_logging(settings.log_format, level)
-        return settings
-
+    @staticmethod
     def run(
-        self, settings: Any, work: Callable[[Any], Awaitable[T]],
-        passthrough: tuple[type[Exception], ...] = (),
+        settings: Any, work: Callable[[Any], Awaitable[T]], passthrough: tuple[type[Exception], ...] = ()
     ) -> T:
-        """Migrate the database, run `work(services)`, close; known errors become one line
-        (except the `passthrough` ones, which the command reports itself)."""
-        from sqlalchemy.exc import DBAPIError, OperationalError
-
-        from bot.services import build_services
-        from surveys.db import DatabaseUnavailable, describe_url, sync_url
-        from surveys.errors import SurveyError
-        from surveys.migrate import upgrade
-
-        try:
-            upgrade(sync_url(settings.database_url))
-        except (OperationalError, DBAPIError) as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise _fail(f"cannot connect to {describe_url(settings.database_url)}: {reason}",
-                        2) from None
-
-        async def go() -> T:
-            services = build_services(settings)
-            try:
-                await services.db.check()
-                return await work(services)
-            finally:
-                await services.close()
-
-        try:
-            return asyncio.run(go())
-        except DatabaseUnavailable as exc:
-            raise _fail(str(exc), 2) from None
-        except passthrough:
-            raise
-        except SurveyError as exc:
-            raise _fail(str(exc)) from None
+        return run_with_services(settings, work, passthrough)
 
 
 async def _community_id(services: Any, slug: str | None, *, create: bool) -> int:
@@ -131,9 +88,9 @@ def _questionnaire(services: Any, survey: str) -> Any:
         raise _fail(str(exc.args[0])) from None
 
 
-def register(app: typer.Typer, settings_getter: Callable[[], Any]) -> None:
+def register(app: typer.Typer) -> None:
     """Add `import`, `summary` and `export` to the `stateof` CLI."""
-    ctx = _Context(settings_getter)
+    ctx = _Context()
 
     @app.command("import")
     def import_(
