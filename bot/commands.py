@@ -365,10 +365,10 @@ class Commands:
                     row.weekly_summary_cron = cron
                 elif target:
                     row.weekly_summary_cron = row.weekly_summary_cron or DEFAULT_WEEKLY_CRON
-                weekly = (f"weekly: {describe_cron(row.weekly_summary_cron)} ({row.timezone})"
-                          if row.weekly_summary_cron else "no weekly summary")
-                text = (f"Summaries will be posted in {target} ({weekly})." if target
-                        else f"Summaries: {weekly}.")
+                weekly = (f"{describe_cron(row.weekly_summary_cron)} ({row.timezone})"
+                          if row.weekly_summary_cron else "off")
+                text = (f"Summaries will be posted in {target}; weekly summary: {weekly}." if target
+                        else f"Weekly summary: {weekly}.")
         if self.scheduling:
             await self.scheduling.community_changed(community.id)
         return Reply(text)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, select, update
 
 from analytics.charts import render_charts
 from analytics.report import chat_lines
@@ -218,8 +218,15 @@ def reminder_message(wave: Wave, tz: str) -> Message:
     )
 
 
-async def remind(services: Services, wave_id: int, *, now: datetime | None = None) -> RemindResult:
-    """DM members who started or were invited and have not completed; never opted-out ones."""
+async def remind(
+    services: Services, wave_id: int, *, now: datetime | None = None,
+    skip_reminded_since: datetime | None = None,
+) -> RemindResult:
+    """DM members who started or were invited and have not completed; never opted-out ones.
+
+    `skip_reminded_since` leaves out members reminded at or after that time (a scheduled
+    reminder resumed after an interruption reaches only the rest).
+    """
     wave = await _reload(services, wave_id)
     if wave.status != WaveStatus.open.value:
         raise LifecycleError(f"wave '{wave.label}' is not open; nothing to remind")
@@ -230,6 +237,8 @@ async def remind(services: Services, wave_id: int, *, now: datetime | None = Non
         ReminderOptOut.space_id == Participation.space_id,
         ReminderOptOut.user_id == Participation.user_id,
     )
+    recently = (Participation.reminded_at.is_not(None) & (Participation.reminded_at >= skip_reminded_since)
+                if skip_reminded_since is not None else false())
     async with services.db.session() as session:
         rows = (await session.execute(
             select(Participation.id, Participation.platform, Participation.space_id,
@@ -240,6 +249,7 @@ async def remind(services: Services, wave_id: int, *, now: datetime | None = Non
                 Participation.opted_out.is_(False),
                 Participation.dm_blocked.is_(False),
                 ~opted_out.exists(),
+                ~recently,
             ).order_by(Participation.id)
         )).all()
     result = RemindResult()

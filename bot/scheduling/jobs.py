@@ -4,10 +4,15 @@ State changes and their job-run rows are written in one transaction (opening a w
 recording `open:schedule:3:2027`; closing a wave and recording `close:wave:12`), and the
 posts that follow are queued as `pending` rows in that same transaction, so a process that
 stops in between leaves work the next leader picks up, never a half-done state.
+
+Jobs that post or DM work item by item, so one interrupted halfway is resumed by the next
+leader without repeating what went out: every post is claimed and recorded on its own
+(`_post_once`), and a reminder run skips members already reminded since it was due.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -146,25 +151,46 @@ def _announce_job(job: PlannedJob, wave_id: int) -> PlannedJob:
     return PlannedJob(key, ANNOUNCE, key, job.run_at, None, job.community_id, wave_id, "announcement")
 
 
+async def _claim(ctx: JobContext, job: PlannedJob) -> bool:
+    """Claim the job's occurrence (taking over an interrupted run when resuming)."""
+    claimed = await runs.claim(ctx.services.db, job.key, now=ctx.clock.now(), scheduled_for=job.run_at,
+                               resume_before=job.resume_before)
+    if claimed and job.resume_before is not None:
+        log.warning("resuming %s: a process stopped while running it; what it did is not repeated", job.key)
+    return claimed
+
+
 async def announce(ctx: JobContext, job: PlannedJob) -> str:
-    now = ctx.clock.now()
-    if not await runs.claim(ctx.services.db, job.key, now=now, scheduled_for=job.run_at):
+    """Post the announcement in each of the wave's channels once, and invite their members."""
+    if not await _claim(ctx, job):
         return runs.NOOP
     async with ctx.services.db.session() as session:
         wave = await session.get(Wave, job.ref_id)
-        status, channels = (wave.status, len(wave.channels)) if wave else (None, 0)
-    if status != WaveStatus.open.value:
+        community = await session.get(Community, wave.community_id) if wave else None
+    if wave is None or community is None or wave.status != WaveStatus.open.value:
         await runs.finish(ctx.services.db, job.key, runs.NOOP, "wave is not open")
         return runs.NOOP
-    posted = await lifecycle.announce(ctx.services, job.ref_id)
+    message = lifecycle.announcement(wave, community.timezone)
+    posted = 0
+    for raw in wave.channels:
+        channel = ChannelRef.from_dict(raw)
+        try:
+            if await _post_once(ctx, job.key, channel, message) != runs.FAILED:
+                posted += 1
+            await lifecycle.invite_channel(ctx.services, wave, channel)
+        except Exception:  # a platform failure must not undo the opened wave
+            log.exception("could not announce wave %s in %s", wave.label, channel)
+    channels = len(wave.channels)
     outcome = runs.FAILED if channels and not posted else runs.DONE
     await runs.finish(ctx.services.db, job.key, outcome, f"announced in {posted} of {channels} channel(s)")
     return outcome
 
 
 async def remind(ctx: JobContext, job: PlannedJob) -> str:
+    """DM those who have not completed; members reminded since the reminder was due are skipped,
+    so a run resumed after an interruption only reaches the rest."""
     now = ctx.clock.now()
-    if not await runs.claim(ctx.services.db, job.key, now=now, scheduled_for=job.run_at):
+    if not await _claim(ctx, job):
         return runs.NOOP
     async with ctx.services.db.session() as session:
         wave = await session.get(Wave, job.ref_id)
@@ -172,7 +198,7 @@ async def remind(ctx: JobContext, job: PlannedJob) -> str:
     if status != WaveStatus.open.value:
         await runs.finish(ctx.services.db, job.key, runs.NOOP, "wave is not open")
         return runs.NOOP
-    result = await lifecycle.remind(ctx.services, job.ref_id, now=now)
+    result = await lifecycle.remind(ctx.services, job.ref_id, now=now, skip_reminded_since=job.run_at)
     detail = f"sent {result.sent}, unreachable {result.unreachable}, failed {result.failed}"
     outcome = runs.FAILED if result.failed and not result.sent else runs.DONE
     await runs.finish(ctx.services.db, job.key, outcome, detail)
@@ -210,7 +236,7 @@ async def close(ctx: JobContext, job: PlannedJob) -> str:
 async def final_summary(ctx: JobContext, job: PlannedJob) -> str:
     """Post the results of a closed wave (summary channels, else the wave's channels)."""
     services = ctx.services
-    if not await runs.claim(services.db, job.key, now=ctx.clock.now(), scheduled_for=job.run_at):
+    if not await _claim(ctx, job):
         return runs.NOOP
     async with services.db.session() as session:
         wave = await session.get(Wave, job.ref_id)
@@ -230,7 +256,7 @@ async def final_summary(ctx: JobContext, job: PlannedJob) -> str:
 async def weekly_summary(ctx: JobContext, job: PlannedJob) -> str:
     services = ctx.services
     now = ctx.clock.now()
-    if not await runs.claim(services.db, job.key, now=now, scheduled_for=job.run_at):
+    if not await _claim(ctx, job):
         return runs.NOOP
     async with services.db.session() as session:
         community = await session.get(Community, job.ref_id)
@@ -242,20 +268,52 @@ async def weekly_summary(ctx: JobContext, job: PlannedJob) -> str:
         await runs.finish(services.db, job.key, runs.NOOP,
                           "nothing to post (no summary channel, or the wave just opened)")
         return runs.NOOP
-    outcomes = [await _post_all(ctx, job.key, targets, message, finish=False) for targets, message in posts]
+    # Each message is its own item (by title: one per open wave), so a resumed run posts the rest.
+    outcomes = [await _post_all(ctx, job.key, targets, message, finish=False,
+                                part=hashlib.sha256(message.title.encode()).hexdigest()[:10])
+                for targets, message in posts]
     outcome = runs.DONE if runs.DONE in outcomes else outcomes[0]
     await runs.finish(services.db, job.key, outcome, f"{len(posts)} message(s)")
     return outcome
 
 
+async def _post_once(ctx: JobContext, key: str, channel: ChannelRef, message: Message, part: str = "") -> str:
+    """Post `message` to `channel` for job `key` unless that already happened: the post is an
+    item claimed first and recorded `done` with the message id after, so a job run again
+    (resumed, or by two leaders at once) never posts twice. DONE when posted now or before,
+    SKIPPED when an earlier run was interrupted in the middle of this very post (not
+    repeated: it may have gone out), FAILED when there is no connection; raises when the
+    platform keeps failing (the item can then be tried again)."""
+    db = ctx.services.db
+    item = runs.item_key(key, channel.platform, channel.space, channel.channel, part)
+    if not await runs.claim(db, item, now=ctx.clock.now()):
+        found = await runs.get_run(db, item)
+        if found is not None and found.outcome == runs.RUNNING:
+            detail = "interrupted while posting; not repeated (it may have gone out)"
+            await runs.finish(db, item, runs.SKIPPED, detail)
+            log.warning("%s: %s in %s:%s", key, detail, channel.platform, channel.channel)
+            return runs.SKIPPED
+        return runs.DONE
+    try:
+        ref = await ctx.services.post(channel, message)
+    except Exception as exc:
+        await runs.mark_failed(db, item, f"{type(exc).__name__}: {exc}", now=ctx.clock.now())
+        raise
+    if ref is None:
+        await runs.mark_failed(db, item, "no connection", now=ctx.clock.now())
+        return runs.FAILED
+    await runs.finish(db, item, runs.DONE, f"message {ref}")
+    return runs.DONE
+
+
 async def _post_all(ctx: JobContext, key: str, targets: list[dict], message: Message,
-                    finish: bool = True) -> str:
-    """Post to every target; platform errors (after retries) are logged and recorded."""
+                    finish: bool = True, part: str = "") -> str:
+    """Post to every target once; platform errors (after retries) are logged and recorded."""
     posted, problems = 0, []
     for raw in targets:
         channel = ChannelRef.from_dict(raw)
         try:
-            if await ctx.services.post(channel, message) is not None:
+            if await _post_once(ctx, key, channel, message, part) != runs.FAILED:
                 posted += 1
             else:
                 problems.append(f"{channel.platform}:{channel.channel}: no connection")

@@ -67,6 +67,7 @@ class PlannedJob:
     what: str  # for people: "close of State of MLOps 2026"
     extra: str = ""  # label, reminder point or week
     due: datetime | None = None  # when to run, if not `run_at` (a retry after a failure)
+    resume_before: datetime | None = None  # resuming an interrupted run (see runs.claim_in)
 
     @property
     def when(self) -> datetime:
@@ -81,10 +82,20 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True)
+class Abandon:
+    """An interrupted run not to resume: (key, outcome to record, why)."""
+
+    key: str
+    outcome: str
+    reason: str
+
+
 @dataclass
 class Plan:
     jobs: list[PlannedJob] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
+    abandoned: list[Abandon] = field(default_factory=list)
 
 
 def week_key(when: datetime, tz: str) -> str:
@@ -158,14 +169,20 @@ def _title(catalog: Catalog | None, survey_id: str) -> str:
 
 async def build_plan(
     session: AsyncSession, now: datetime, *, grace: Grace = Grace(), community_id: int | None = None,
-    catalog: Catalog | None = None,
+    catalog: Catalog | None = None, interrupted_before: datetime | None = None,
 ) -> Plan:
-    """The next occurrence of every job (and the missed ones to skip), from the database."""
+    """The next occurrence of every job (and the missed ones to skip), from the database.
+
+    With `interrupted_before`, runs left `running` and untouched since then (their process
+    died) are resumed, or abandoned when too late.
+    """
     plan = Plan()
     await _plan_schedules(session, now, grace, community_id, catalog, plan)
     await _plan_waves(session, now, grace, community_id, plan)
     await _plan_pending(session, now, grace, community_id, plan)
     await _plan_weekly(session, now, grace, community_id, plan)
+    if interrupted_before is not None:
+        await _plan_interrupted(session, now, grace, community_id, interrupted_before, plan)
     plan.jobs.sort(key=lambda j: (j.when, j.job_id))
     return plan
 
@@ -362,3 +379,55 @@ async def _plan_weekly(
                 continue
             plan.jobs.append(PlannedJob(job_id, WEEKLY, key, nxt, grace.summary, c.id, c.id,
                                         "weekly summary", week))
+
+
+async def _plan_interrupted(
+    session: AsyncSession, now: datetime, grace: Grace, community_id: int | None, before: datetime,
+    plan: Plan,
+) -> None:
+    """Resume runs a dead process left `running` (announcements, reminders, summaries).
+
+    Each resumed job repeats nothing already done (see runs.py); one past its grace time or
+    whose wave is no longer open is recorded instead.
+    """
+    for key, scheduled_for, ran_at in await runs.interrupted(session, before):
+        when = scheduled_for or ran_at
+        parts = key.split(":")
+        if key.startswith("summary:community:") and len(parts) == 4 and parts[2].isdigit():
+            community = await session.get(Community, int(parts[2]))
+            if community is None or (community_id is not None and community.id != community_id):
+                continue
+            if now - when > grace.summary:
+                plan.abandoned.append(Abandon(key, runs.SKIPPED, f"interrupted; more than {grace.summary} "
+                                              "late to resume (no stale summary is posted)"))
+                continue
+            plan.jobs.append(PlannedJob(f"resume:{key}", WEEKLY, key, when, None, community.id, community.id,
+                                        "weekly summary (resumed)", parts[3], now, before))
+            continue
+        if len(parts) < 3 or parts[1] != "wave" or not parts[2].isdigit():
+            continue  # opens and closes commit with their row: never left running
+        wave = await session.get(Wave, int(parts[2]))
+        if wave is None or (community_id is not None and wave.community_id != community_id):
+            continue
+        name = f"{questionnaire_of(wave).title} {wave.label}"
+        kind = parts[0]
+        if kind == "summary" and len(parts) == 3:
+            if now - when > grace.final_summary:
+                plan.abandoned.append(Abandon(key, runs.SKIPPED, "interrupted; too late to resume"))
+                continue
+            plan.jobs.append(PlannedJob(f"resume:{key}", FINAL_SUMMARY, key, when, None, wave.community_id,
+                                        wave.id, f"final summary of {name} (resumed)", "", now, before))
+        elif kind in ("announce", "remind"):
+            if wave.status != WaveStatus.open.value or (wave.closes_at is not None and now >= wave.closes_at):
+                plan.abandoned.append(Abandon(key, runs.NOOP, "interrupted; the wave is no longer open"))
+            elif kind == "announce" and len(parts) == 3:
+                plan.jobs.append(PlannedJob(f"resume:{key}", ANNOUNCE, key, when, None, wave.community_id,
+                                            wave.id, f"announcement of {name} (resumed)", "", now, before))
+            elif kind == "remind" and len(parts) == 4:
+                if now - when > grace.remind:
+                    plan.abandoned.append(Abandon(key, runs.SKIPPED,
+                                                  f"interrupted; more than {grace.remind} late to resume"))
+                    continue
+                plan.jobs.append(PlannedJob(f"resume:{key}", REMIND, key, when, None, wave.community_id,
+                                            wave.id, f"reminder ({_point_words(parts[3])}) for {name} "
+                                            "(resumed)", parts[3], now, before))

@@ -8,17 +8,26 @@ running it again, from this process or another, finds the key taken and does not
 Outcomes: `pending` (queued by another job in the same transaction, e.g. the final summary
 queued when a wave closes), `running` (claimed), `done`, `noop` (nothing to do), `skipped`
 (too late, see the grace times), `failed` (the platform kept failing after retries).
-Claims are at-most-once: a process killed while posting leaves `running` and the post is
-not repeated (a duplicate post is worse than a missing one; the log says which). A `failed`
-occurrence is tried again after a pause (`Grace.retry_after`) while still within its grace.
+A `failed` occurrence is tried again after a pause (`Grace.retry_after`) while still within
+its grace.
+
+A process killed in the middle of a job leaves its row `running`. The next leader resumes
+it (`claim(..., resume_before=...)` takes over a `running` row last touched before that
+time: the leader's own start on SQLite, or a stale heartbeat on PostgreSQL, where a live
+leader touches its running rows every few seconds). Resuming repeats nothing that was done:
+each post is an item of its own, `post:<job key>:<platform>:<space>:<channel>`, claimed before
+and marked `done` with the message id after posting; a reminder run skips members already
+reminded since the reminder was due. A post interrupted between its claim and its record is
+not repeated (a duplicate post is worse than a missing one; the log names it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from surveys.db import Database
@@ -46,25 +55,69 @@ async def insert_run(
 
 async def claim_in(
     session: AsyncSession, key: str, *, now: datetime, scheduled_for: datetime | None = None,
-    outcome: str = RUNNING,
+    outcome: str = RUNNING, resume_before: datetime | None = None,
 ) -> bool:
     """Claim an occurrence inside `session`'s transaction: True for exactly one caller.
 
-    A `pending` row (queued work) or a `failed` one (retried later) may be claimed again.
+    A `pending` row (queued work) or a `failed` one (retried later) may be claimed again;
+    with `resume_before`, so may a `running` row last touched before then (interrupted).
     """
+    claimable = JobRun.outcome.in_([PENDING, FAILED])
+    if resume_before is not None:
+        claimable = or_(claimable, (JobRun.outcome == RUNNING) & (JobRun.ran_at < resume_before))
     taken = await session.execute(
-        update(JobRun).where(JobRun.job_key == key, JobRun.outcome.in_([PENDING, FAILED]))
-        .values(outcome=outcome, ran_at=now)
+        update(JobRun).where(JobRun.job_key == key, claimable).values(outcome=outcome, ran_at=now)
     )
     if taken.rowcount == 1:
         return True
     return await insert_run(session, key, outcome=outcome, now=now, scheduled_for=scheduled_for)
 
 
-async def claim(db: Database, key: str, *, now: datetime, scheduled_for: datetime | None = None) -> bool:
+async def claim(
+    db: Database, key: str, *, now: datetime, scheduled_for: datetime | None = None,
+    resume_before: datetime | None = None,
+) -> bool:
     """Claim an occurrence in its own transaction (see `claim_in`)."""
     async with db.session() as session:
-        return await claim_in(session, key, now=now, scheduled_for=scheduled_for)
+        return await claim_in(session, key, now=now, scheduled_for=scheduled_for, resume_before=resume_before)
+
+
+def item_key(key: str, platform: str, space: str, channel: str, part: str = "") -> str:
+    """The key of one post of a job (`post:announce:wave:12:slack:T1:C1`), at most 200 chars."""
+    item = f"post:{key}:{platform}:{space}:{channel}" + (f":{part}" if part else "")
+    if len(item) <= 200:
+        return item
+    return item[:150] + ":" + hashlib.sha256(item.encode()).hexdigest()[:40]
+
+
+async def heartbeat(db: Database, *, claimed_since: datetime, now: datetime) -> int:
+    """Touch the `running` rows this leader claimed (since it became leader): still alive."""
+    async with db.session() as session:
+        touched = await session.execute(
+            update(JobRun).where(JobRun.outcome == RUNNING, JobRun.ran_at >= claimed_since)
+            .values(ran_at=now)
+        )
+        return touched.rowcount or 0
+
+
+async def interrupted(session: AsyncSession, before: datetime) -> list[tuple[str, datetime | None, datetime]]:
+    """(key, scheduled_for, ran_at) of job rows left `running` and untouched since `before`."""
+    rows = await session.execute(
+        select(JobRun.job_key, JobRun.scheduled_for, JobRun.ran_at)
+        .where(JobRun.outcome == RUNNING, JobRun.ran_at < before, ~JobRun.job_key.like("post:%"))
+        .order_by(JobRun.id)
+    )
+    return [(key, scheduled_for, ran_at) for key, scheduled_for, ran_at in rows]
+
+
+async def abandon(db: Database, key: str, outcome: str, detail: str, *, before: datetime) -> bool:
+    """Give up an interrupted run (too late to resume, or nothing left to do)."""
+    async with db.session() as session:
+        changed = await session.execute(
+            update(JobRun).where(JobRun.job_key == key, JobRun.outcome == RUNNING, JobRun.ran_at < before)
+            .values(outcome=outcome, detail=detail[:2000])
+        )
+        return changed.rowcount == 1
 
 
 async def finish(db: Database, key: str, outcome: str, detail: str = "") -> None:

@@ -6,6 +6,11 @@ rebuilt from the database (plan.py) at start-up, after every job, on every chang
 the CLI, PostgreSQL notifications from other processes) and every `resync_interval` seconds.
 Job ids derive from row ids (`close:wave:12`) and are replaced in place. Other processes
 stand by and retry the election every few seconds.
+
+A job a dead process left `running` is resumed (runs.py): on SQLite at once when this process
+starts leading (it is the only one), on PostgreSQL once the row's heartbeat is `stale_after`
+old (a live leader touches its running rows every `heartbeat` seconds). At start-up the
+default community also takes a changed `STATEOF_TIMEZONE` before the jobs are planned.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import select
 
 from bot.scheduling import runs
 from bot.scheduling.clock import (
@@ -31,12 +37,13 @@ from bot.scheduling.clock import (
 )
 from bot.scheduling.delivery import DryRunNotifiers, RetryingNotifiers, RetryPolicy
 from bot.scheduling.jobs import JobContext, run_job
-from bot.scheduling.leader import Leadership, leadership_for
+from bot.scheduling.leader import Leadership, SingleProcess, leadership_for
 from bot.scheduling.plan import Grace, Plan, PlannedJob, build_plan
 from bot.scheduling.schedules import create_schedule, notify_change, schedule_info
 from bot.services import Services
 from surveys.models import Community
 from surveys.ports import ChannelRef
+from surveys.waves import ensure_community
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ class SchedulerRuntime:
         grace: Grace = Grace(), retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         standby_retry: float = 5.0, check_interval: float = 5.0, resync_interval: float = 60.0,
-        name: str = "this process",
+        heartbeat: float = 20.0, stale_after: timedelta = timedelta(seconds=90), name: str = "this process",
     ):
         self.services = services
         self.clock = clock or SystemClock()
@@ -60,6 +67,8 @@ class SchedulerRuntime:
         self.standby_retry = standby_retry
         self.check_interval = check_interval
         self.resync_interval = resync_interval
+        self.heartbeat = heartbeat
+        self.stale_after = stale_after
         self.name = name
         dry_run = getattr(services.settings, "dry_run_posts", None)
         notifiers = DryRunNotifiers(dry_run) if dry_run else services.notifiers
@@ -73,6 +82,8 @@ class SchedulerRuntime:
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._resync_task: asyncio.Task | None = None
+        self._heartbeat_task: asyncio.Task | None = None
+        self._led_since: datetime | None = None
         self._sync_lock = asyncio.Lock()
         self._sync_requested: asyncio.Task | None = None
         self._inflight: dict[str, asyncio.Task] = {}  # job-run key → task running it
@@ -145,19 +156,24 @@ class SchedulerRuntime:
         scheduler.start()
         self.apscheduler = scheduler
         self.is_leader = True
+        self._led_since = self.clock.now()
         log.info("%s is the scheduler leader (%s)", self.name, self.leadership.description)
-        await self._report_interrupted()
+        await self._follow_configured_timezone()
         await self.sync()
         if self.resync_interval:
             self._resync_task = asyncio.create_task(self._resync_loop(), name=f"{self.name}-resync")
+        if self.heartbeat and not self._exclusive:
+            self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name=f"{self.name}-heartbeat")
         self.became_leader.set()
 
     async def _step_down(self, wait: float) -> None:
-        if self._resync_task is not None:
-            self._resync_task.cancel()
-            self._resync_task = None
+        for task in (self._resync_task, self._heartbeat_task):
+            if task is not None:
+                task.cancel()
+        self._resync_task = self._heartbeat_task = None
         scheduler, self.apscheduler = self.apscheduler, None
         was_leader, self.is_leader = self.is_leader, False
+        self._led_since = None
         self.became_leader.clear()
         if scheduler is None:
             return
@@ -194,25 +210,51 @@ class SchedulerRuntime:
         if self._sync_requested is None or self._sync_requested.done():
             self._sync_requested = asyncio.create_task(self.sync())
 
-    async def _report_interrupted(self) -> None:
-        from sqlalchemy import select
+    @property
+    def _exclusive(self) -> bool:
+        """No other process can be running jobs (SQLite: one process)."""
+        return isinstance(self.leadership, SingleProcess)
 
-        from surveys.models import JobRun
+    async def _heartbeat_loop(self) -> None:
+        """Keep this leader's running job rows fresh, so no other leader resumes them."""
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            if self._led_since is not None:
+                with contextlib.suppress(Exception):
+                    await runs.heartbeat(self.services.db, claimed_since=self._led_since,
+                                         now=self.clock.now())
 
-        async with self.services.db.session() as session:
-            keys = (await session.execute(
-                select(JobRun.job_key).where(JobRun.outcome == runs.RUNNING)
-            )).scalars().all()
-        for key in keys:
-            if key not in self._inflight:
-                log.warning("job %s was interrupted earlier (a process stopped while running it); it is "
-                            "not repeated, so check that its post went out", key)
+    def interrupted_before(self) -> datetime | None:
+        """Running rows last touched before this time belong to a process that died."""
+        if self._led_since is None:
+            return None
+        if self._exclusive:
+            return self._led_since
+        return min(self._led_since, self.clock.now() - self.stale_after)
+
+    async def _follow_configured_timezone(self) -> None:
+        """The default community takes a changed STATEOF_TIMEZONE (other communities keep theirs)."""
+        settings = self.services.settings
+        if "timezone" not in getattr(settings, "model_fields_set", ()):
+            return
+        try:
+            async with self.services.db.session() as session:
+                found = (await session.execute(
+                    select(Community).where(Community.slug == settings.community)
+                )).scalar_one_or_none()
+                if found is not None and found.timezone != settings.timezone:
+                    await ensure_community(session, settings.community, timezone=settings.timezone,
+                                           follow_timezone=True)
+        except Exception:
+            log.exception("could not apply STATEOF_TIMEZONE=%s to community %s", settings.timezone,
+                          settings.community)
 
     # -- the plan ----------------------------------------------------------------------
     async def plan(self, community_id: int | None = None) -> Plan:
         async with self.services.db.session() as session:
             return await build_plan(session, self.clock.now(), grace=self.grace, community_id=community_id,
-                                    catalog=self.services.catalog)
+                                    catalog=self.services.catalog,
+                                    interrupted_before=self.interrupted_before())
 
     async def sync(self) -> None:
         """Make APScheduler's jobs match the database (leader only)."""
@@ -225,6 +267,12 @@ class SchedulerRuntime:
                 if await runs.record(self.services.db, skip.key, runs.SKIPPED, skip.reason, now=now,
                                      scheduled_for=skip.run_at):
                     log.warning("skipped: %s", skip.reason)
+            cutoff = self.interrupted_before()
+            for gone in plan.abandoned:
+                if cutoff is not None and gone.key not in self._inflight and await runs.abandon(
+                        self.services.db, gone.key, gone.outcome, gone.reason, before=cutoff):
+                    log.warning("%s was interrupted (a process stopped while running it) and is not "
+                                "resumed: %s", gone.key, gone.reason)
             scheduler = self.apscheduler
             if scheduler is None:
                 return
