@@ -6,63 +6,26 @@ a notification to the scheduler leader, else within a minute at its periodic res
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from bot.cli_support import fail, out, run_with_services, settings_or_exit
 
 log = logging.getLogger(__name__)
 
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
-    return typer.Exit(code)
+_fail = fail
 
 
 def _settings():
-    from bot.logs import setup_logging
-    from bot.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc), 2) from None
-    setup_logging(settings.log_format, "WARNING")
-    return settings
+    return settings_or_exit(quiet=True)
 
 
 def _run(settings, work):
     """Migrate, run `work(services)` and close; database problems are one line, exit 2."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    from bot.services import build_services
-    from surveys.db import DatabaseUnavailable, describe_url, sync_url
-    from surveys.migrate import upgrade
-
-    try:
-        upgrade(sync_url(settings.database_url))
-    except (OperationalError, DBAPIError) as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise _fail(f"cannot connect to {describe_url(settings.database_url)}: {reason}", 2) from None
-
-    async def go():
-        services = build_services(settings)
-        try:
-            await services.db.check()
-            return await work(services)
-        finally:
-            await services.close()
-
-    try:
-        return asyncio.run(go())
-    except DatabaseUnavailable as exc:
-        raise _fail(str(exc), 2) from None
+    return run_with_services(settings, work)
 
 
 def _channel(spec: str):
