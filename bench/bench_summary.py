@@ -20,7 +20,7 @@ Measured per backend, in a fresh worker process (so its peak memory is the summa
    `answer_choices`, `answers` and `responses` read into Arrow tables before timing (loading
    them is not timed) and registered in DuckDB.
 Summary and reference runs alternate, so a busy machine slows both alike. The ratio is
-median(summary) / median(reference); target ≤ 2. Peak memory: ru_maxrss of the worker after
+median(summary) / median(reference); target ≤ 2. Peak memory: VmHWM of the worker after
 the summary runs (before the reference data is loaded); target < 1 GB. The summary's shares
 are checked against DuckDB's (every share of every wave), so both compute the same thing.
 """
@@ -32,6 +32,7 @@ import asyncio
 import cProfile
 import io
 import json
+import logging
 import os
 import pstats
 import resource
@@ -53,9 +54,22 @@ HEADING = "## Analytics: summary"
 TARGET_RATIO = 2.0
 TARGET_MEMORY_MB = 1024.0
 
+log = logging.getLogger(__name__)
+
 
 def rss_mb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is in KiB on Linux)."""
+    """Peak resident memory of this process so far: VmHWM of its own address space.
+
+    Not ru_maxrss: Linux carries the parent's peak over fork + exec into it, so a worker
+    started after the parent generated the data set would report the generator's memory.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        log.debug("no /proc/self/status: falling back to ru_maxrss")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
