@@ -3,6 +3,10 @@
 The work runs as a task; when it finishes within `DEFER_AFTER` seconds its outcome is the
 interaction's response, otherwise the interaction is deferred first and the outcome follows
 as an edit (components) or a follow-up (commands), which may take up to 15 minutes.
+
+The seconds count from when Discord created the interaction (its snowflake id), not from
+when our handler started: under load an event can wait in the gateway socket or the event
+loop, and that time counts against Discord's 3 seconds too.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ def error_outcome(text: str, *, layout: bool) -> Outcome:
     return Outcome(embed=embed_for("", text))
 
 
+def age(interaction: discord.Interaction) -> float:
+    """Seconds since Discord created the interaction (0 when our clock is behind Discord's)."""
+    seconds = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    return min(max(seconds, 0.0), 3.0)
+
+
 class SeenInteractions:
     """Interaction ids already handled (a re-delivered interaction is dropped)."""
 
@@ -84,7 +94,8 @@ async def answer(
         if defer_first:
             deferred = await _defer(interaction, edit, ephemeral)
         else:
-            done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER if budget is None else budget)
+            left = (DEFER_AFTER if budget is None else budget) - age(interaction)
+            done, _ = await asyncio.wait({task}, timeout=max(left, 0.0))
             if not done:
                 deferred = await _defer(interaction, edit, ephemeral)
         try:

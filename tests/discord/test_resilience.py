@@ -275,3 +275,56 @@ async def test_reminder_fanout_is_paced_and_429_honoured(fake, runtime, dservice
     # evenly spaced under the limiter: n requests need at least (n - 3) / rate seconds
     span = fanout[-1].at - fanout[0].at
     assert span >= (len(fanout) - 3) / 20 * 0.95, (span, len(fanout))
+
+
+async def test_modal_opens_in_time_when_the_database_is_slow(fake, runtime, dservices, monkeypatch):
+    import bot.discord.answering as answering
+
+    announcement = await launch(fake)
+    member = DiscordMember(fake, fake.member)
+    await member.take(announcement)
+    while not custom_ids(member.page, "stateof:write:"):
+        await member.answer_page()
+        forward = [c for c in custom_ids(member.refresh(), "stateof:nav:") if c.endswith(":n")]
+        await member.click(forward[0])
+    (write,) = custom_ids(member.page, "stateof:write:")
+    await member.write(write, "First try")
+    monkeypatch.setattr(answering, "MODAL_READ_BUDGET", 0.1)
+    progress = dservices.flow.progress
+
+    async def slow_progress(*args, **kwargs):
+        await asyncio.sleep(0.5)
+        return await progress(*args, **kwargs)
+
+    monkeypatch.setattr(dservices.flow, "progress", slow_progress)
+    opened = await member.click(write)
+    assert opened.callback_type == 9 and opened.latency < 0.5  # a modal, not a deferral
+    (label,) = opened.modal["components"]
+    assert "value" not in label["component"]  # opened empty rather than late
+    monkeypatch.setattr(dservices.flow, "progress", progress)
+    monkeypatch.setattr(answering, "MODAL_READ_BUDGET", 1.0)
+    await asyncio.sleep(0.5)  # the slow read finishes on its own
+    opened = await member.click(write)
+    (label,) = opened.modal["components"]
+    assert label["component"]["value"] == "First try"  # prefilled when the database answers
+
+
+async def test_time_spent_before_the_handler_counts_against_three_seconds(fake, runtime, dservices,
+                                                                          monkeypatch):
+    announcement = await launch(fake)
+    member = DiscordMember(fake, fake.member)
+    page = await member.take(announcement)
+    submit = dservices.flow.submit
+
+    async def slow_submit(*args, **kwargs):
+        await asyncio.sleep(1.2)
+        return await submit(*args, **kwargs)
+
+    monkeypatch.setattr(dservices.flow, "submit", slow_submit)
+    title = next(cid for cid in custom_ids(page, "stateof:pick:") if cid.endswith(":0"))
+    # the click reaches the bot 2 s after Discord created it: only 1 s of the 3 is left
+    record = await fake.send_interaction(fake.click(page, title, user=fake.member, values=["researcher"]),
+                                         lag=2.0)
+    await fake.wait_answered(record)
+    assert record.callback_type == 6 and record.latency < 3  # deferred at once, not after 1.5 s
+    assert record.rejected_callbacks == [] and record.edits

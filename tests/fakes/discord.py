@@ -101,8 +101,9 @@ class Snowflakes:
     def __init__(self) -> None:
         self._counter = itertools.count(1)
 
-    def next(self) -> int:
-        ms = int(time.time() * 1000) - DISCORD_EPOCH
+    def next(self, ago: float = 0.0) -> int:
+        """A new id; `ago` seconds in the past (its timestamp is a creation time)."""
+        ms = int((time.time() - ago) * 1000) - DISCORD_EPOCH
         return (ms << 22) | (next(self._counter) & 0x3FFFFF)
 
 
@@ -885,14 +886,22 @@ class FakeDiscord:
             payload["message"] = json.loads(json.dumps(self.messages.get(int(message["id"]), message)))
         return payload
 
-    async def send_interaction(self, payload: dict[str, Any]) -> InteractionRecord:
-        """Dispatch INTERACTION_CREATE; a payload already sent is sent again (same id)."""
+    async def send_interaction(self, payload: dict[str, Any], *, lag: float = 0.0) -> InteractionRecord:
+        """Dispatch INTERACTION_CREATE; a payload already sent is sent again (same id).
+
+        Like Discord, the interaction's id (a snowflake, so its creation time) and token are
+        made when it is first sent, not when the payload was built. `lag` makes it arrive that
+        many seconds after Discord created it (a slow gateway or a busy bot): the 3-second
+        deadline counts from creation.
+        """
         record = self.interactions.get(int(payload["id"]))
         if record is None:
+            payload["id"] = str(self.ids.next(ago=lag))
+            payload["token"] = f"itoken-{payload['id']}"
             record = InteractionRecord(payload)
             self.interactions[record.id] = record
             self._by_token[record.token] = record
-            record.dispatched_at = time.monotonic()
+            record.dispatched_at = time.monotonic() - lag
         await self.dispatch("INTERACTION_CREATE", payload)
         return record
 
