@@ -145,6 +145,8 @@ def register(app: typer.Typer) -> None:
         no_compare: Annotated[bool, typer.Option("--no-compare", help="Compare with no wave.")] = False,
         where: Annotated[list[str] | None, typer.Option(
             "--where", help="Segment QUESTION=OPTION[,OPTION] (repeat: all must match).")] = None,
+        platform: Annotated[str | None, typer.Option(
+            "--platform", help="Only members who answered on slack, discord or console.")] = None,
         fmt: Annotated[str, typer.Option(
             "--format", help="json, md, or html (one self-contained page with the charts).")] = "md",
         out_dir: Annotated[Path | None, typer.Option(
@@ -155,6 +157,8 @@ def register(app: typer.Typer) -> None:
         if fmt not in SUMMARY_FORMATS:
             raise _fail(f"unknown format '{fmt}' (use json, md or html)")
         segment = parse_where(where)
+        if platform is not None and platform.lower() not in ("slack", "discord", "console"):
+            raise _fail(f"unknown platform '{platform}' (use slack, discord or console)")
         settings = ctx.settings()
 
         async def work(services: Any) -> Any:
@@ -167,7 +171,7 @@ def register(app: typer.Typer) -> None:
                                                survey_id=survey, wave=wave)
             return await build_summary(
                 services.db, community_id=community_id, survey_id=survey, wave=wave,
-                compare=labels, where=segment or None,
+                compare=labels, where=segment or None, platform=platform.lower() if platform else None,
                 min_group_size=settings.min_group_size,
             )
 

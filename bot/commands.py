@@ -43,7 +43,8 @@ HELP = {
     "status": ("status [WAVE]", "respondents, completion, time left, upcoming jobs"),
     "remind": ("remind [WAVE]", "DM those who started or were invited and have not finished"),
     "close": ("close [WAVE]", "close the wave and post its summary"),
-    "results": ("results [QUESTION] [where Q=OPT[,OPT]]", "a chart and the numbers"),
+    "results": ("results [QUESTION] [where Q=OPT[,OPT]] [where platform=slack|discord]",
+                "a chart and the numbers"),
     "export": ("export [WAVE]", "the answers as CSV, sent to you alone"),
     "summary-channel": ("summary-channel [#channel] [weekly:\"mon 09:00\" | cron:\"0 9 * * mon\" | "
                         "weekly:off] | off", "where and when summaries are posted"),
@@ -152,6 +153,19 @@ def parse_where(text: str) -> dict[str, list[str]]:
             raise CommandError(f"'{part}' is not a filter; use where QUESTION=OPTION[,OPTION]")
         where.setdefault(q, []).extend(o for o in opts.split(",") if o)
     return where
+
+
+PLATFORMS = ("slack", "discord", "console")
+
+
+def split_platform(where: dict[str, list[str]]) -> str | None:
+    """Take `platform=slack` out of a filter: results of the members who answered there."""
+    chosen = where.pop("platform", None)
+    if chosen is None:
+        return None
+    if len(chosen) != 1 or chosen[0].lower() not in PLATFORMS:
+        raise CommandError(f"platform= takes one of {', '.join(PLATFORMS)}")
+    return chosen[0].lower()
 
 
 POSITIONAL = {
@@ -318,9 +332,10 @@ class Commands:
             )
         if question and qn.question(question).type is QuestionType.text:
             raise CommandError(f"'{question}' is free text; its answers are never shown in chat.")
-        where = parse_where(inv.args["where"]) if inv.args.get("where") else None
+        where = parse_where(inv.args["where"]) if inv.args.get("where") else {}
+        platform = split_platform(where)
         message = await lifecycle.summary_message(
-            self.services, wave, question=question, where=where
+            self.services, wave, question=question, where=where or None, platform=platform
         )
         return Reply(message.text, attachments=message.attachments, title=message.title)
 

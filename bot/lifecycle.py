@@ -286,8 +286,10 @@ async def _record_reminder(services: Services, pid: int, delivered: bool, when: 
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
+    platform: str | None = None,
 ) -> Message:
-    """A chat summary of a wave against earlier ones, with PNG charts."""
+    """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
+    members who answered on that platform)."""
     if compare is None:
         compare = await previous_labels(
             services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label
@@ -295,7 +297,7 @@ async def summary_message(
     summary = await build_summary(
         services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label,
         compare=compare, where=where, min_group_size=services.settings.min_group_size,
-        questions=[question] if question else None,
+        questions=[question] if question else None, platform=platform,
     )
     attachments = []
     if charts:

@@ -1,0 +1,42 @@
+"""`/survey results` split by platform, and the filter's errors, through the neutral commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import CommandError, Commands, Invocation, split_platform
+from surveys.identity import Member
+from surveys.models import WaveStatus
+from surveys.waves import create_wave
+
+
+def _results(where: str) -> Invocation:
+    return Invocation("slack", "T1", "C1", "U_MOD", True, "results", {"where": where})
+
+
+async def test_results_can_be_split_by_platform(services):
+    community = await services.community_for("slack", "T1")
+    async with services.db.session() as session:
+        wave = await create_wave(session, community, services.catalog.get("state-of-mlops"), "2026",
+                                 status=WaveStatus.open)
+    for platform, n in (("slack", 5), ("discord", 7)):
+        for i in range(n):
+            await services.flow.submit(wave.id, Member(platform, "S", f"{platform}-{i}"),
+                                       {"title": "researcher", "role": "models"})
+    commands = Commands(services)
+    everyone = await commands.run(Invocation("slack", "T1", "C1", "U_MOD", True, "results"))
+    assert everyone.text.startswith("2026: 12 respondents")
+    discord = await commands.run(_results("platform=discord"))
+    assert discord.text.startswith("2026: 7 respondents") and "platform = discord" in discord.text
+    slack_ics = await commands.run(_results("platform=slack role=models"))
+    assert slack_ics.text.startswith("2026: 5 respondents")
+    refused = await commands.run(_results("platform=irc"))
+    assert "platform= takes one of slack, discord, console" in refused.text
+
+
+def test_split_platform_takes_it_out_of_the_filter():
+    where = {"role": ["models"], "platform": ["Slack"]}
+    assert split_platform(where) == "slack" and where == {"role": ["models"]}
+    assert split_platform({"role": ["x"]}) is None
+    with pytest.raises(CommandError):
+        split_platform({"platform": ["slack", "discord"]})
