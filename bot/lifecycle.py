@@ -218,6 +218,40 @@ def reminder_message(wave: Wave, tz: str) -> Message:
     )
 
 
+def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
+    """Participation rows to remind: started or invited, not completed, not opted out,
+    not blocked, and (with `skip_reminded_since`) not reminded since then."""
+    opted_out = select(ReminderOptOut.id).where(
+        ReminderOptOut.community_id == wave.community_id,
+        ReminderOptOut.platform == Participation.platform,
+        ReminderOptOut.space_id == Participation.space_id,
+        ReminderOptOut.user_id == Participation.user_id,
+    )
+    recently = (Participation.reminded_at.is_not(None) & (Participation.reminded_at >= skip_reminded_since)
+                if skip_reminded_since is not None else false())
+    return (
+        select(Participation.id, Participation.platform, Participation.space_id, Participation.user_id)
+        .where(
+            Participation.wave_id == wave.id,
+            Participation.completed_at.is_(None),
+            Participation.opted_out.is_(False),
+            Participation.dm_blocked.is_(False),
+            ~opted_out.exists(),
+            ~recently,
+        ).order_by(Participation.id)
+    )
+
+
+async def pending_reminders(
+    services: Services, wave_id: int, *, skip_reminded_since: datetime | None = None
+) -> int:
+    """How many members `remind` would DM now."""
+    wave = await _reload(services, wave_id)
+    query = _reminder_query(wave, skip_reminded_since).subquery()
+    async with services.db.session() as session:
+        return int((await session.execute(select(func.count()).select_from(query))).scalar_one())
+
+
 async def remind(
     services: Services, wave_id: int, *, now: datetime | None = None,
     skip_reminded_since: datetime | None = None,
@@ -231,27 +265,8 @@ async def remind(
     if wave.status != WaveStatus.open.value:
         raise LifecycleError(f"wave '{wave.label}' is not open; nothing to remind")
     community = await _community(services, wave.community_id)
-    opted_out = select(ReminderOptOut.id).where(
-        ReminderOptOut.community_id == wave.community_id,
-        ReminderOptOut.platform == Participation.platform,
-        ReminderOptOut.space_id == Participation.space_id,
-        ReminderOptOut.user_id == Participation.user_id,
-    )
-    recently = (Participation.reminded_at.is_not(None) & (Participation.reminded_at >= skip_reminded_since)
-                if skip_reminded_since is not None else false())
     async with services.db.session() as session:
-        rows = (await session.execute(
-            select(Participation.id, Participation.platform, Participation.space_id,
-                   Participation.user_id)
-            .where(
-                Participation.wave_id == wave.id,
-                Participation.completed_at.is_(None),
-                Participation.opted_out.is_(False),
-                Participation.dm_blocked.is_(False),
-                ~opted_out.exists(),
-                ~recently,
-            ).order_by(Participation.id)
-        )).all()
+        rows = (await session.execute(_reminder_query(wave, skip_reminded_since))).all()
     result = RemindResult()
     message = reminder_message(wave, community.timezone)
     for pid, platform, space, user in rows:

@@ -6,7 +6,9 @@ constructs these pieces, so tests can build one against any database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,21 @@ class Services:
     secret: bytes
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     scheduling: Any = None  # bot.commands.Scheduling, set by the scheduler when it runs
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run slow work after a command has answered (a failure is logged, never lost
+        silently); `close` waits a moment for it, then cancels it."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.background.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed", name, exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
 
     def register_notifier(self, notifier: Notifier) -> None:
         self.notifiers[notifier.platform] = notifier
@@ -72,6 +89,11 @@ class Services:
         return await notifier.post(channel, message)
 
     async def close(self) -> None:
+        if self.background:
+            _, pending = await asyncio.wait(set(self.background), timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         await self.db.dispose()
 
 
