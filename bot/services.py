@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.serial import AnswerGate
 from bot.settings import Settings, SettingsError, resolve_secret
 from surveys.catalog import Catalog, QuestionnaireError
 from surveys.db import Database
@@ -35,6 +36,14 @@ class Services:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     scheduling: Any = None  # bot.commands.Scheduling, set by the scheduler when it runs
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    _answer_gate: AnswerGate | None = None
+
+    @property
+    def answer_gate(self) -> AnswerGate:
+        """The one gate every adapter's answer writes pass through (see bot.serial)."""
+        if self._answer_gate is None:
+            self._answer_gate = AnswerGate(self.db.dialect)
+        return self._answer_gate
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run slow work after a command has answered (a failure is logged, never lost

@@ -17,13 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import discord
-from sqlalchemy.exc import OperationalError
 
 from bot.discord.items import (
     MODAL,
@@ -49,7 +47,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 MAX_FIELDS = 5  # fields per page: Discord shows them as rows of one page
 MAX_OPTIONS = 25  # options per select
-DB_CONCURRENCY = 8  # answer transactions at once on PostgreSQL (the pool holds 5 + 10)
 MODAL_READ_BUDGET = 1.0  # seconds to read an answer to prefill a modal; it must open within 3 s
 OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
 RANGE_PICKER = -1
@@ -317,12 +314,7 @@ class AnswerUI:
         self.services = services
         self.flow = services.flow
         self._waves: dict[int, tuple[str, Questionnaire]] = {}
-        self._locks: weakref.WeakValueDictionary[Member, asyncio.Lock] = weakref.WeakValueDictionary()
-        # SQLite has one writer: concurrent write transactions only wait on each other's locks
-        # (SQLite's busy handler sleeps up to 100 ms at a time), so they take turns here.
-        # PostgreSQL runs several at once, within the connection pool.
-        sqlite = services.db.dialect == "sqlite"
-        self._gate = asyncio.Semaphore(1 if sqlite else DB_CONCURRENCY)
+        self._gate = services.answer_gate  # one member at a time; SQLite: one writer
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -330,25 +322,9 @@ class AnswerUI:
         guild = interaction.guild_id
         return Member(PLATFORM, str(guild) if guild else space, str(interaction.user.id))
 
-    def _lock(self, member: Member) -> asyncio.Lock:
-        lock = self._locks.get(member)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[member] = lock
-        return lock
-
     async def _db(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
-        """One member's database work, in order; SQLite lock contention is retried."""
-        async with self._lock(member):
-            for attempt in range(6):
-                try:
-                    async with self._gate:
-                        return await call()
-                except OperationalError as exc:
-                    if "locked" not in str(exc).lower() or attempt == 5:
-                        raise
-                    await asyncio.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")
+        """One member's database work, in order (see bot.serial)."""
+        return await self._gate.run(member, call)
 
     async def _wave_info(self, wave_id: int, wave: Wave | None = None) -> tuple[str, Questionnaire]:
         """Title and questionnaire of a wave (both fixed once the wave exists), cached."""

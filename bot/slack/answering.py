@@ -19,12 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import OperationalError
 
 from bot.services import Services
 from bot.slack.clients import SlackClients
@@ -74,37 +72,14 @@ class SlackAnswers:
         self.flow = services.flow
         self.clients = clients
         self._waves: dict[int, tuple[str, Questionnaire, int]] = {}
-        self._locks: weakref.WeakValueDictionary[Member, asyncio.Lock] = weakref.WeakValueDictionary()
         self._recent_takes: dict[tuple[str, str, int], float] = {}
         self._communities: dict[str, tuple[float, int]] = {}
-        self._writer = asyncio.Lock() if services.db.dialect == "sqlite" else None
+        self._gate = services.answer_gate  # one member at a time; SQLite: one writer
 
     # -- helpers -----------------------------------------------------------------------
-    def _lock(self, member: Member) -> asyncio.Lock:
-        lock = self._locks.get(member)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[member] = lock
-        return lock
-
     async def _db(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
-        """One member's database work, in order; SQLite lock contention is retried.
-
-        SQLite has one writer at a time: writers in this process take turns on a lock
-        instead of meeting in SQLite's busy handler (which sleeps up to 100 ms per try).
-        """
-        async with self._lock(member):
-            for attempt in range(6):
-                try:
-                    if self._writer is None:
-                        return await call()
-                    async with self._writer:
-                        return await call()
-                except OperationalError as exc:
-                    if "locked" not in str(exc).lower() or attempt == 5:
-                        raise
-                    await asyncio.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")
+        """One member's database work, in order (see bot.serial)."""
+        return await self._gate.run(member, call)
 
     async def wave_info(self, wave_id: int) -> tuple[str, Questionnaire, int]:
         """Title, questionnaire and community of a wave (fixed once it exists), cached."""
