@@ -149,7 +149,7 @@ def _duplicates(items: list[Option], path: str) -> list[str]:
     return problems
 
 
-def _question_problems(q: Question, i: int, earlier: dict[str, Question]) -> list[str]:
+def question_problems(q: Question, i: int, earlier: dict[str, Question]) -> list[str]:
     p = f"questions[{i}]"
     problems: list[str] = []
     t = q.type
@@ -215,7 +215,7 @@ def semantic_problems(qn: Questionnaire) -> list[str]:
     for i, q in enumerate(qn.questions):
         if q.id in earlier:
             problems.append(f"questions[{i}].id: duplicate id '{q.id}'")
-        problems += _question_problems(q, i, earlier)
+        problems += question_problems(q, i, earlier)
         earlier.setdefault(q.id, q)
     return problems
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from surveys.schema import Questionnaire, format_location, semantic_problems
+from surveys.schema import Question, Questionnaire, format_location, question_problems, semantic_problems
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,39 @@ def parse_questionnaire(text: str, source: str = "<text>") -> Questionnaire:
         qn = Questionnaire.model_validate(data)
     except ValidationError as exc:
         problems = [f"{format_location(e['loc'])}: {_message(e)}" for e in exc.errors()]
+        problems += [p for p in _question_level_problems(data) if p not in problems]
         raise QuestionnaireError(source, problems) from None
     problems = semantic_problems(qn)
     if problems:
         raise QuestionnaireError(source, problems)
     return qn
+
+
+def _question_level_problems(data: dict) -> list[str]:
+    """When the file as a whole does not parse, still check each question that does (duplicate
+    ids, option ids, limits), so one broken question does not hide the others' problems.
+    Conditions pointing at a question that did not parse are left to the next run."""
+    raw = data.get("questions")
+    if not isinstance(raw, list):
+        return []
+    problems: list[str] = []
+    seen: set[str] = set()
+    earlier: dict[str, Question] = {}
+    for i, item in enumerate(raw):
+        qid = item.get("id") if isinstance(item, dict) else None
+        if isinstance(qid, str | int) and str(qid) in seen:
+            problems.append(f"questions[{i}].id: duplicate id '{qid}'")
+        try:
+            q = Question.model_validate(item)
+        except ValidationError:
+            if qid is not None:
+                seen.add(str(qid))
+            continue
+        if q.when is None or q.when.question in earlier:
+            problems += question_problems(q, i, earlier)
+        seen.add(q.id)
+        earlier.setdefault(q.id, q)
+    return problems
 
 
 def _message(error: dict) -> str:

@@ -156,3 +156,25 @@ def test_find_option_by_id_former_id_or_label_any_case():
     assert find_option(food.choices, " wet ").id == "wet"
     assert find_option(food.choices, "none of the above").id == "none"
     assert find_option(food.choices, "fish") is None
+
+
+def test_one_broken_question_does_not_hide_the_others_problems():
+    problems = _problems("""
+        id: pets
+        title: Pets
+        questions:
+          - {id: kind, type: weird, text: Which}
+          - id: food
+            type: multi
+            text: Food
+            max_choices: 5
+            options: [{id: dry, label: Dry}, {id: dry, label: Wet}]
+          - {id: food, type: number, text: Age, min: 5, max: 1}
+          - {id: home, type: country, text: Where, when: {question: kind, in: [dog]}}
+    """)
+    assert problems[0].startswith("questions[0].type: unknown question type 'weird'")
+    assert "questions[1].options[1].id: duplicate id 'dry'" in problems
+    assert "questions[1].max_choices: 5 is more than the 2 options" in problems
+    assert "questions[2].id: duplicate id 'food'" in problems
+    assert any(p.startswith("questions[2].min") for p in problems)
+    assert not any(p.startswith("questions[3]") for p in problems)  # its condition waits for 'kind'
