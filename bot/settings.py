@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./stateof.db"
+_MAX_SHARDS = 100_000  # far beyond any real bot; stops "0-999999999" from eating memory
+_SHARD_PART = re.compile(r"(?P<first>\d+)(?:\s*-\s*(?P<last>\d+))?")
 
 
 class SettingsError(Exception):
@@ -63,6 +68,14 @@ class Settings(BaseSettings):
     discord_members_intent: bool = Field(
         False, validation_alias=_env("STATEOF_DISCORD_MEMBERS_INTENT")
     )
+    # Sharding (AutoShardedClient): the total shard count (unset: what Discord recommends) and
+    # the shards this process runs ("0-3" or "0,2,5"; unset: all of them).
+    discord_shard_count: int | None = Field(
+        None, ge=1, validation_alias=_env("DISCORD_SHARD_COUNT")
+    )
+    discord_shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        None, validation_alias=_env("DISCORD_SHARD_IDS")
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -99,6 +112,29 @@ class Settings(BaseSettings):
     @classmethod
     def _ws_url(cls, value: str | None) -> str | None:
         return _checked_url(value, ("ws", "wss"))
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _shard_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_shard_ids(value)
+        return value
+
+    @field_validator("discord_shard_ids")
+    @classmethod
+    def _shards_below_count(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if value is None:
+            return None
+        count = info.data.get("discord_shard_count")
+        if count is None:
+            raise ValueError("needs DISCORD_SHARD_COUNT (the total number of shards) as well")
+        too_big = [shard for shard in value if shard >= count]
+        if too_big:
+            raise ValueError(
+                f"shard {too_big[0]} is out of range for DISCORD_SHARD_COUNT={count} "
+                f"(ids run from 0 to {count - 1})"
+            )
+        return value
 
     @field_validator("catalog_dir")
     @classmethod
@@ -152,6 +188,30 @@ def _checked_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
     if parts.scheme not in schemes or not parts.netloc:
         raise ValueError(f"not a {' or '.join(s + '://' for s in schemes)} URL: {value!r}")
     return value.strip()
+
+
+def parse_shard_ids(text: str) -> list[int] | None:
+    """`"0-3"` → [0, 1, 2, 3]; `"0,2,5"` → [0, 2, 5]; ranges and ids mix (`"0-1,4"`).
+
+    Blank means unset. Raises ValueError (one line) for anything else or a repeated id.
+    """
+    if not text.strip():
+        return None
+    ids: list[int] = []
+    for part in text.split(","):
+        match = _SHARD_PART.fullmatch(part.strip())
+        if match is None:
+            raise ValueError(f"{text!r} is not a list of shard ids (use e.g. 0-3 or 0,2,5)")
+        first = int(match["first"])
+        last = int(match["last"]) if match["last"] is not None else first
+        if last < first:
+            raise ValueError(f"the range {part.strip()!r} runs backwards")
+        if last - first >= _MAX_SHARDS:
+            raise ValueError(f"the range {part.strip()!r} is longer than {_MAX_SHARDS} shards")
+        ids.extend(range(first, last + 1))
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{text!r} names a shard twice")
+    return ids
 
 
 def load_settings(**overrides: object) -> Settings:
