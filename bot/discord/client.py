@@ -5,14 +5,22 @@
 `STATEOF_DISCORD_GUILD` when set (instant), globally otherwise (Discord may take a while to
 show global changes).
 
+Sharding: the client is an `AutoShardedClient`. With neither `DISCORD_SHARD_COUNT` nor
+`DISCORD_SHARD_IDS` it runs as many shards as Discord recommends (`GET /gateway/bot`); with
+a count it runs all of them; with a count and ids it runs exactly those shards, so several
+processes can split one bot (shard ranges per process). Discord sends a guild's events,
+interactions included, on shard `(guild_id >> 22) % count`; DMs go to shard 0.
+
 Endpoints: `DISCORD_API_URL` replaces discord.py's REST base (`discord.http.Route.BASE`,
 which interaction callbacks and webhooks use too) and `DISCORD_GATEWAY_URL` its gateway
-(`DiscordWebSocket.DEFAULT_GATEWAY`; a session's resume URL is pinned to it as well).
-Both are process-wide in discord.py, so one Discord connection per process.
+(`DiscordWebSocket.DEFAULT_GATEWAY`; the URL `GET /gateway/bot` names and each shard's
+resume URL are replaced by it as well). Both are process-wide in discord.py, so one Discord
+client per process (running any number of shards).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -28,12 +36,15 @@ from bot.discord.frontend import DiscordFrontend
 from bot.discord.items import DYNAMIC_ITEMS
 from bot.discord.render import NO_MENTIONS
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
 # Seconds discord.py waits after the last GUILD_CREATE before `on_ready` (its default is 2).
 GUILD_READY_TIMEOUT = 2.0
+# Seconds between two shards' IDENTIFYs (Discord allows one per 5 s per concurrency bucket;
+# discord.py's own pause). The first shard of the process identifies at once.
+IDENTIFY_INTERVAL = 5.0
 DEFAULT_API = Route.BASE
 DEFAULT_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
 
@@ -76,12 +87,23 @@ class SurveyTree(app_commands.CommandTree):
                 )
 
 
-class StateofClient(discord.Client):
-    """discord.Client with the `/survey` tree and our frontend at `client.stateof`."""
+class StateofClient(discord.AutoShardedClient):
+    """An AutoShardedClient with the `/survey` tree and our frontend at `client.stateof`.
+
+    It runs the shards `DISCORD_SHARD_IDS` of `DISCORD_SHARD_COUNT` (unset: all shards of
+    the count Discord recommends). Guilds, channels and users of all its shards share one
+    cache, so everything guild-scoped works the same whichever shard a guild is on.
+    """
 
     def __init__(self, services: Services, **options: Any):
         settings = services.settings
         options.setdefault("guild_ready_timeout", GUILD_READY_TIMEOUT)
+        if settings.discord_shard_count is not None:
+            options.setdefault("shard_count", settings.discord_shard_count)
+            if settings.discord_shard_ids:
+                options.setdefault("shard_ids", list(settings.discord_shard_ids))
+        elif settings.discord_shard_ids:
+            raise SettingsError("DISCORD_SHARD_IDS is invalid: needs DISCORD_SHARD_COUNT as well")
         super().__init__(
             intents=intents(settings), allowed_mentions=NO_MENTIONS,
             chunk_guilds_at_startup=False, max_messages=None, **options,
@@ -92,17 +114,36 @@ class StateofClient(discord.Client):
         self.tree.add_command(SurveyGroup())
         self.synced: list[app_commands.AppCommand] = []
         gateway = settings.discord_gateway_url
-        if gateway:
+        self.gateway_override = yarl.URL(gateway) if gateway else None
+        if self.gateway_override is not None:
             # READY names a resume URL; keep resuming through the configured gateway too.
             ready = self._connection.parsers["READY"]
 
             def parse_ready(data: dict) -> None:
                 ready(data)
-                ws = self.ws
-                if ws is not None:
-                    ws.gateway = yarl.URL(gateway)
+                self._pin_gateway(int((data.get("shard") or [0])[0]))
 
             self._connection.parsers["READY"] = parse_ready
+
+    def _pin_gateway(self, shard_id: int) -> None:
+        try:
+            ws = self._get_websocket(shard_id=shard_id)
+        except KeyError:  # not registered yet; it resumes through DEFAULT_GATEWAY then
+            return
+        ws.gateway = self.gateway_override
+
+    async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
+        # `GET /gateway/bot` names Discord's own gateway; behind DISCORD_GATEWAY_URL use that.
+        await super().launch_shard(self.gateway_override or gateway, shard_id, initial=initial)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial and IDENTIFY_INTERVAL > 0:
+            await asyncio.sleep(IDENTIFY_INTERVAL)
+
+    @property
+    def running_shards(self) -> list[int]:
+        """The shard ids this process runs (known once the gateway connection started)."""
+        return sorted(self.shards)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -120,5 +161,10 @@ class StateofClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.stateof.on_interaction(interaction)
 
+    async def on_shard_ready(self, shard_id: int) -> None:
+        count = sum(1 for g in self.guilds if g.shard_id == shard_id)
+        log.info("Discord shard %s of %s ready with %d server(s)", shard_id, self.shard_count, count)
+
     async def on_ready(self) -> None:
-        log.info("Discord ready as %s in %d server(s)", self.user, len(self.guilds))
+        log.info("Discord ready as %s in %d server(s) on shard(s) %s of %s", self.user,
+                 len(self.guilds), ",".join(map(str, self.running_shards)), self.shard_count)

@@ -2,7 +2,8 @@
 
 It logs in (a rejected token is one clear error), syncs `/survey`, registers the Discord
 notifier on `services`, connects the gateway in a task on the running event loop (shared
-with Slack, the scheduler and the web server) and waits until the guilds are loaded.
+with Slack, the scheduler and the web server) and waits until the guilds of every shard it
+runs (`DISCORD_SHARD_COUNT` / `DISCORD_SHARD_IDS`, see `bot.discord.client`) are loaded.
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ async def start_discord(services: Services) -> DiscordRuntime:
     if not settings.discord_token:
         raise SettingsError("DISCORD_TOKEN is missing")
     previous = configure_endpoints(settings)
-    client = StateofClient(services)
+    try:
+        client = StateofClient(services)
+    except BaseException:
+        restore_endpoints(previous)
+        raise
     try:
         await client.login(settings.discord_token.strip())
     except discord.LoginFailure:

@@ -39,6 +39,12 @@ def test_defaults():
     ("DISCORD_API_URL", "notaurl", "DISCORD_API_URL is invalid"),
     ("DISCORD_GATEWAY_URL", "http://gw.example", "not a ws:// or wss:// URL"),
     ("STATEOF_CATALOG_DIR", "/no/such/folder", "/no/such/folder is not a folder"),
+    ("DISCORD_SHARD_COUNT", "0", "DISCORD_SHARD_COUNT is invalid"),
+    ("DISCORD_SHARD_COUNT", "two", "DISCORD_SHARD_COUNT is invalid"),
+    ("DISCORD_SHARD_IDS", "0-3", "DISCORD_SHARD_IDS is invalid: needs DISCORD_SHARD_COUNT"),
+    ("DISCORD_SHARD_IDS", "0-x", "DISCORD_SHARD_IDS is invalid: '0-x' is not a list of shard ids"),
+    ("DISCORD_SHARD_IDS", "3-1", "DISCORD_SHARD_IDS is invalid: the range '3-1' runs backwards"),
+    ("DISCORD_SHARD_IDS", "1,1", "DISCORD_SHARD_IDS is invalid: '1,1' names a shard twice"),
 ])
 def test_malformed_setting_is_one_line(monkeypatch, name, value, expected):
     monkeypatch.setenv(name, value)
@@ -46,6 +52,23 @@ def test_malformed_setting_is_one_line(monkeypatch, name, value, expected):
         load_settings()
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_shard_settings(monkeypatch):
+    s = load_settings()
+    assert s.discord_shard_count is None and s.discord_shard_ids is None
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "8")
+    assert load_settings().discord_shard_ids is None  # a count alone: every shard
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "0-2, 5,7")
+    s = load_settings()
+    assert s.discord_shard_count == 8 and s.discord_shard_ids == [0, 1, 2, 5, 7]
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "3")
+    assert load_settings().discord_shard_ids == [3]
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "0,8")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == ("DISCORD_SHARD_IDS is invalid: shard 8 is out of range for "
+                               "DISCORD_SHARD_COUNT=8 (ids run from 0 to 7)")
 
 
 def test_env_file_is_read(tmp_path):

@@ -34,6 +34,7 @@ def dservices(discord_settings: Settings, db):
 @pytest.fixture(autouse=True)
 def _fast_ready(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(discord_client, "GUILD_READY_TIMEOUT", 0.05)
+    monkeypatch.setattr(discord_client, "IDENTIFY_INTERVAL", 0.0)  # Discord's 5 s between shards
 
 
 @pytest.fixture

@@ -34,11 +34,16 @@ def first_option(select: dict[str, Any]) -> list[str]:
 
 
 class DiscordMember:
-    """One member answering through the fake: every interaction is recorded in `records`."""
+    """One member answering through the fake: every interaction is recorded in `records`.
 
-    def __init__(self, fake: FakeDiscord, user: int, *, timeout: float = 10.0):
+    `guild_id` is the server the member acts in (default: the fake's first guild).
+    """
+
+    def __init__(self, fake: FakeDiscord, user: int, *, timeout: float = 10.0,
+                 guild_id: int | None = None):
         self.fake = fake
         self.user = user
+        self.where: dict[str, Any] = {} if guild_id is None else {"guild_id": guild_id}
         self.timeout = timeout  # seconds to wait for an interaction's final answer
         self.records: list[InteractionRecord] = []
         self.page: dict[str, Any] | None = None
@@ -50,14 +55,15 @@ class DiscordMember:
         return record
 
     async def command(self, sub: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        record = await self._send(self.fake.command("survey", sub, options or {}, user=self.user))
+        record = await self._send(self.fake.command("survey", sub, options or {}, user=self.user,
+                                                      **self.where))
         message = self.fake.response_message(record)
         assert message is not None, record
         return message
 
     async def take(self, announcement: dict[str, Any]) -> dict[str, Any]:
         (take,) = custom_ids(announcement, "stateof:take:")
-        record = await self._send(self.fake.click(announcement, take, user=self.user))
+        record = await self._send(self.fake.click(announcement, take, user=self.user, **self.where))
         self.page = self.fake.response_message(record)
         assert self.page is not None
         return self.page
@@ -69,7 +75,8 @@ class DiscordMember:
 
     async def click(self, custom_id: str, values: list[str] | None = None) -> InteractionRecord:
         assert self.page is not None
-        record = await self._send(self.fake.click(self.refresh(), custom_id, user=self.user, values=values))
+        record = await self._send(self.fake.click(self.refresh(), custom_id, user=self.user,
+                                                    values=values, **self.where))
         self.refresh()
         return record
 
@@ -79,7 +86,7 @@ class DiscordMember:
         modal = opened.modal
         inputs = [c["custom_id"] for c in iter_components(modal["components"]) if c.get("type") == 4]
         record = await self._send(self.fake.modal_submit(
-            modal, {inputs[0]: text}, user=self.user, message=self.refresh()))
+            modal, {inputs[0]: text}, user=self.user, message=self.refresh(), **self.where))
         self.refresh()
         return record
 

@@ -23,9 +23,18 @@ a callback after ``deadline`` seconds gets 404/10062, the first follow-up after 
 
 Gateway (``/gateway``): HELLO → IDENTIFY → READY (guilds unavailable) + GUILD_CREATE per
 guild (an IDENTIFY asking for the privileged members intent is closed with 4014 unless
-``fake.members_intent_enabled``); heartbeats are ACKed, RESUME answers RESUMED;
-``fake.dispatch(event, data)`` sends any event to every session. Frames are plain JSON
-text (no zlib; discord.py accepts both).
+``fake.members_intent_enabled``); heartbeats are ACKed, RESUME answers RESUMED (on the
+resumed session's shard). Frames are plain JSON text (no zlib; discord.py accepts both).
+
+Sharding as Discord does it: ``GET /gateway/bot`` recommends ``fake.shards`` shards (and
+names ``fake.bot_gateway_url`` as the gateway when set, as Discord names its own); an
+IDENTIFY with ``shard: [id, count]`` gets READY for that shard (``"shard": [id, count]``)
+listing, and GUILD_CREATE for, only the guilds with ``(guild_id >> 22) % count == id``
+(no ``shard`` means ``[0, 1]``; an id not below the count is closed with 4010). Events are
+dispatched on the shard of their guild: ``fake.dispatch(event, data, guild_id=…)`` and
+``send_interaction`` go to the sessions running that guild's shard, DMs to shard 0
+(``fake.shard_of(guild_id, count)`` says which; ``fake.session_shards`` lists the running
+ones).
 
 Payload builders make interactions the way Discord sends them: ``command`` (a chat-input
 command with a subcommand and typed options, resolved channels), ``autocomplete``,
@@ -128,6 +137,7 @@ class InteractionRecord:
 
     payload: dict[str, Any]
     dispatched_at: float = 0.0
+    shards: list[tuple[int, int]] = field(default_factory=list)  # (id, count) of each delivery
     callback_type: int | None = None
     callback_data: dict[str, Any] | None = None
     callback_at: float | None = None
@@ -217,6 +227,10 @@ class FakeDiscord:
         self.invalidate_resumes = False  # answer RESUME with INVALID_SESSION (d=false)
         self.dm_channels: dict[int, int] = {}  # user id → DM channel id
         self.identifies: list[dict[str, Any]] = []
+        self.shards = 1  # what GET /gateway/bot recommends
+        # the URL GET /gateway/bot names (None: this fake); Discord names its own gateway there
+        self.bot_gateway_url: str | None = None
+        self._shard_of_session: dict[str, tuple[int, int]] = {}  # session id → (id, count)
         self.sessions: list[_Session] = []
         self._injections: list[Injection] = []
         self._identified = asyncio.Condition()
@@ -475,7 +489,8 @@ class FakeDiscord:
         })
 
     async def _get_gateway(self, record: RecordedRequest) -> web.Response:
-        return self._json({"url": self.gateway_url, "shards": 1, "session_start_limit": {
+        url = self.bot_gateway_url or self.gateway_url
+        return self._json({"url": url, "shards": self.shards, "session_start_limit": {
             "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
 
     async def _put_commands(self, record: RecordedRequest, app: str,
@@ -743,13 +758,30 @@ class FakeDiscord:
             self.identifies.append(data)
             self._identified.notify_all()
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a DISPATCH event to every connected (identified) session."""
-        sessions = [s for s in self.sessions if s.ready]
+    @staticmethod
+    def shard_of(guild_id: int | None, count: int) -> int:
+        """The shard Discord sends a guild's events on (DMs: shard 0)."""
+        return 0 if guild_id is None else (int(guild_id) >> 22) % count
+
+    @property
+    def session_shards(self) -> list[tuple[int, int]]:
+        """(shard id, shard count) of every identified session, in connection order."""
+        return [s.shard for s in self.sessions if s.ready]
+
+    async def dispatch(self, event: str, data: dict[str, Any], *,
+                       guild_id: int | None = None) -> list[tuple[int, int]]:
+        """Send a DISPATCH event on the shard of `guild_id` (default: the data's `guild_id`;
+        none: shard 0, as Discord sends DMs), to every identified session running it.
+
+        Returns the (shard id, shard count) of each session it went to."""
+        if guild_id is None and data.get("guild_id"):
+            guild_id = int(data["guild_id"])
+        sessions = [s for s in self.sessions if s.ready and s.runs(guild_id)]
         if not sessions:
-            raise RuntimeError("no identified gateway session to dispatch to")
+            raise RuntimeError(f"no identified gateway session runs the shard of guild {guild_id}")
         for session in sessions:
             await session.send_dispatch(event, data)
+        return [s.shard for s in sessions]
 
     async def disconnect_all(self, code: int = 4000) -> None:
         """Close every gateway session (the client reconnects and resumes)."""
@@ -902,7 +934,7 @@ class FakeDiscord:
             self.interactions[record.id] = record
             self._by_token[record.token] = record
             record.dispatched_at = time.monotonic() - lag
-        await self.dispatch("INTERACTION_CREATE", payload)
+        record.shards += await self.dispatch("INTERACTION_CREATE", payload)
         return record
 
     async def interact(self, payload: dict[str, Any], *, settle: bool = True,
@@ -936,6 +968,7 @@ class _Session:
         self.seq = 0
         self.ready = False
         self.session_id = f"session-{fake.ids.next()}"
+        self.shard: tuple[int, int] = (0, 1)
         self._lock = asyncio.Lock()
 
     async def send(self, payload: dict[str, Any]) -> None:
@@ -946,6 +979,11 @@ class _Session:
         async with self._lock:
             self.seq += 1
             await self.ws.send_str(json.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data}))
+
+    def runs(self, guild_id: int | None) -> bool:
+        """Whether this session's shard carries the guild's events (None: DMs, shard 0)."""
+        shard_id, count = self.shard
+        return self.fake.shard_of(guild_id, count) == shard_id
 
     async def run(self) -> None:
         await self.send({"op": HELLO, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
@@ -963,7 +1001,10 @@ class _Session:
                     await self.send({"op": INVALID_SESSION, "d": False, "s": None, "t": None})
                     continue
                 self.ready = True
-                self.seq = int((frame.get("d") or {}).get("seq") or 0)  # the sequence carries on
+                resumed = frame.get("d") or {}
+                self.seq = int(resumed.get("seq") or 0)  # the sequence carries on
+                self.session_id = str(resumed.get("session_id") or self.session_id)
+                self.shard = self.fake._shard_of_session.get(self.session_id, self.shard)
                 await self.send_dispatch("RESUMED", {})
                 await self.fake._on_identified({"resume": frame.get("d")})
 
@@ -976,16 +1017,27 @@ class _Session:
         if privileged and not fake.members_intent_enabled:
             await self.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        shard = data.get("shard") or [0, 1]
+        try:
+            shard_id, count = int(shard[0]), int(shard[1])
+        except (TypeError, ValueError, IndexError):
+            shard_id, count = -1, 0
+        if not 0 <= shard_id < count:
+            await self.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        self.shard = (shard_id, count)
+        fake._shard_of_session[self.session_id] = self.shard
+        guilds = [g for gid, g in fake.guilds.items() if fake.shard_of(gid, count) == shard_id]
         await self.send_dispatch("READY", {
             "v": 10, "user": fake.bot_user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in fake.guilds],
+            "guilds": [{"id": g["id"], "unavailable": True} for g in guilds],
             "session_id": self.session_id,
             "resume_gateway_url": fake.resume_gateway_url or fake.gateway_url,
             "application": {"id": str(fake.app_id), "flags": 0}, "private_channels": [],
             "relationships": [], "presences": [], "geo_ordered_rtc_regions": [],
-            "_trace": ["fake-discord"], "shard": [0, 1],
+            "_trace": ["fake-discord"], "shard": [shard_id, count],
         })
-        for guild in fake.guilds.values():
+        for guild in guilds:
             await self.send_dispatch("GUILD_CREATE", fake._public_guild(guild))
         self.ready = True
         await fake._on_identified(data)

@@ -179,3 +179,62 @@ async def test_disconnect_resumes(fake, client):
     await fake.disconnect_all()
     await fake.wait_identified(2)
     assert "resume" in fake.identifies[-1]
+
+
+async def _identify(fake: FakeDiscord, http: aiohttp.ClientSession, shard: list[int]) -> list[dict]:
+    """A raw gateway handshake: HELLO, READY and its GUILD_CREATEs (or how it was closed)."""
+    frames: list[dict] = []
+    async with http.ws_connect(fake.gateway_url) as ws:
+        frames.append(await ws.receive_json())  # HELLO
+        await ws.send_json({"op": 2, "d": {"token": fake.token, "intents": 1, "shard": shard,
+                                           "properties": {}}})
+        expected = None
+        while expected is None or len(frames) < 2 + expected:
+            msg = await ws.receive(timeout=5)
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                return [*frames, {"close": ws.close_code}]
+            frames.append(msg.json())
+            if frames[-1].get("t") == "READY":
+                expected = len(frames[-1]["d"]["guilds"])
+    return frames
+
+
+async def test_gateway_sends_each_guild_on_its_shard(fake):
+    second = ((fake.guild_id >> 22) + 1) << 22  # the other shard of two
+    fake.add_guild(second, "Second")
+    fake.add_channel(second, "lobby")
+    fake.shards = 2
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{fake.api_url}/gateway/bot",
+                            headers={"Authorization": f"Bot {fake.token}"}) as r:
+            assert (await r.json())["shards"] == 2
+        for shard_id in (0, 1):
+            frames = await _identify(fake, http, [shard_id, 2])
+            ready = frames[1]
+            assert ready["t"] == "READY" and ready["d"]["shard"] == [shard_id, 2]
+            (guild,) = [int(g["id"]) for g in ready["d"]["guilds"]]
+            assert fake.shard_of(guild, 2) == shard_id
+            assert [int(f["d"]["id"]) for f in frames if f.get("t") == "GUILD_CREATE"] == [guild]
+        assert (await _identify(fake, http, [2, 2]))[-1] == {"close": 4010}  # no such shard
+
+
+async def test_interactions_go_to_the_guild_shard_only(fake):
+    second = ((fake.guild_id >> 22) + 1) << 22
+    fake.add_guild(second, "Second")
+    user = fake.add_member(second, "b")
+    async with aiohttp.ClientSession() as http, http.ws_connect(fake.gateway_url) as ws:
+        await ws.receive_json()
+        mine = fake.shard_of(second, 2)
+        await ws.send_json({"op": 2, "d": {"token": fake.token, "intents": 1, "shard": [mine, 2],
+                                           "properties": {}}})
+        await fake.wait_identified()
+        record = await fake.send_interaction(fake.command("survey", "help", {}, user=user,
+                                                          guild_id=second))
+        assert record.shards == [(mine, 2)]
+        with pytest.raises(RuntimeError, match="no identified gateway session"):
+            await fake.send_interaction(fake.command("survey", "help", {}))  # the other shard's guild
+        frames = []
+        while not any(f.get("t") == "INTERACTION_CREATE" for f in frames):
+            frames.append(await ws.receive_json(timeout=5))
+        (got,) = [f for f in frames if f.get("t") == "INTERACTION_CREATE"]
+        assert int(got["d"]["guild_id"]) == second
