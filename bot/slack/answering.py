@@ -81,6 +81,14 @@ class SlackAnswers:
         """One member's database work, in order (see bot.serial)."""
         return await self._gate.run(member, call)
 
+    async def in_order(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
+        """`_db` for the DM flow (`bot.slack.dm_answering`): the same per-member order."""
+        return await self._db(member, call)
+
+    async def community_of(self, team: str) -> int:
+        """The community id of a workspace (cached)."""
+        return await self._community_id(team)
+
     async def wave_info(self, wave_id: int) -> tuple[str, Questionnaire, int]:
         """Title, questionnaire and community of a wave (fixed once it exists), cached."""
         if wave_id not in self._waves:

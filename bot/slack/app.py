@@ -30,6 +30,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, STOP_REMINDERS
 from bot.slack.answering import team_of
+from bot.slack.dm_render import (
+    DM_CHOOSE,
+    DM_MULTI,
+    DM_SAVE,
+    DM_SELECT,
+    DM_SKIP,
+    DM_START,
+    DM_STOP,
+    DM_WRITE,
+    WRITE_CALLBACK,
+)
 from bot.slack.frontend import SlackFrontend
 from bot.slack.modals import BACK_ACTION, PAGE_CALLBACK
 from surveys.ports import TAKE_SURVEY
@@ -122,6 +133,7 @@ def build_app(
         app.enable_token_revocation_listeners()
     seen = SeenRequests()
     answers = frontend.answers
+    dm = frontend.dm
 
     @app.middleware
     async def dedupe(body: dict[str, Any], next: Any) -> BoltResponse | None:
@@ -144,6 +156,50 @@ def build_app(
     async def back(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         await answers.back(body)
+
+    # -- answering in DMs, one question at a time (bot.slack.dm_answering) ---------------
+    @app.action(_action(DM_START))
+    async def dm_start(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await dm.start(body, str(action.get("value", "")), respond)
+
+    @app.action(_action(DM_CHOOSE))
+    async def dm_choose(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await dm.choose(body, str(action.get("value", "")), respond)
+
+    @app.action(_action(DM_SELECT))
+    async def dm_select(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await dm.select(body, action, respond)
+
+    @app.action(_action(DM_MULTI))
+    async def dm_ticked(ack: Any) -> None:
+        await ack()  # ticking a checkbox saves nothing; "Save" reads the message state
+
+    @app.action(_action(DM_SAVE))
+    async def dm_save(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await dm.save(body, str(action.get("value", "")), respond)
+
+    @app.action(_action(DM_SKIP))
+    async def dm_skip(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await dm.skip(body, str(action.get("value", "")), respond)
+
+    @app.action(_action(DM_STOP))
+    async def dm_stop(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await dm.stop(body, str(action.get("value", "")), respond)
+
+    @app.action(_action(DM_WRITE))
+    async def dm_write(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await dm.write(body, str(action.get("value", "")))
+
+    @app.view(WRITE_CALLBACK)
+    async def dm_written(ack: Any, body: dict[str, Any]) -> None:
+        await dm.written(ack, body)
 
     @app.action(MY_DATA_ACTIONS)
     async def my_data(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:

@@ -1,4 +1,5 @@
-"""What the Slack app hands requests to: `/survey` text commands, my-data buttons, App Home.
+"""What the Slack app hands requests to: `/survey` text commands, my-data buttons, App Home
+(answering is in `bot.slack.answering`, the modal, and `bot.slack.dm_answering`, DMs).
 
 A slash command is translated into a neutral `Invocation` for `bot.commands.Commands` and
 its `Reply` rendered back as an ephemeral (or in-channel) Block Kit message. The command
@@ -41,9 +42,10 @@ from bot.lifecycle import local_time
 from bot.services import Services
 from bot.slack.answering import PLATFORM, SlackAnswers, team_of, within
 from bot.slack.clients import SlackClients
+from bot.slack.dm_answering import SlackDMAnswers
 from bot.slack.moderators import ModeratorCheck
 from bot.slack.notifier import SlackNotifier
-from bot.slack.render import button, pt, render_reply
+from bot.slack.render import ANSWER_IN_DM, button, pt, render_reply
 from surveys.identity import Member
 from surveys.ports import TAKE_SURVEY, Button, Message
 from surveys.waves import questionnaire_of
@@ -81,6 +83,7 @@ class SlackFrontend:
         self.moderators = moderators
         self.commands = Commands(services)
         self.answers = SlackAnswers(services, clients)
+        self.dm = SlackDMAnswers(self.answers, clients, notifier)
         self._channel_names: dict[str, tuple[float, dict[str, str]]] = {}
 
     # -- /survey ---------------------------------------------------------------------------
@@ -200,7 +203,7 @@ class SlackFrontend:
 
     # -- App Home ------------------------------------------------------------------------
     async def publish_home(self, team: str, user: str, enterprise: str | None = None) -> None:
-        """The App Home tab: open waves with their "Take the survey" buttons."""
+        """The App Home tab: open waves with "Take the survey" and "Answer in DMs"."""
         member = Member(PLATFORM, team, user)
         community = await self.services.community_for(PLATFORM, team)
         waves = await self.commands.open_wave_ids(PLATFORM, team)
@@ -219,7 +222,8 @@ class SlackFrontend:
                 f" · about {qn.minutes} minutes · {state}", 3000)))
             take = Button("Continue the survey" if progress.answers else "Take the survey",
                           TAKE_SURVEY, str(wave.id))
-            blocks.append(ActionsBlock(elements=[button(take)]))
+            in_dm = Button("Answer in DMs", ANSWER_IN_DM, str(wave.id))
+            blocks.append(ActionsBlock(elements=[button(take), button(in_dm)]))
         blocks.append(ContextBlock(elements=[pt(
             "Answers are stored under a pseudonym. See or delete yours with /survey my-data.",
             2000)]))

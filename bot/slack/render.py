@@ -6,12 +6,15 @@ actions block of buttons. slack_sdk's models check each element's limits when th
 are serialised; the 50-block message limit is applied here. Community text only ever
 appears in `plain_text` objects (see `bot.slack.text`), and the message's fallback
 `text` (used in notifications) is escaped.
+
+Every "Take the survey" button of a message gets a secondary "Answer in DMs" button next
+to it: the same survey one question at a time in the member's DM (`bot.slack.dm_answering`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -31,6 +34,7 @@ from surveys.ports import TAKE_SURVEY, Button, Message
 
 log = logging.getLogger(__name__)
 
+ANSWER_IN_DM = "stateof_dm_start"  # "Answer in DMs": one question at a time in a DM
 MAX_MESSAGE_BLOCKS = 50
 MAX_MODAL_BLOCKS = 100
 SECTION_TEXT = 3000
@@ -83,6 +87,16 @@ def button(b: Button, action_id: str | None = None) -> ButtonElement:
     )
 
 
+def with_dm_option(buttons: Iterable[Button]) -> list[Button]:
+    """Add "Answer in DMs" after every "Take the survey" button (same wave)."""
+    out: list[Button] = []
+    for b in buttons:
+        out.append(b)
+        if b.action == TAKE_SURVEY:
+            out.append(Button("Answer in DMs", ANSWER_IN_DM, b.value))
+    return out
+
+
 def action_blocks(buttons: Sequence[Button], block_id: str | None = None) -> list[Block]:
     """Buttons in actions blocks (≤25 each); repeated action ids get a `:n` suffix."""
     out: list[Block] = []
@@ -129,7 +143,7 @@ def render_message(message: Message) -> dict[str, Any]:
     return {
         "text": fallback_text(message.title, message.text),
         "blocks": message_blocks(
-            message.title, message.text, message.fields, message.buttons
+            message.title, message.text, message.fields, with_dm_option(message.buttons)
         ),
     }
 
@@ -138,6 +152,6 @@ def render_reply(reply: Reply, notes: Sequence[str] = ()) -> dict[str, Any]:
     """respond()/chat.postEphemeral arguments for a command reply."""
     return {
         "text": fallback_text(reply.title, reply.text),
-        "blocks": message_blocks(reply.title, reply.text, (), reply.buttons, notes),
+        "blocks": message_blocks(reply.title, reply.text, (), with_dm_option(reply.buttons), notes),
     }
 

@@ -246,6 +246,7 @@ class FakeSlackAPI:
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
         self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._response_targets: dict[str, tuple[str, str]] = {}
 
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
@@ -298,6 +299,15 @@ class FakeSlackAPI:
     def response_url(self, name: str = "default") -> str:
         """A response_url on this fake; what is POSTed there lands in ``responses[name]``."""
         return f"{self.root_url}/response/{name}"
+
+    def message_response_url(self, channel: str, ts: str) -> str:
+        """A response_url for a click on the message ``ts`` in ``channel``, as Slack sends
+        with block_actions: ``replace_original`` replaces that stored message (text, blocks),
+        ``delete_original`` deletes it, anything else is an ephemeral for the clicker. The
+        payloads are recorded in ``responses[name]`` as with ``response_url``."""
+        name = f"msg{next(self._counter)}"
+        self._response_targets[name] = (channel, ts)
+        return self.response_url(name)
 
     # ---- configuration ----------------------------------------------------------------
 
@@ -543,6 +553,12 @@ class FakeSlackAPI:
                 f"timed out after {timeout}s waiting for {what}; calls: {[c.method for c in self.calls]}"
             ) from None
 
+    async def wait_until(
+        self, predicate: Callable[[], bool], timeout: float = 5, what: str = "a condition"
+    ) -> None:
+        """Wait until ``predicate()`` holds (checked after every recorded call or response)."""
+        await self._wait(predicate, timeout, what)
+
     async def wait_for(
         self, method: str, count: int = 1, timeout: float = 5, *, ok: bool | None = None
     ) -> list[SlackCall]:
@@ -712,8 +728,28 @@ class FakeSlackAPI:
         else:
             payload = json.loads(text) if text.strip() else {}
         self.responses[name].append(payload)
+        if name in self._response_targets:
+            self._apply_response(self._response_targets[name], payload)
         await self._notify()
         return web.Response(text="ok", content_type="text/html")
+
+    def _apply_response(self, target: tuple[str, str], payload: dict[str, Any]) -> None:
+        channel, ts = target
+        if payload.get("delete_original"):
+            self.messages = [m for m in self.messages if not (m["channel"] == channel and m["ts"] == ts)]
+        elif payload.get("replace_original"):
+            for stored in self.messages:
+                if stored["channel"] == channel and stored["ts"] == ts:
+                    stored["text"] = payload.get("text", "")
+                    if "blocks" in payload:
+                        stored["blocks"] = payload["blocks"]
+                    else:
+                        stored.pop("blocks", None)
+                    stored["edited"] = {"user": self.bot_user_id, "ts": self._ts()}
+        else:
+            self.ephemerals.append({"type": "message", "text": payload.get("text", ""),
+                                    "blocks": payload.get("blocks"), "ts": self._ts(),
+                                    "channel": channel, "via_response_url": True, "params": payload})
 
     # ---- Socket Mode ------------------------------------------------------------------
 
