@@ -21,23 +21,23 @@ class InvalidAnswer(SurveyError):
 
 
 class UnknownOption(InvalidAnswer):
-    pass
+    """An answer names an option the question does not have."""
 
 
 class TooManyChoices(InvalidAnswer):
-    pass
+    """More options chosen than `max_choices` allows."""
 
 
 class OutOfRange(InvalidAnswer):
-    pass
+    """A number outside the question's min/max (or not a number)."""
 
 
 class TextTooLong(InvalidAnswer):
-    pass
+    """Free text longer than the question's `max_length`."""
 
 
 class MissingAnswer(InvalidAnswer):
-    pass
+    """A required question left blank."""
 
 
 class PageInvalid(SurveyError):
@@ -49,20 +49,20 @@ class PageInvalid(SurveyError):
 
 
 class WaveNotOpen(SurveyError):
-    pass
+    """The wave is scheduled or closed: answers are not accepted."""
 
 
 class UnknownWave(SurveyError):
-    pass
+    """No wave with that label (or id) in this community."""
 
 
 class UnknownSurvey(SurveyError):
-    pass
+    """No questionnaire with that id in the catalog."""
 
 
 class UnknownQuestion(SurveyError):
-    pass
+    """No question with that id in the questionnaire."""
 
 
 class WaveExists(SurveyError):
-    pass
+    """A wave with that label already exists for the survey."""

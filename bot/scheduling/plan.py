@@ -159,11 +159,9 @@ def _point_words(point: str) -> str:
 
 
 def _title(catalog: Catalog | None, survey_id: str) -> str:
-    if catalog is not None:
-        try:
-            return catalog.get(survey_id).title
-        except KeyError:
-            pass
+    """The questionnaire's title, or its id when the catalog no longer has it."""
+    if catalog is not None and survey_id in catalog.ids():
+        return catalog.get(survey_id).title
     return survey_id
 
 
