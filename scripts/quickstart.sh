@@ -12,5 +12,11 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e .
 "$VENV/bin/stateof" demo "$@"
 echo
-echo "Next: $VENV/bin/stateof chat   (answer the survey in your terminal)"
-echo "      $VENV/bin/stateof run    (the bot; see README for Slack and Discord)"
+if [ -t 0 ] && [ -t 1 ] && [ -z "${STATEOF_NO_RUN:-}" ]; then
+  # The bot itself on the embedded SQLite default (./stateof.db). With no Slack or Discord
+  # configured it opens the terminal chat; q stops it, and running it again resumes.
+  echo "Starting the bot: $VENV/bin/stateof run (no Slack/Discord configured: terminal chat; q to stop)"
+  exec "$VENV/bin/stateof" run
+fi
+echo "Next: $VENV/bin/stateof run    (the bot; with no Slack/Discord it opens the terminal chat)"
+echo "      $VENV/bin/stateof chat   (answer the survey in your terminal)"
