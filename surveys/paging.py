@@ -77,3 +77,15 @@ def resume_page(progress: Progress, pages: list[Page]) -> int:
         if any(f.key not in progress.answers for f in page.fields):
             return page.index
     return max(len(pages) - 1, 0)
+
+
+COMPLETED_NOTICE = "You have completed this survey. You can change any answer until it closes."
+RESUMED_NOTICE = "Welcome back: picking up where you left off."
+
+
+def opening_page(progress: Progress, pages: list[Page]) -> tuple[int, str]:
+    """Where a member lands when they (re)open the survey, and the line that says why:
+    the first page after finishing (to review), else the first page not yet answered."""
+    if progress.completed:
+        return 0, COMPLETED_NOTICE
+    return resume_page(progress, pages), RESUMED_NOTICE if progress.answers else ""

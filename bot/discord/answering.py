@@ -38,7 +38,7 @@ from surveys.errors import PageInvalid, SurveyError
 from surveys.flow import Progress
 from surveys.identity import Member
 from surveys.models import Wave
-from surveys.paging import Page, PageField, paginate, resume_page
+from surveys.paging import Page, PageField, opening_page, paginate, resume_page
 from surveys.schema import Option, Question, Questionnaire, QuestionType
 from surveys.waves import questionnaire_of, wave_by_id
 
@@ -362,13 +362,7 @@ class AnswerUI:
                 progress = await self._db(member, lambda: self.flow.start(wave_id, member))
             except SurveyError as exc:
                 return Outcome(view=text_layout(str(exc)))
-            pages = paginate(progress, MAX_FIELDS)
-            if progress.completed:
-                notice, index = ("You have completed this survey. You can change any answer "
-                                 "until it closes."), 0
-            else:
-                index = resume_page(progress, pages)
-                notice = "Welcome back: picking up where you left off." if progress.answers else ""
+            index, notice = opening_page(progress, paginate(progress, MAX_FIELDS))
             screen = Screen(wave_id, member.space, await self.title(wave_id, wave), progress,
                             index=index, notice=notice)
             return Outcome(view=render_page(screen))

@@ -41,7 +41,7 @@ from bot.slack.text import clip
 from surveys.errors import PageInvalid, SurveyError
 from surveys.flow import AnswerFlow, Progress
 from surveys.identity import Member
-from surveys.paging import paginate, resume_page
+from surveys.paging import opening_page, paginate, resume_page
 from surveys.schema import Questionnaire
 from surveys.waves import questionnaire_of, wave_by_id
 
@@ -133,13 +133,7 @@ class SlackAnswers:
             progress = await self._db(member, lambda: self.flow.start(wave_id, member))
         except SurveyError as exc:
             return message_view(title, str(exc))
-        pages = paginate(progress, MAX_FIELDS)
-        if progress.completed:
-            notice, index = ("You have completed this survey. You can change any answer "
-                             "until it closes."), 0
-        else:
-            index = resume_page(progress, pages)
-            notice = "Welcome back: picking up where you left off." if progress.answers else ""
+        index, notice = opening_page(progress, paginate(progress, MAX_FIELDS))
         return page_view(Screen(wave_id, member.space, title, progress, index=index, notice=notice))
 
     async def take(self, body: dict[str, Any], wave_value: str) -> None:
