@@ -73,6 +73,7 @@ async def run_bot(
     settings.check_platforms()
     await asyncio.to_thread(upgrade, sync_url(settings.database_url))
     services = build_services(settings)
+    services.flow  # noqa: B018 - resolve the pseudonym key now: a bad one stops start-up here
     runtimes: list[Any] = []
     scheduler = None
     runner = web.AppRunner(make_web_app(services), access_log=None)

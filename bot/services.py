@@ -31,12 +31,23 @@ class Services:
     settings: Settings
     db: Database
     catalog: Catalog
-    flow: AnswerFlow
-    secret: bytes
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     scheduling: Any = None  # bot.commands.Scheduling, set by the scheduler when it runs
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     _answer_gate: AnswerGate | None = None
+    _flow: AnswerFlow | None = None
+
+    @property
+    def flow(self) -> AnswerFlow:
+        """The answer flow; its pseudonym key is resolved (and, on first run, generated) here,
+        so commands that never record answers (summary, export) never create a key file."""
+        if self._flow is None:
+            self._flow = AnswerFlow(self.db, resolve_secret(self.settings))
+        return self._flow
+
+    @property
+    def secret(self) -> bytes:
+        return self.flow.secret
 
     @property
     def answer_gate(self) -> AnswerGate:
@@ -110,7 +121,6 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     """Wire the process. The database is not contacted here (see `Database.check`)."""
     database = db or Database(settings.database_url)
     extra = [settings.catalog_dir] if settings.catalog_dir else []
-    secret = resolve_secret(settings)
     try:
         catalog = Catalog(extra)
     except QuestionnaireError as exc:
@@ -121,6 +131,4 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         settings=settings,
         db=database,
         catalog=catalog,
-        flow=AnswerFlow(database, secret),
-        secret=secret,
     )

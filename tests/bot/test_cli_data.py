@@ -149,3 +149,12 @@ def test_user_mistakes_are_one_line_and_exit_1(tmp_path, db_env):
                   "--where", "role=astronaut", cwd=tmp_path, env=db_env), "astronaut")
     error(stateof("export", "--survey", SURVEY, "--wave", "2023", "--format", "xlsx",
                   cwd=tmp_path, env=db_env), "unknown format 'xlsx'")
+
+
+def test_reading_commands_never_create_a_key_file(tmp_path, database_url):
+    env = {"STATEOF_DATABASE_URL": database_url}  # no STATEOF_SECRET_KEY
+    past_wave(tmp_path / "a.csv", 6, 0.5, seed=8)
+    ok(stateof("import", "a.csv", "--survey", SURVEY, "--wave", "2023", cwd=tmp_path, env=env))
+    ok(stateof("summary", "--survey", SURVEY, "--wave", "2023", "--format", "json", cwd=tmp_path, env=env))
+    ok(stateof("export", "--survey", SURVEY, "--wave", "2023", cwd=tmp_path, env=env))
+    assert not (tmp_path / ".stateof-secret").exists()
