@@ -85,7 +85,7 @@ def wave_line(summary: Summary, label: str) -> str:
     if info.suppressed:
         return f"{label}: fewer than {summary.min_group_size} respondents, results hidden"
     text = f"{label}: {info.respondents} respondents ({info.completed} completed"
-    if info.invited:
+    if info.invited and not summary.segmented:  # invitations are not known per segment
         text += f", {info.respondents / info.invited:.0%} of {info.invited} invited"
     text += ")"
     tags = [t for t, on in (("imported", info.imported), ("synthetic", info.synthetic)) if on]

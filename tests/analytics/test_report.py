@@ -112,3 +112,10 @@ def test_html_is_one_self_contained_page():
     hostile = _summary()
     hostile.labels["focus"]["options"]["monitoring"] = "<script>alert(1)</script>"
     assert "<script>" not in to_html(hostile) and "&lt;script&gt;" in to_html(hostile)
+
+
+def test_a_segment_shows_no_response_rate():
+    segment = _summary()
+    segment.where = {"role": ["models"]}
+    lines = chat_lines(segment)
+    assert lines[0] == "2021: 100 respondents (90 completed)" and lines[1] == "Segment: role = models"
