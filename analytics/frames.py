@@ -82,6 +82,7 @@ class WaveQuery:
     number: tuple[str, ...]
     all_choice: bool = False  # every choice question of the wave: no IN list needed
     segment: Segment = field(default_factory=Segment)
+    keepable: bool = False  # a closed wave, whole: its aggregates may be kept (analytics.cache)
 
 
 @dataclass
@@ -214,7 +215,36 @@ async def run_parallel(
 
 
 async def load_waves(db: Database, queries: Sequence[WaveQuery]) -> list[WaveFrames]:
-    """The frames of several waves; all their queries run concurrently, the heavy ones first."""
+    """The frames of several waves: kept aggregates of closed waves where they are still
+    true (analytics.cache), the rest counted with all their queries running concurrently."""
+    from analytics import cache
+
+    found: dict[int, WaveFrames] = {}
+    taken: dict[int, str] = {}
+    keepable = [i for i, q in enumerate(queries) if q.keepable and not q.segment.conditions
+                and q.segment.platform is None]
+    if keepable:
+        async with db.session() as session:
+            for i in keepable:
+                frames, taken[i] = await cache.read(session, queries[i])
+                if frames is not None:
+                    found[i] = frames
+    todo = [i for i in range(len(queries)) if i not in found]
+    counted = await count_waves(db, [queries[i] for i in todo])
+    fresh = [i for i in todo if i in taken]
+    if fresh:
+        async with db.session() as session:
+            for i in fresh:
+                await cache.keep(session, queries[i], counted[todo.index(i)], taken[i])
+    for i, frames in zip(todo, counted, strict=True):
+        found[i] = frames
+    return [found[i] for i in range(len(queries))]
+
+
+async def count_waves(db: Database, queries: Sequence[WaveQuery]) -> list[WaveFrames]:
+    """Count the frames of several waves; all their queries run concurrently."""
+    if not queries:
+        return []
     kinds: list[Callable[[AsyncSession, WaveQuery], Awaitable[Any]]] = [
         count_choices, respondents, multi_answered, free_answered, number_values,
         lambda s, q: invited(s, q.wave_id),

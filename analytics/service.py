@@ -137,6 +137,7 @@ def _query(
         wave_id=wave.id, choice=tuple(kinds["choice"]), multi=tuple(kinds["multi"]),
         free=tuple(kinds["free"]), number=tuple(kinds["number"]),
         all_choice=set(kinds["choice"]) == all_choice, segment=segment,
+        keepable=wave.status == WaveStatus.closed.value and segment == Segment(),
     )
     return query, asked
 
@@ -271,7 +272,8 @@ async def build_summary(
     wholes: list[WaveFrames | None] = [None] * len(planned)
     whole_exact: dict[tuple[int, str], dict[str, int]] = {}
     if resolved_where or platform is not None:
-        whole_plan = [(w, replace(q, segment=Segment()), asked) for w, q, asked in planned]
+        whole_plan = [(w, replace(q, segment=Segment(), keepable=w.status == WaveStatus.closed.value),
+                       asked) for w, q, asked in planned]
         loaded = await load_waves(db, [q for _, q, _ in whole_plan])
         whole_exact = await _exact_merged(db, whole_plan, loaded)
         wholes = list(loaded)

@@ -265,6 +265,18 @@ class ReminderOptOut(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WaveAggregate(Base):
+    """Aggregates of a closed wave kept for summaries (analytics.cache): a closed wave only
+    changes when a member deletes their answers, which `fingerprint` notices."""
+
+    __tablename__ = "wave_aggregates"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class JobRun(Base):
     """A scheduled job that ran: its key makes every job idempotent (e.g. `close:wave:12`)."""
 
