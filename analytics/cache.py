@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -21,7 +22,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.frames import WaveFrames, WaveQuery
+from analytics.frames import WaveFrames, WaveQuery, count_waves
+from surveys.db import Database
 from surveys.models import Response, WaveAggregate
 from surveys.upsert import dialect_insert
 
@@ -99,3 +101,28 @@ async def keep(session: AsyncSession, query: WaveQuery, frames: WaveFrames, take
               "created_at": stmt.excluded.created_at},
     )
     await session.execute(stmt)
+
+
+async def load_waves(db: Database, queries: Sequence[WaveQuery]) -> list[WaveFrames]:
+    """The frames of several waves: kept aggregates of closed waves where they are still
+    true (see above), the rest counted with all their queries running concurrently."""
+    found: dict[int, WaveFrames] = {}
+    taken: dict[int, str] = {}
+    keepable = [i for i, q in enumerate(queries) if q.keepable and not q.segment.conditions
+                and q.segment.platform is None]
+    if keepable:
+        async with db.session() as session:
+            for i in keepable:
+                frames, taken[i] = await read(session, queries[i])
+                if frames is not None:
+                    found[i] = frames
+    todo = [i for i in range(len(queries)) if i not in found]
+    counted = await count_waves(db, [queries[i] for i in todo])
+    fresh = [i for i in todo if i in taken]
+    if fresh:
+        async with db.session() as session:
+            for i in fresh:
+                await keep(session, queries[i], counted[todo.index(i)], taken[i])
+    for i, frames in zip(todo, counted, strict=True):
+        found[i] = frames
+    return [found[i] for i in range(len(queries))]

@@ -214,33 +214,6 @@ async def run_parallel(
     return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
-async def load_waves(db: Database, queries: Sequence[WaveQuery]) -> list[WaveFrames]:
-    """The frames of several waves: kept aggregates of closed waves where they are still
-    true (analytics.cache), the rest counted with all their queries running concurrently."""
-    from analytics import cache
-
-    found: dict[int, WaveFrames] = {}
-    taken: dict[int, str] = {}
-    keepable = [i for i, q in enumerate(queries) if q.keepable and not q.segment.conditions
-                and q.segment.platform is None]
-    if keepable:
-        async with db.session() as session:
-            for i in keepable:
-                frames, taken[i] = await cache.read(session, queries[i])
-                if frames is not None:
-                    found[i] = frames
-    todo = [i for i in range(len(queries)) if i not in found]
-    counted = await count_waves(db, [queries[i] for i in todo])
-    fresh = [i for i in todo if i in taken]
-    if fresh:
-        async with db.session() as session:
-            for i in fresh:
-                await cache.keep(session, queries[i], counted[todo.index(i)], taken[i])
-    for i, frames in zip(todo, counted, strict=True):
-        found[i] = frames
-    return [found[i] for i in range(len(queries))]
-
-
 async def count_waves(db: Database, queries: Sequence[WaveQuery]) -> list[WaveFrames]:
     """Count the frames of several waves; all their queries run concurrently."""
     if not queries:

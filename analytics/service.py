@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from analytics.cache import load_waves
 from analytics.compare import result_changes
 from analytics.frames import (
     Condition,
@@ -16,7 +17,6 @@ from analytics.frames import (
     WaveFrames,
     WaveQuery,
     distinct_choosers,
-    load_waves,
     run_parallel,
 )
 from analytics.model import (
