@@ -31,6 +31,25 @@ app.add_typer(surveys_app, name="surveys")
 app.add_typer(db_app, name="db")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"stateof {version('stateof')}", highlight=False)
+        except PackageNotFoundError:
+            out.print("stateof (not installed as a package)", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Run a community's recurring 'State of ...' survey inside Slack and Discord."""
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the database and summary.")] = Path(

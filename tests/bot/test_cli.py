@@ -31,8 +31,10 @@ def db_env(database_url: str) -> dict[str, str]:
 def test_help_lists_the_interface(tmp_path):
     result = stateof("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("demo", "run", "chat", "db", "surveys", "import", "summary", "export"):
+    for command in ("demo", "run", "chat", "db", "surveys", "import", "summary", "export", "schedule"):
         assert command in result.stdout
+    version = stateof("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("stateof 0.")
 
 
 def test_surveys_list(tmp_path):
