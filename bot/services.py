@@ -81,7 +81,8 @@ class Services:
         """
         async with self.db.session() as session:
             community = await community_of_space(
-                session, platform, space, self.settings.community, self.settings.timezone
+                session, platform, space, self.settings.community, self.settings.timezone,
+                linked=self.settings.linked_spaces,
             )
             configured = "timezone" in getattr(self.settings, "model_fields_set", ())
             moved = (configured and community.slug == self.settings.community

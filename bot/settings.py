@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     min_group_size: int = Field(5, ge=2, le=1000, validation_alias=_env("STATEOF_MIN_GROUP_SIZE"))
     timezone: str = Field("UTC", validation_alias=_env("STATEOF_TIMEZONE"))
     community: str = Field("default", validation_alias=_env("STATEOF_COMMUNITY"))
+    # Slack workspaces and Discord servers that form the community ("slack:T0123,discord:456");
+    # unset: the first workspace and the first server seen (see surveys.waves.community_of_space)
+    community_spaces: str | None = Field(None, validation_alias=_env("STATEOF_COMMUNITY_SPACES"))
     catalog_dir: Path | None = Field(None, validation_alias=_env("STATEOF_CATALOG_DIR"))
     log_format: str = Field("text", validation_alias=_env("STATEOF_LOG_FORMAT"))
     log_level: str = Field("INFO", validation_alias=_env("STATEOF_LOG_LEVEL"))
@@ -141,6 +144,24 @@ class Settings(BaseSettings):
         if value is not None and not value.is_dir():
             raise ValueError(f"{value} is not a folder")
         return value
+
+    @field_validator("community_spaces")
+    @classmethod
+    def _spaces(cls, value: str | None) -> str | None:
+        for item in (value or "").replace(" ", ",").split(","):
+            platform, _, space = item.strip().partition(":")
+            if item.strip() and (platform not in ("slack", "discord") or not space):
+                raise ValueError(f"{item.strip()!r} is not PLATFORM:ID (slack:T0123 or discord:1234)")
+        return value
+
+    @property
+    def linked_spaces(self) -> set[str]:
+        """`platform:id` of every space configured to join the community (STATEOF_DISCORD_GUILD
+        included: the server the commands are synced to is the community's)."""
+        items = {i.strip() for i in (self.community_spaces or "").replace(" ", ",").split(",") if i.strip()}
+        if self.discord_guild:
+            items.add(f"discord:{self.discord_guild}")
+        return items
 
     @field_validator("database_url")
     @classmethod

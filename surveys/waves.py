@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Collection
 from datetime import datetime
 from functools import lru_cache
 
@@ -65,9 +66,14 @@ async def ensure_space(
 
 
 async def community_of_space(
-    session: AsyncSession, platform: str, external_id: str, default_slug: str, timezone: str = "UTC"
+    session: AsyncSession, platform: str, external_id: str, default_slug: str, timezone: str = "UTC",
+    *, linked: Collection[str] = (),
 ) -> Community:
-    """The community a space belongs to; unknown spaces join the default community."""
+    """The community a space belongs to. An unknown space joins the default community when it
+    is linked (`platform:id` in `linked`), or, for a platform with no linked space, when it is
+    the first space of that platform there; any other gets a community of its own, so a
+    stranger's server never sees or steers the community's data.
+    """
     stmt = (
         select(Community)
         .join(Space, Space.community_id == Community.id)
@@ -77,6 +83,18 @@ async def community_of_space(
     if found is not None:
         return found
     community = await ensure_community(session, default_slug, timezone=timezone)
+    key = f"{platform}:{external_id}"
+    joins = key in linked
+    if not joins and not any(item.startswith(f"{platform}:") for item in linked):
+        taken = (await session.execute(
+            select(Space.id).where(Space.community_id == community.id, Space.platform == platform).limit(1)
+        )).first()
+        joins = taken is None
+    if not joins:
+        community = await ensure_community(session, f"{platform}-{external_id}"[:64],
+                                           name=f"{platform} {external_id}", timezone=timezone)
+        log.warning("a %s space not linked to community %s (%s) gets a community of its own; "
+                    "link it with STATEOF_COMMUNITY_SPACES", platform, default_slug, key)
     await ensure_space(session, community, platform, external_id)
     return community
 

@@ -50,7 +50,9 @@ async def test_two_shards_in_one_process_serve_both_guilds(fake, other, dservice
     fake.shards = 2  # neither setting: discord.py asks GET /gateway/bot how many
     # Discord names its own gateway and resume hosts; behind DISCORD_GATEWAY_URL neither is used
     fake.bot_gateway_url = fake.resume_gateway_url = "ws://127.0.0.1:9/not-the-proxy"
-    services = sharded(dservices, discord_moderator_role="Survey team")
+    # both servers belong to the community (an unlinked one would get a community of its own)
+    services = sharded(dservices, discord_moderator_role="Survey team",
+                       community_spaces=f"discord:{fake.guild_id},discord:{other.id}")
     runtime = await start_discord(services)
     try:
         client = runtime.client
