@@ -267,16 +267,20 @@ class Commands:
             raise CommandError("Name a channel to announce the survey in, e.g. #general")
         duration = parse_duration(inv.args["duration"]) if inv.args.get("duration") else \
             lifecycle.DEFAULT_DURATION
-        wave = await lifecycle.launch(
+        wave, posted = await lifecycle.launch(
             self.services, community, qn.id, label, [channel], duration=duration
         )
         if self.scheduling:
             await self.scheduling.wave_changed(wave.id)
-        return Reply(
-            f"{qn.title} {wave.label} is open and announced. It closes "
-            f"{local_time(wave.closes_at, community.timezone)}.",
-            ephemeral=True,
-        )
+        closes = f"It closes {local_time(wave.closes_at, community.timezone)}."
+        if not posted:
+            return Reply(
+                f"{qn.title} {wave.label} is open, but the announcement could not be posted in that "
+                "channel: is the bot in it, and may it post there? Invite it, then run "
+                f"/survey launch {qn.id} {wave.label} #channel again to announce it. {closes}",
+                ephemeral=True,
+            )
+        return Reply(f"{qn.title} {wave.label} is open and announced. {closes}", ephemeral=True)
 
     async def cmd_schedule(self, inv: Invocation) -> Reply:
         survey, cron = inv.args.get("survey"), inv.args.get("cron")
@@ -345,8 +349,11 @@ class Commands:
         changed, posted = await lifecycle.close(self.services, wave.id)
         if self.scheduling:
             await self.scheduling.wave_changed(wave.id)
-        where = f"posted to {posted} channel(s)" if posted else "no summary channel to post to"
-        return Reply(f"Wave '{wave.label}' is closed; the summary was {where}.")
+        if posted:
+            return Reply(f"Wave '{wave.label}' is closed; the summary was posted to {posted} channel(s).")
+        return Reply(f"Wave '{wave.label}' is closed, but its summary could not be posted (no summary "
+                     "channel set, or the bot cannot post there). See it with /survey results, or "
+                     "set one with /survey summary-channel #channel.")
 
     async def cmd_results(self, inv: Invocation) -> Reply:
         wave = await self._wave(inv, inv.args.get("wave"))

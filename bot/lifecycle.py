@@ -44,12 +44,18 @@ class LifecycleError(Exception):
     """A lifecycle action that cannot be done; the message is for the moderator."""
 
 
+MAX_DURATION = timedelta(days=366)
+
+
 def parse_duration(text: str) -> timedelta:
     """`30d`, `2w`, `12h`, `90m` → timedelta; LifecycleError otherwise."""
     match = _DURATION.match(text.strip().lower())
     if not match or int(match.group(1)) == 0:
         raise LifecycleError(f"'{text}' is not a duration; use e.g. 30d, 2w, 12h or 90m")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    amount = int(match.group(1))
+    if len(match.group(1)) > 6 or timedelta(**{_UNITS[match.group(2)]: amount}) > MAX_DURATION:
+        raise LifecycleError(f"'{text}' is too long; a wave runs at most a year (365d)")
+    return timedelta(**{_UNITS[match.group(2)]: amount})
 
 
 def local_time(when: datetime | None, tz: str) -> str:
@@ -99,10 +105,12 @@ async def launch(
     duration: timedelta = DEFAULT_DURATION,
     schedule_id: int | None = None,
     now: datetime | None = None,
-) -> Wave:
-    """Open a wave (creating it, or opening a scheduled one) and announce it in `channels`."""
+) -> tuple[Wave, int]:
+    """Open a wave (creating it, or opening a scheduled one) and announce it in `channels`;
+    returns the wave and in how many channels the announcement was posted."""
     qn = services.catalog.get(survey_id)
     now = now or utcnow()
+    only: list[ChannelRef] | None = None
     async with services.db.session() as session:
         wave = await find_wave(session, community.id, qn.id, label)
         if wave is None:
@@ -112,7 +120,11 @@ async def launch(
                 schedule_id=schedule_id,
             )
         elif wave.status == WaveStatus.open.value:
-            raise LifecycleError(f"wave '{label}' is already open")
+            # already open: announce it (again) in the channel(s) asked for, e.g. after the bot
+            # was invited to a channel it could not post in, or to a second channel
+            known = {ChannelRef.from_dict(c) for c in wave.channels}
+            wave.channels = [*wave.channels, *(c.to_dict() for c in channels if c not in known)]
+            only = list(channels)
         elif wave.status == WaveStatus.closed.value:
             raise LifecycleError(f"wave '{label}' has closed; pick a new label")
         else:
@@ -121,8 +133,8 @@ async def launch(
             if channels:
                 wave.channels = [c.to_dict() for c in channels]
         wave_id = wave.id
-    await announce(services, wave_id)
-    return await _reload(services, wave_id)
+    posted = await announce(services, wave_id, only)
+    return await _reload(services, wave_id), posted
 
 
 async def _reload(services: Services, wave_id: int) -> Wave:
@@ -130,13 +142,12 @@ async def _reload(services: Services, wave_id: int) -> Wave:
         return await wave_by_id(session, wave_id)
 
 
-async def announce(services: Services, wave_id: int) -> int:
-    """Post the announcement in the wave's channels and invite channel members."""
+async def announce(services: Services, wave_id: int, only: list[ChannelRef] | None = None) -> int:
+    """Post the announcement in the wave's channels (or `only` these) and invite their members."""
     wave = await _reload(services, wave_id)
     community = await _community(services, wave.community_id)
     posted = 0
-    for raw in wave.channels:
-        channel = ChannelRef.from_dict(raw)
+    for channel in only if only is not None else [ChannelRef.from_dict(raw) for raw in wave.channels]:
         try:
             if await services.post(channel, announcement(wave, community.timezone)) is not None:
                 posted += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Collection
 from datetime import datetime
 from functools import lru_cache
@@ -18,6 +19,8 @@ from surveys.schema import Questionnaire
 from surveys.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
+
+LABEL = re.compile(r"\w[\w .:/()+-]*")  # shown in chat: no markup or mentions
 
 
 async def ensure_community(
@@ -165,6 +168,9 @@ async def create_wave(
     label = label.strip()
     if not label or len(label) > 64:
         raise UnknownWave("a wave label needs 1 to 64 characters")
+    if not LABEL.fullmatch(label):
+        raise UnknownWave(f"'{label[:20]}' cannot be a wave label: use letters, digits, spaces and "
+                          ". _ - : / ( ) + (e.g. 2026 or 2026-Q4)")
     if await find_wave(session, community.id, qn.id, label) is not None:
         raise WaveExists(f"wave '{label}' of {qn.id} already exists")
     version = await store_questionnaire(session, qn)

@@ -40,3 +40,21 @@ def test_split_platform_takes_it_out_of_the_filter():
     assert split_platform({"role": ["x"]}) is None
     with pytest.raises(CommandError):
         split_platform({"platform": ["slack", "discord"]})
+
+
+def _cmd(command: str, **args: str) -> Invocation:
+    return Invocation("slack", "T1", "C1", "U_MOD", True, command, args)
+
+
+async def test_moderator_mistakes_and_failed_posts_are_said_plainly(services):
+    commands = Commands(services)  # no notifier registered: nothing can be posted
+    bad_label = await commands.run(_cmd("launch", survey="state-of-mlops", wave="<!channel>"))
+    assert "cannot be a wave label" in bad_label.text
+    too_long = await commands.run(_cmd("launch", survey="state-of-mlops", wave="2026", duration="9999999w"))
+    assert "is too long; a wave runs at most a year" in too_long.text
+    launched = await commands.run(_cmd("launch", survey="state-of-mlops", wave="2026"))
+    assert "is open, but the announcement could not be posted" in launched.text
+    again = await commands.run(_cmd("launch", survey="state-of-mlops", wave="2026"))
+    assert "could not be posted" in again.text  # announcing an open wave again is allowed
+    closed = await commands.run(_cmd("close"))
+    assert "is closed, but its summary could not be posted" in closed.text

@@ -120,6 +120,8 @@ async def test_community_text_cannot_ping_or_format(fake, runtime, dservices):
     dservices.catalog.add(parse_questionnaire(UNTRUSTED))
     mod = DiscordMember(fake, fake.moderator)
     await mod.command("launch", {"survey": "untrusted", "wave": "@everyone", "channel": fake.general})
+    assert not fake.channel_messages(fake.general)  # a wave label cannot carry a mention
+    await mod.command("launch", {"survey": "untrusted", "wave": "2026", "channel": fake.general})
     announcement = fake.channel_messages(fake.general)[-1]
     title = announcement["embeds"][0]["title"]
     assert "\\*\\*Bold\\*\\*" in title and "@\u200beveryone" in title and "@\u200b&1234" in title
