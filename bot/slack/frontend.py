@@ -97,8 +97,13 @@ class SlackFrontend:
             name, positional, options = parse_command_text(str(body.get("text", "")))
             if name not in HELP:
                 raise CommandError(f"Unknown command '{name}'. Try /survey help.")
-            names = await self._resolve_names(client, team, positional)
-            args = bind_args(name, positional, options, lambda w: channel_of(w, names))
+            if any(w.startswith("#") and len(w) > 1 for w in positional):
+                # a #name Slack did not turn into a channel link: looking it up is a paced Web
+                # API call (conversations.list), so it happens after the ack
+                await ack(**_payload(Reply(WORKING)))
+                await self._command_after_lookup(client, body, team, name, positional, options, respond)
+                return
+            args = bind_args(name, positional, options, lambda w: channel_of(w, {}))
         except CommandError as exc:
             await ack(**_payload(Reply(str(exc))))
             return
@@ -123,6 +128,25 @@ class SlackFrontend:
             return
         await ack(**_payload(Reply(WORKING)))
         await self._deliver(inv, await task, respond)
+
+    async def _command_after_lookup(
+        self, client: Any, body: dict[str, Any], team: str, name: str, positional: list[str],
+        options: dict[str, str], respond: Callable[..., Awaitable[Any]],
+    ) -> None:
+        try:
+            names = await self._resolve_names(client, team, positional)
+            args = bind_args(name, positional, options, lambda w: channel_of(w, names))
+        except CommandError as exc:
+            await respond(replace_original=True, **_payload(Reply(str(exc))))
+            return
+        except Exception:
+            log.exception("could not look up channel names for /survey %s", name)
+            await respond(replace_original=True, **_payload(Reply(
+                "Could not look up that channel name; pick the channel from Slack's suggestions "
+                "(so it becomes a link) and try again.")))
+            return
+        inv = await self._invocation(client, body, name, args)
+        await self._deliver(inv, await self._run(inv), respond)
 
     async def _invocation(
         self, client: Any, body: dict[str, Any], name: str, args: dict[str, str]

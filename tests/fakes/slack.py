@@ -1054,6 +1054,13 @@ class FakeSlackAPI:
         next_cursor = base64.b64encode(f"offset:{end}".encode()).decode() if end < len(members) else ""
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}
 
+    def _m_conversations_list(self, p: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """Channels (not DMs) with id and name, in one page."""
+        channels = [{"id": ch["id"], "name": ch.get("name", ch["id"].lower()),
+                     "is_private": bool(ch.get("is_private")), "is_archived": bool(ch.get("is_archived"))}
+                    for ch in self.channels.values() if not ch.get("is_im")]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+
     def _m_conversations_info(self, p: dict[str, Any], token: str | None) -> dict[str, Any]:
         ch = self.channels.get(str(p.get("channel", "")))
         if ch is None:

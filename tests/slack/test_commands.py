@@ -47,3 +47,13 @@ async def test_moderator_launch_status_close_export(bot, fake, sservices):
     assert "has closed" in reply_text(summary)
     assert "already closed" in await bot.command("close", user=MODERATOR)
     assert max(bot.latencies) < 3
+
+
+async def test_a_channel_typed_by_name_is_looked_up_after_the_ack(bot, fake, sservices):
+    fake.add_channel(GENERAL, name="general", members=[MODERATOR, MEMBER])
+    text = await bot.command("launch state-of-mlops 2026 #general", user=MODERATOR)
+    assert "Working on it" in reply_text(bot.last_ack)  # conversations.list is paced: not before
+    assert "is open and announced" in text
+    assert fake.last_call("chat.postMessage").params["channel"] == GENERAL
+    typo = await bot.command("launch state-of-mlops 2027 #genral", user=MODERATOR)
+    assert "genral" in typo and await count(sservices, Wave) == 1
