@@ -131,6 +131,17 @@ def build_app(
     )
     if oauth_settings is not None:
         app.enable_token_revocation_listeners()
+    else:
+        # single-token mode keeps no installations; the manifest still subscribes to these
+        @app.event("app_uninstalled")
+        async def uninstalled(ack: Any) -> None:
+            await ack()
+            log.warning("the app was uninstalled from a workspace; its token no longer works")
+
+        @app.event("tokens_revoked")
+        async def revoked(ack: Any) -> None:
+            await ack()
+            log.warning("Slack revoked a token of this app")
     seen = SeenRequests()
     answers = frontend.answers
     dm = frontend.dm

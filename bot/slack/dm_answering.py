@@ -53,7 +53,7 @@ from bot.slack.dm_render import (
 )
 from bot.slack.modals import state_value, state_values
 from bot.slack.notifier import SlackNotifier
-from bot.slack.text import clip
+from bot.slack.text import clip, escape
 from surveys.errors import PageInvalid, SurveyError
 from surveys.flow import AnswerFlow, Progress
 from surveys.identity import Member
@@ -174,7 +174,7 @@ class SlackDMAnswers:
         """A short notice: privately where the member clicked, else in their DM."""
         if origin.respond is not None:
             try:
-                await origin.respond(text=clip(text, 3000), response_type="ephemeral",
+                await origin.respond(text=escape(clip(text, 3000)), response_type="ephemeral",
                                      replace_original=False)
                 return
             except (aiohttp.ClientError, TimeoutError) as exc:
