@@ -9,6 +9,7 @@ does so while still hidden, so revealing it never moves answered questions to an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from surveys.flow import Progress
@@ -40,8 +41,12 @@ class Page:
         return list(seen.values())
 
 
-def paginate(progress: Progress, max_fields: int = 5) -> list[Page]:
-    """The pages for the questions currently visible to this respondent."""
+def paginate(
+    progress: Progress, max_fields: int = 5, *, weight: Callable[[PageField], int] | None = None,
+    budget: int | None = None,
+) -> list[Page]:
+    """The pages for the questions currently visible to this respondent. With `weight` and
+    `budget` a page also ends before its fields' weights (a platform's components) pass it."""
     pages: list[list[PageField]] = []
     current: list[PageField] = []
 
@@ -64,7 +69,9 @@ def paginate(progress: Progress, max_fields: int = 5) -> list[Page]:
         if q.type is QuestionType.grid and current and len(current) + len(fields) > max_fields:
             flush()
         for f in fields:
-            if len(current) >= max_fields:
+            heavy = weight is not None and budget is not None and current and \
+                sum(weight(x) for x in current) + weight(f) > budget
+            if len(current) >= max_fields or heavy:
                 flush()
             current.append(f)
     flush()

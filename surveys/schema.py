@@ -68,8 +68,8 @@ class Question(_Strict):
     id: Identifier
     type: QuestionType
     text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    help: str | None = None
-    short: str | None = None
+    help: Annotated[str, StringConstraints(max_length=300)] | None = None
+    short: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
     required: bool = False
     options: list[Option] = Field(default_factory=list)
     max_choices: int | None = Field(default=None, ge=1)
@@ -149,6 +149,13 @@ def _duplicates(items: list[Option], path: str) -> list[str]:
     return problems
 
 
+# What chat menus can show (Slack: 100 options per multi-select; Discord: 25 per select and
+# 25 letter groups; both: 25 buttons or options for a grid's scale).
+LIMITS = {QuestionType.single: 500, QuestionType.multi: 100}
+MAX_ROWS = 50
+MAX_SCALE = 25
+
+
 def question_problems(q: Question, i: int, earlier: dict[str, Question]) -> list[str]:
     p = f"questions[{i}]"
     problems: list[str] = []
@@ -187,6 +194,14 @@ def question_problems(q: Question, i: int, earlier: dict[str, Question]) -> list
         QuestionType.single, QuestionType.multi, QuestionType.country
     ):
         problems.append(f"{p}.prefer_not_to_say: only choice questions can offer it")
+    limit = LIMITS.get(t)
+    if limit is not None and len(q.options) > limit:
+        problems.append(f"{p}.options: at most {limit} options for a {t.value} question "
+                        f"({len(q.options)} given); chat menus cannot show more")
+    if len(q.rows) > MAX_ROWS:
+        problems.append(f"{p}.rows: at most {MAX_ROWS} rows ({len(q.rows)} given)")
+    if len(q.scale) > MAX_SCALE:
+        problems.append(f"{p}.scale: at most {MAX_SCALE} scale points ({len(q.scale)} given)")
     if q.when is not None:
         problems += _condition_problems(q.when, p, q.id, earlier)
     return problems

@@ -47,6 +47,36 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 MAX_FIELDS = 5  # fields per page: Discord shows them as rows of one page
 MAX_OPTIONS = 25  # options per select
+MAX_COMPONENTS = 40  # components in one message (layout views count every item)
+FRAME_COMPONENTS = 4  # the header text and the Back/Next row (a row and two buttons)
+MAX_TEXT = 3900  # characters of text in one message (Discord allows 4000)
+
+
+def field_components(pf: PageField) -> int:
+    """Components one field takes on a page: its text, then a row with one select or button;
+    a long multi-choice list takes a row and select per group of options."""
+    q = pf.question
+    if q.type is QuestionType.multi and pf.row is None:
+        return 1 + 2 * len(chunks(q.choices, MAX_OPTIONS))
+    return 3
+
+
+def pages_of(progress: Progress) -> list[Page]:
+    """The answer pages, none over Discord's component limit."""
+    return paginate(progress, MAX_FIELDS, weight=field_components,
+                    budget=MAX_COMPONENTS - FRAME_COMPONENTS)
+
+
+def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
+    """Shorten the page's texts alike when together they pass the message limit (long
+    questions and help from a community's own questionnaire)."""
+    texts = [item for item in view.walk_children() if isinstance(item, discord.ui.TextDisplay)]
+    total = sum(len(t.content) for t in texts)
+    if total <= limit:
+        return
+    ratio = limit / total
+    for item in texts:
+        item.content = clip(item.content, max(40, int(len(item.content) * ratio) - 1))
 MODAL_READ_BUDGET = 1.0  # seconds to read an answer to prefill a modal; it must open within 3 s
 OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
 RANGE_PICKER = -1
@@ -106,7 +136,7 @@ class Screen:
 
     @property
     def pages(self) -> list[Page]:
-        return paginate(self.progress, MAX_FIELDS)
+        return pages_of(self.progress)
 
     def cid(self, kind: str, code: str) -> str:
         return f"{PREFIX}:{kind}:{self.wave_id}:{self.space}:{code}"
@@ -166,6 +196,7 @@ def render_page(screen: Screen) -> discord.ui.LayoutView:
         for item in _field_items(screen, pf, code, text):
             view.add_item(item)
     view.add_item(_nav_row(screen, pages, index))
+    fit_text(view)
     return view
 
 
@@ -362,7 +393,7 @@ class AnswerUI:
                 progress = await self._db(member, lambda: self.flow.start(wave_id, member))
             except SurveyError as exc:
                 return Outcome(view=text_layout(str(exc)))
-            index, notice = opening_page(progress, paginate(progress, MAX_FIELDS))
+            index, notice = opening_page(progress, pages_of(progress))
             screen = Screen(wave_id, member.space, await self.title(wave_id, wave), progress,
                             index=index, notice=notice)
             return Outcome(view=render_page(screen))
@@ -490,7 +521,7 @@ class AnswerUI:
     async def _navigate(self, member: Member, wave_id: int, anchor: str, direction: str) -> Outcome:
         progress = await self.flow.progress(wave_id, member)
         key = field_of(progress.questionnaire, anchor).key
-        pages = paginate(progress, MAX_FIELDS)
+        pages = pages_of(progress)
         current = page_of(pages, key)
         if direction == "s":
             return Outcome(view=render_page(await self._screen(wave_id, member.space, progress)))

@@ -100,3 +100,34 @@ def test_modal_values_reads_labels_and_rows():
         {"type": 1, "components": [{"type": 4, "custom_id": "11", "value": "42"}]},
     ]
     assert modal_values(components) == {"10": "hello", "11": "42"}
+
+
+def test_a_communitys_long_questionnaire_still_fits_every_page():
+    """Long texts and help, three 100-option multi questions and a 500-option list: each page
+    stays within 40 components and 4000 characters, whatever the community wrote."""
+    from surveys.catalog import parse_questionnaire
+
+    def many(n: int, prefix: str) -> str:
+        return "".join(f"      - {{id: {prefix}{i}, label: '{prefix.upper()} option {i:03d} ' }}\n"
+                       for i in range(n))
+
+    long_text, long_help = "Q" * 495, "H" * 295
+    qn = parse_questionnaire(
+        "id: big\ntitle: Big\nquestions:\n"
+        + "".join(f"  - id: m{k}\n    type: multi\n    text: {long_text}\n    help: {long_help}\n"
+                  f"    options:\n{many(100, f'm{k}x')}" for k in range(3))
+        + f"  - id: pick\n    type: single\n    text: {long_text}\n    options:\n{many(500, 'p')}"
+        + "".join(f"  - id: t{k}\n    type: text\n    text: {long_text}\n    help: {long_help}\n"
+                  for k in range(4))
+    )
+    progress = Progress(1, qn, {})
+    from bot.discord.answering import pages_of
+
+    pages = pages_of(progress)
+    assert max(len(p.fields) for p in pages) <= MAX_FIELDS
+    for index in range(len(pages)):
+        view = render_page(Screen(1, "42", "Big 2026", progress, index=index))
+        assert view.total_children_count <= 40, index
+        assert sum(len(c.content) for c in view.walk_children()
+                   if isinstance(c, discord.ui.TextDisplay)) <= 4000, index
+        assert view.to_components()

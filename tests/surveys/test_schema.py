@@ -178,3 +178,18 @@ def test_one_broken_question_does_not_hide_the_others_problems():
     assert "questions[2].id: duplicate id 'food'" in problems
     assert any(p.startswith("questions[2].min") for p in problems)
     assert not any(p.startswith("questions[3]") for p in problems)  # its condition waits for 'kind'
+
+
+def test_lists_chat_menus_cannot_show_are_refused():
+    options = "".join(f"      - {{id: o{i}, label: O{i}}}\n" for i in range(101))
+    scale = "".join(f"      - {{id: s{i}, label: S{i}}}\n" for i in range(26))
+    problems = _problems(
+        "id: big\ntitle: Big\nquestions:\n"
+        f"  - id: many\n    type: multi\n    text: Many\n    options:\n{options}"
+        f"  - id: grid\n    type: grid\n    text: Grid\n    rows: [{{id: r, label: R}}]\n    scale:\n{scale}"
+        f"  - id: t\n    type: text\n    text: T\n    help: {'h' * 301}\n"
+    )
+    assert "questions[0].options: at most 100 options for a multi question (101 given); chat menus " \
+           "cannot show more" in problems
+    assert "questions[1].scale: at most 25 scale points (26 given)" in problems
+    assert any(p.startswith("questions[2].help") for p in problems)
