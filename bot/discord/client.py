@@ -153,7 +153,10 @@ class StateofClient(discord.AutoShardedClient):
             self.tree.copy_global_to(guild=guild)
             self.tree.clear_commands(guild=None)
             self.synced = await self.tree.sync(guild=guild)
-            log.info("synced /survey to guild %s", guild_id)
+            # a global /survey left by an earlier run without STATEOF_DISCORD_GUILD would show
+            # twice in that server (and fail): remove it
+            await self.tree.sync()
+            log.info("synced /survey to guild %s (and cleared the global one)", guild_id)
         else:
             self.synced = await self.tree.sync()
             log.info("synced /survey globally (Discord may take up to an hour to show changes)")
