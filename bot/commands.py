@@ -237,9 +237,8 @@ class Commands:
         handler = getattr(self, "cmd_" + name.replace("-", "_"))
         try:
             return await handler(inv)
-        except (CommandError, LifecycleError, SurveyError, KeyError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            return Reply(f"{message}")
+        except (CommandError, LifecycleError, SurveyError) as exc:
+            return Reply(str(exc))
 
     async def _community(self, inv: Invocation) -> Community:
         return await self.services.community_for(inv.platform, inv.space)

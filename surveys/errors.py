@@ -56,8 +56,11 @@ class UnknownWave(SurveyError):
     """No wave with that label (or id) in this community."""
 
 
-class UnknownSurvey(SurveyError):
-    """No questionnaire with that id in the catalog."""
+class UnknownSurvey(SurveyError, KeyError):
+    """No questionnaire with that id in the catalog (a KeyError too, as a lookup miss)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class UnknownQuestion(SurveyError):

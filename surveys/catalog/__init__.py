@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from surveys.errors import UnknownSurvey
 from surveys.schema import Question, Questionnaire, format_location, question_problems, semantic_problems
 
 log = logging.getLogger(__name__)
@@ -138,12 +139,12 @@ class Catalog:
                 self._entries[qn.id] = CatalogEntry(qn, str(path))
 
     def get(self, survey_id: str) -> Questionnaire:
-        """The questionnaire with this id; KeyError naming the known ids otherwise."""
-        try:
-            return self._entries[survey_id].questionnaire
-        except KeyError:
+        """The questionnaire with this id; UnknownSurvey (a KeyError) naming the known ids."""
+        entry = self._entries.get(survey_id)
+        if entry is None:
             known = ", ".join(sorted(self._entries)) or "none"
-            raise KeyError(f"unknown survey '{survey_id}' (known: {known})") from None
+            raise UnknownSurvey(f"unknown survey '{survey_id}' (known: {known})")
+        return entry.questionnaire
 
     def add(self, qn: Questionnaire, source: str = "runtime") -> None:
         self._entries[qn.id] = CatalogEntry(qn, source)
