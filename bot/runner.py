@@ -110,6 +110,8 @@ async def _wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        if sys.platform == "win32":  # no loop signal handlers there: a plain handler wakes the loop
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+        else:
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()

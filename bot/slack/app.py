@@ -17,6 +17,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -169,15 +170,16 @@ def build_app(
         await answers.back(body)
 
     # -- answering in DMs, one question at a time (bot.slack.dm_answering) ---------------
-    @app.action(_action(DM_START))
-    async def dm_start(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
-        await dm.start(body, str(action.get("value", "")), respond)
+    def on_dm_button(handle: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """A DM button: ack at once, then `handle(body, button value, respond)`."""
+        async def listener(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+            await ack()
+            await handle(body, str(action.get("value", "")), respond)
+        return listener
 
-    @app.action(_action(DM_CHOOSE))
-    async def dm_choose(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
-        await dm.choose(body, str(action.get("value", "")), respond)
+    for action_id, handle in ((DM_START, dm.start), (DM_CHOOSE, dm.choose), (DM_SAVE, dm.save),
+                              (DM_SKIP, dm.skip), (DM_STOP, dm.stop)):
+        app.action(_action(action_id))(on_dm_button(handle))
 
     @app.action(_action(DM_SELECT))
     async def dm_select(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
@@ -187,21 +189,6 @@ def build_app(
     @app.action(_action(DM_MULTI))
     async def dm_ticked(ack: Any) -> None:
         await ack()  # ticking a checkbox saves nothing; "Save" reads the message state
-
-    @app.action(_action(DM_SAVE))
-    async def dm_save(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
-        await dm.save(body, str(action.get("value", "")), respond)
-
-    @app.action(_action(DM_SKIP))
-    async def dm_skip(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
-        await dm.skip(body, str(action.get("value", "")), respond)
-
-    @app.action(_action(DM_STOP))
-    async def dm_stop(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
-        await dm.stop(body, str(action.get("value", "")), respond)
 
     @app.action(_action(DM_WRITE))
     async def dm_write(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
