@@ -28,7 +28,6 @@ import contextlib
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
+from bench.common import free_port, stop_process  # noqa: E402
 from tests.discord.kit import DiscordMember, custom_ids  # noqa: E402
 from tests.fakes.discord import FakeDiscord, InteractionRecord  # noqa: E402
 
@@ -136,12 +136,6 @@ class Phase:
                 f"{self.settled_pct(50) * 1000:.0f} ms, p99 {self.settled_pct(99) * 1000:.0f} ms")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def chooser(rng: random.Random):
     def choose(select: dict) -> list[str]:
         values = [o["value"] for o in select["options"] if not o["value"].startswith("~")]
@@ -186,12 +180,7 @@ class Bot:
         await asyncio.sleep(2.5)  # discord.py waits 2 s for more GUILD_CREATEs before on_ready
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
 
 async def answer_survey(fake: FakeDiscord, announcement: dict, rng: random.Random,

@@ -30,7 +30,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
+from bench.common import free_port, stop_process  # noqa: E402
 from tests.fakes.slack import (  # noqa: E402
     FakeSlackAPI,
     SlackHTTPClient,
@@ -122,12 +122,6 @@ class Phase:
                 f"over 3 s or failed: {self.late}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def prepare_database(url: str | None, workdir: Path) -> str:
     """A migrated, empty database: a new SQLite file, or the PostgreSQL one truncated."""
     from sqlalchemy import create_engine, text
@@ -179,12 +173,7 @@ class Process:
         raise SystemExit(f"the process did not start; see {self.log}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
 
 class Views:
@@ -418,7 +407,7 @@ async def fanout_run(args: argparse.Namespace, url: str) -> list[str]:
             async with services.db.session() as session:
                 row = await session.get(Community, community.id)
                 row.summary_channels = []
-            wave = await lifecycle.launch(services, community, "state-of-mlops", "fanout",
+            wave, _posted = await lifecycle.launch(services, community, "state-of-mlops", "fanout",
                                           [ChannelRef("slack", fake.team_id, CHANNEL)])
             fake.reset_calls()
             started = time.perf_counter()
