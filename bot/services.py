@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.health import PlatformHealth
 from bot.serial import AnswerGate
 from bot.settings import Settings, SettingsError, resolve_secret
 from surveys.catalog import Catalog, QuestionnaireError
@@ -34,6 +35,7 @@ class Services:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     scheduling: Any = None  # bot.commands.Scheduling, set by the scheduler when it runs
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    health: PlatformHealth = field(default_factory=PlatformHealth)
     _answer_gate: AnswerGate | None = None
     _flow: AnswerFlow | None = None
 

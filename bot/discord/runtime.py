@@ -39,9 +39,16 @@ class DiscordRuntime:
     def ready(self) -> bool:
         return self.client.is_ready()
 
+    async def connected(self) -> bool:
+        """Every shard's gateway connection is open (the readiness probe)."""
+        shards = self.client.shards
+        return (not self.client.is_closed() and self.client.is_ready() and bool(shards)
+                and all(not shard.is_closed() for shard in shards.values()))
+
     async def stop(self) -> None:
         if self.services.notifiers.get("discord") is self.notifier:
             del self.services.notifiers["discord"]
+            self.services.health.unregister("discord")
         await self.client.close()
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -76,6 +83,7 @@ async def start_discord(services: Services) -> DiscordRuntime:
     services.register_notifier(notifier)
     task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
     runtime = DiscordRuntime(services, client, notifier, task, previous)
+    services.health.register("discord", runtime.connected)
     ready = asyncio.create_task(client.wait_until_ready())
     done, _ = await asyncio.wait({ready, task}, timeout=READY_TIMEOUT,
                                  return_when=asyncio.FIRST_COMPLETED)

@@ -61,9 +61,17 @@ class SlackRuntime:
     def mode(self) -> str:
         return "socket" if self.socket is not None else "http"
 
+    async def connected(self) -> bool:
+        """Socket Mode: the socket is open. HTTP mode has no standing connection: Slack
+        reaches us, so the process being up is all there is to check."""
+        if self.socket is None:
+            return True
+        return bool(await self.socket.client.is_connected())
+
     async def stop(self) -> None:
         if self.services.notifiers.get("slack") is self.notifier:
             del self.services.notifiers["slack"]
+            self.services.health.unregister("slack")
         if self.socket is not None:
             await self.socket.close_async()
         await self.clients.close()
@@ -143,4 +151,5 @@ async def start_slack(
         await clients.close()
         raise
     services.register_notifier(notifier)
+    services.health.register("slack", runtime.connected)
     return runtime

@@ -1,0 +1,85 @@
+"""Health probes and /metrics: readiness vs liveness, Prometheus exposition from prometheus_client."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot import health, metrics
+from bot.web import make_web_app
+
+
+async def _client(services) -> TestClient:
+    client = TestClient(TestServer(make_web_app(services)))
+    await client.start_server()
+    return client
+
+
+async def test_metrics_is_prometheus_exposition_with_process_and_survey_metrics(services):
+    metrics.INTERACTIONS.labels("slack", "answered").inc()
+    client = await _client(services)
+    try:
+        response = await client.get("/metrics")
+        body = await response.text()
+    finally:
+        await client.close()
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=")  # not bare text/plain
+    assert "charset=utf-8" in response.headers["Content-Type"]
+    assert "process_resident_memory_bytes" in body  # process metrics (Linux)
+    assert 'stateof_waves{status="open"} 0.0' in body
+    for name in ("stateof_answers_stored_total", "stateof_interactions_total", "stateof_ack_seconds",
+                 "stateof_messages_total", "stateof_rate_limited_total", "stateof_job_runs_total",
+                 "stateof_rate_limiter_wait_seconds_total", "stateof_platform_connected"):
+        assert f"# HELP {name} " in body, name
+    assert 'stateof_interactions_total{outcome="answered",platform="slack"}' in body
+
+
+async def test_readiness_needs_every_platform_liveness_only_a_stuck_one(services):
+    now = [1000.0]
+    services.health.clock = lambda: now[0]
+    up = {"discord": True}
+
+    async def discord_up() -> bool:
+        return up["discord"]
+
+    services.health.register("discord", discord_up)
+    client = await _client(services)
+    try:
+        ready = await client.get("/readyz")
+        assert ready.status == 200
+        assert (await ready.json())["platforms"] == ["discord"]
+
+        up["discord"] = False
+        not_ready = await client.get("/readyz")
+        detail = await not_ready.json()
+        assert not_ready.status == 503
+        assert detail["database"] == "ok" and detail["disconnected"] == ["discord"]
+        assert (await client.get("/livez")).status == 200  # a short drop is not a restart
+
+        now[0] += health.STUCK_AFTER + 1
+        stuck = await client.get("/livez")
+        assert stuck.status == 503 and (await stuck.json())["stuck"] == ["discord"]
+
+        up["discord"] = True
+        assert (await client.get("/livez")).status == 200
+        assert (await client.get("/healthz")).status == 200
+    finally:
+        await client.close()
+
+
+async def test_database_down_is_not_ready_but_live(services):
+    client = await _client(services)
+    try:
+        from surveys.db import DatabaseUnavailable
+
+        async def down() -> None:
+            raise DatabaseUnavailable("database unreachable (test)")
+
+        services.db.check = down  # type: ignore[method-assign]
+        health_response = await client.get("/healthz")
+        detail = await health_response.json()
+        assert health_response.status == 503
+        assert detail["database"].startswith("unavailable") and detail["status"] == "unavailable"
+        assert (await client.get("/livez")).status == 200
+    finally:
+        await client.close()
