@@ -301,7 +301,7 @@ async def main(args: argparse.Namespace) -> int:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
         env.update({
-            "STATEOF_DATABASE_URL": url, "STATEOF_SECRET_KEY": "bench-secret-key-0123456789",
+            "STATEOF_DATABASE_URL": url, "STATEOF_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijkl",
             "DISCORD_TOKEN": fake.token, "DISCORD_API_URL": fake.api_url,
             "DISCORD_GATEWAY_URL": fake.gateway_url, "STATEOF_DISCORD_GUILD": str(fake.guild_id),
             "STATEOF_LOG_LEVEL": "WARNING",

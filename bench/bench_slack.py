@@ -396,7 +396,7 @@ async def fanout_run(args: argparse.Namespace, url: str) -> list[str]:
         fake.enforce_limit("chat.postMessage", per_second=1.0 * args.scale, key="channel")
         members = [f"UDM{i:05d}" for i in range(args.dms)]
         fake.set_members(CHANNEL, members)
-        settings = Settings(database_url=url, secret_key="bench-secret-key-0123456789",
+        settings = Settings(database_url=url, secret_key="bench-secret-key-0123456789-abcdefghijkl",
                             slack_bot_token="xoxb-bench", slack_signing_secret=SECRET,
                             slack_api_url=fake.base_url, _env_file=None)
         services = build_services(settings)
@@ -446,7 +446,8 @@ async def main(args: argparse.Namespace) -> int:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         os.environ.pop(name, None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
-    env.update({"STATEOF_SECRET_KEY": "bench-secret-key-0123456789", "STATEOF_LOG_LEVEL": "WARNING"})
+    env.update({"STATEOF_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijkl",
+                "STATEOF_LOG_LEVEL": "WARNING"})
     out = [f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} CPUs: `bench/bench_slack.py "
            f"--members {args.members} --window {args.window:g} --think {args.think:g} "
            f"--concurrency {args.concurrency} --dms {args.dms} --scale {args.scale:g}`", ""]

@@ -254,20 +254,47 @@ def _env_name(field: str) -> str:
     return field.upper()
 
 
+MIN_SECRET_LENGTH = 32
+# Values that appear in templates and tutorials (compared without case and punctuation).
+_PLACEHOLDERS = {
+    "changemetoalongrandomstring", "changeme", "changemeplease", "replaceme", "secret",
+    "secretkey", "yoursecretkey", "yoursecret", "mysecretkey", "supersecret", "supersecretkey",
+    "password", "placeholder", "example", "test", "xxx",
+}
+_PLACEHOLDER_WORDS = ("changeme", "replaceme", "yoursecret", "placeholder", "putyour", "insertyour")
+_HOW_TO = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` cannot be the pseudonym key (a template placeholder, too short, too repetitive),
+    or None when it can."""
+    folded = re.sub(r"[^a-z0-9]", "", key.casefold())
+    if folded in _PLACEHOLDERS or any(word in folded for word in _PLACEHOLDER_WORDS):
+        return f"it is a placeholder from a template, not a key; {_HOW_TO}"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"use at least {MIN_SECRET_LENGTH} characters ({len(key)} given); {_HOW_TO}"
+    if len(set(key)) < 8:
+        return f"it repeats too few characters ({len(set(key))} different) to be secret; {_HOW_TO}"
+    return None
+
+
 def resolve_secret(settings: Settings) -> bytes:
     """The pseudonym key: STATEOF_SECRET_KEY, else a key persisted in the secret file.
 
     On first run a random key is generated and written (mode 600); a warning says so once.
+    A placeholder, a key under 32 characters or a repetitive one is refused (SettingsError).
     """
     if settings.secret_key:
-        if len(settings.secret_key) < 16:
-            raise SettingsError("STATEOF_SECRET_KEY is invalid: use at least 16 characters")
+        problem = secret_key_problem(settings.secret_key)
+        if problem:
+            raise SettingsError(f"STATEOF_SECRET_KEY is invalid: {problem}")
         return settings.secret_key.encode()
     path = settings.secret_file
     if path.exists():
         key = path.read_text("utf-8").strip()
-        if len(key) < 16:
-            raise SettingsError(f"{path} is invalid: the stored secret key is too short")
+        problem = secret_key_problem(key)
+        if problem:
+            raise SettingsError(f"{path} is invalid: the stored secret key is unusable: {problem}")
         return key.encode()
     key = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     return Settings(
         database_url=database_url,
-        secret_key="test-secret-key-0123456789",
+        secret_key="test-secret-key-0123456789-abcdefghijkl",
         secret_file=tmp_path / ".stateof-secret",
         _env_file=None,
     )

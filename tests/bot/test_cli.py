@@ -25,7 +25,8 @@ def stateof(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str
 @pytest.fixture
 def db_env(database_url: str) -> dict[str, str]:
     """A fresh database for the subprocess (the shared PostgreSQL one is emptied first)."""
-    return {"STATEOF_DATABASE_URL": database_url, "STATEOF_SECRET_KEY": "cli-test-secret-0123456789"}
+    return {"STATEOF_DATABASE_URL": database_url,
+            "STATEOF_SECRET_KEY": "cli-test-secret-0123456789-abcdefghijkl"}
 
 
 def test_help_lists_the_interface(tmp_path):

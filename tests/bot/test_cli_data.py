@@ -18,7 +18,8 @@ SURVEY = "state-of-mlops"
 
 @pytest.fixture
 def db_env(database_url: str) -> dict[str, str]:
-    return {"STATEOF_DATABASE_URL": database_url, "STATEOF_SECRET_KEY": "cli-test-secret-0123456789"}
+    return {"STATEOF_DATABASE_URL": database_url,
+            "STATEOF_SECRET_KEY": "cli-test-secret-0123456789-abcdefghijkl"}
 
 
 def past_wave(path: Path, n: int, monitoring: float, seed: int) -> Path:

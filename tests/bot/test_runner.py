@@ -31,7 +31,7 @@ def _get(url: str) -> tuple[int, str]:
 def test_run_headless_serves_health_and_metrics(tmp_path, database_url):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
-    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="runner-test-secret-0123")
+    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="runner-test-secret-0123-abcdefghijkl")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--no-chat", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -69,7 +69,8 @@ def test_run_with_half_configured_slack_is_one_line(tmp_path, database_url):
 
 def _run_once(tmp_path, database_url, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
-    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="runner-test-secret-0123", **extra)
+    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="runner-test-secret-0123-abcdefghijkl",
+               **extra)
     return subprocess.run([sys.executable, "-m", "bot.cli", "run", "--no-chat", "--host", "127.0.0.1",
                            "--port", extra.pop("PORT", "0")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import pytest
 
@@ -98,11 +100,55 @@ def test_secret_generated_once_and_reused(tmp_path, caplog):
 
 
 def test_configured_secret_wins(monkeypatch):
-    monkeypatch.setenv("STATEOF_SECRET_KEY", "a-very-long-secret-key")
-    assert resolve_secret(load_settings()) == b"a-very-long-secret-key"
-    monkeypatch.setenv("STATEOF_SECRET_KEY", "short")
-    with pytest.raises(SettingsError, match="at least 16"):
-        resolve_secret(load_settings())
+    key = "a-very-long-secret-key-for-pseudonyms-42"
+    monkeypatch.setenv("STATEOF_SECRET_KEY", key)
+    assert resolve_secret(load_settings()) == key.encode()
+
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / ".env.example"
+
+
+def _example_key() -> str:
+    for line in ENV_EXAMPLE.read_text("utf-8").splitlines():
+        if line.startswith("STATEOF_SECRET_KEY="):
+            return line.partition("=")[2]
+    raise AssertionError("deploy/.env.example has no STATEOF_SECRET_KEY line")
+
+
+@pytest.mark.parametrize("key, reason", [
+    (_example_key(), "placeholder"),
+    ("CHANGE_ME_to_a_long_random_string!!", "placeholder"),
+    ("please-replace-me-with-something-long", "placeholder"),
+    ("short", "at least 32 characters [(]5 given[)]"),
+    ("0123456789abcdef0123456789abcde", "at least 32 characters [(]31 given[)]"),
+    ("ab" * 20, "repeats too few characters"),
+])
+def test_placeholder_short_or_repetitive_keys_are_one_line(monkeypatch, key, reason):
+    monkeypatch.setenv("STATEOF_SECRET_KEY", key)
+    with pytest.raises(SettingsError, match=f"^STATEOF_SECRET_KEY is invalid: .*{reason}") as info:
+        resolve_secret(load_settings(_env_file=None))
+    assert "\n" not in str(info.value) and "secrets.token_urlsafe" in str(info.value)
+
+
+def test_a_short_stored_key_is_refused_naming_the_file(tmp_path):
+    (tmp_path / "secret").write_text("only-twenty-chars-ab\n")
+    with pytest.raises(SettingsError, match="secret is invalid: .*at least 32"):
+        resolve_secret(load_settings(secret_file=tmp_path / "secret", _env_file=None))
+
+
+def test_stateof_run_stops_on_the_env_example_key(tmp_path):
+    """The placeholder stops `stateof run` with one line before anything starts."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STATEOF_", "SLACK_", "DISCORD_"))}
+    env.update(STATEOF_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db", STATEOF_SECRET_KEY=_example_key())
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "run", "--port", "0"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert any("STATEOF_SECRET_KEY is invalid: it is a placeholder" in line for line in lines), done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_bad_questionnaire_in_the_catalog_dir_is_one_line(tmp_path, monkeypatch):
@@ -110,6 +156,6 @@ def test_bad_questionnaire_in_the_catalog_dir_is_one_line(tmp_path, monkeypatch)
 
     (tmp_path / "ours.yaml").write_text("id: [\n")
     monkeypatch.setenv("STATEOF_CATALOG_DIR", str(tmp_path))
-    settings = load_settings(secret_key="0123456789abcdef0123", _env_file=None)
+    settings = load_settings(secret_key="0123456789abcdef0123-abcdefghijkl", _env_file=None)
     with pytest.raises(SettingsError, match="STATEOF_CATALOG_DIR is invalid: .*ours.yaml: line 2"):
         build_services(settings)

@@ -54,7 +54,7 @@ async def test_schedule_and_status_commands(services, notifier, make_runtime):
 @pytest.fixture
 def cli(settings, monkeypatch):
     monkeypatch.setenv("STATEOF_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("STATEOF_SECRET_KEY", "cli-test-secret-0123456789")
+    monkeypatch.setenv("STATEOF_SECRET_KEY", "cli-test-secret-0123456789-abcdefghijkl")
     monkeypatch.setenv("COLUMNS", "250")
     app = typer.Typer()
 

@@ -58,7 +58,8 @@ async def test_default_community_follows_a_changed_timezone(settings, services, 
     # STATEOF_TIMEZONE not set: nothing changes.
     assert (await services.community_for("slack", "T1")).timezone == "UTC"
 
-    helsinki = Settings(database_url=settings.database_url, secret_key="test-secret-key-0123456789",
+    helsinki = Settings(database_url=settings.database_url,
+                        secret_key="test-secret-key-0123456789-abcdefghijkl",
                         secret_file=settings.secret_file, timezone="Europe/Helsinki", _env_file=None)
     moved = build_services(helsinki, services.db)
     caplog.set_level(logging.WARNING, logger="surveys.waves")

@@ -69,7 +69,7 @@ async def _scheduled_wave(url: str, opens_at: datetime, closes_at: datetime) -> 
 def test_sigkill_between_open_and_close(tmp_path, database_url):
     posts = tmp_path / "posts.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
-    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="process-test-secret-0123",
+    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="process-test-secret-0123-abcdefghijkl",
                STATEOF_DRY_RUN_POSTS=str(posts))
     # The process has half the wave's duration (6 s) after `opens_at` to come up and open it.
     opens_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
