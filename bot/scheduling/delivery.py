@@ -1,9 +1,12 @@
-"""How scheduled jobs talk to platforms: retries with backoff, and a dry-run file notifier.
+"""How jobs and fan-outs talk to platforms: retries with backoff, and a dry-run file notifier.
 
 A platform call that raises (Slack down, Discord 5xx, a timeout) is retried with exponential
-backoff and logged; `DeliveryError` (channel gone, DMs closed) and a DM answered with False
-are final and not retried. After the last attempt the error propagates to the job, which
-logs it and records the outcome: the scheduler itself never stops.
+backoff and jitter (so a fan-out does not retry in lockstep) and logged; `DeliveryError`
+(channel gone, DMs closed) and a DM answered with False are final and not retried. A rate
+limit whose Retry-After is above the policy's cap is not waited for: `TooLongToWait` is
+raised at once (a fan-out stops and says so, instead of blocking for minutes). After the
+last attempt the error propagates to the job, which logs it and records the outcome: the
+scheduler itself never stops.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,36 +32,75 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """`attempts` tries in all; waits `base`, `base*factor`, ... seconds (at most `cap`)."""
+    """`attempts` tries in all; waits `base`, `base*factor`, ... seconds (at most `cap`), each
+    shortened by up to `jitter` (a fraction) at random. A Retry-After above `cap` is not waited."""
 
     attempts: int = 5
     base: float = 2.0
     factor: float = 2.0
     cap: float = 60.0
+    jitter: float = 0.0
 
     def delays(self) -> list[float]:
         return [min(self.base * self.factor**i, self.cap) for i in range(max(self.attempts - 1, 0))]
+
+    def wait(self, delay: float, rng: random.Random | None = None) -> float:
+        """`delay` with jitter applied (never longer than `delay`)."""
+        if self.jitter <= 0:
+            return delay
+        return delay * (1.0 - self.jitter * (rng or random).random())
+
+
+class TooLongToWait(Exception):
+    """A platform asked us to wait (Retry-After) longer than the retry policy's cap."""
+
+    def __init__(self, what: str, retry_after: float, cap: float):
+        super().__init__(f"{what}: rate-limited for {retry_after:.0f} s (more than the {cap:.0f} s we wait)")
+        self.retry_after = retry_after
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The Retry-After a rate-limit error carries (discord.py's RateLimited, a Slack 429), if any."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, int | float):
+        return float(value)
+    response = getattr(exc, "response", None)
+    if getattr(response, "status_code", None) == 429:
+        headers = {str(k).lower(): v for k, v in dict(getattr(response, "headers", None) or {}).items()}
+        raw = headers.get("retry-after")
+        raw = raw[0] if isinstance(raw, list | tuple) and raw else raw
+        try:
+            return float(raw) if raw is not None else None
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 async def with_retries(
     call: Callable[[], Awaitable[T]], what: str, policy: RetryPolicy, sleep: Sleep = asyncio.sleep
 ) -> T:
-    """Run `call`, retrying failures (not DeliveryError) with backoff; re-raise the last one."""
+    """Run `call`, retrying failures (not DeliveryError) with backoff; re-raise the last one.
+    A rate limit longer than `policy.cap` raises `TooLongToWait` at once."""
     delays = policy.delays()
     for attempt in range(policy.attempts):
         try:
             return await call()
-        except DeliveryError:
+        except (DeliveryError, TooLongToWait):
             raise
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            retry_after = retry_after_of(exc)
+            if retry_after is not None and retry_after > policy.cap:
+                log.warning("%s: rate-limited for %.0f s; not waiting that long", what, retry_after)
+                raise TooLongToWait(what, retry_after, policy.cap) from exc
             if attempt >= len(delays):
                 log.error("%s failed after %d attempts: %s", what, policy.attempts, _reason(exc))
                 raise
-            log.warning("%s failed (attempt %d of %d): %s; retrying in %.0f s",
-                        what, attempt + 1, policy.attempts, _reason(exc), delays[attempt])
-            await sleep(delays[attempt])
+            delay = max(policy.wait(delays[attempt]), retry_after or 0.0)
+            log.warning("%s failed (attempt %d of %d): %s; retrying in %.1f s",
+                        what, attempt + 1, policy.attempts, _reason(exc), delay)
+            await sleep(delay)
     raise AssertionError("unreachable")
 
 

@@ -55,7 +55,7 @@ class SchedulerRuntime:
 
     def __init__(
         self, services: Services, *, clock: Clock | None = None, leadership: Leadership | None = None,
-        grace: Grace = Grace(), retry: RetryPolicy = RetryPolicy(),
+        grace: Grace = Grace(), retry: RetryPolicy = RetryPolicy(jitter=0.5),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         standby_retry: float = 5.0, check_interval: float = 5.0, resync_interval: float = 60.0,
         heartbeat: float = 20.0, stale_after: timedelta = timedelta(seconds=90), name: str = "this process",

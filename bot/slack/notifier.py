@@ -2,7 +2,10 @@
 
 - `post`: chat.postMessage with Block Kit (header, plain-text sections, fields, buttons)
   and escaped fallback text, no unfurling; files (PNG charts, CSV) follow with
-  files_upload_v2 in the same channel.
+  files_upload_v2 in the same channel. A post is one message: once chat.postMessage has
+  answered, `post` returns its ts whatever happens to the files, so a caller that retries
+  `post` never posts the message twice. A failed upload is retried on its own (a few times,
+  with jitter) and then reported in the log, never by posting the message again.
 - `dm`: conversations.open (the DM channel is cached per member), then the same post.
   A member who cannot receive DMs (deactivated, a bot, not visible) returns False so the
   caller records it and never retries.
@@ -15,8 +18,10 @@ A channel that is gone or that the app is not in raises `DeliveryError` (not ret
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import random
+from collections.abc import Awaitable, Callable, Sequence
 
 from slack_sdk.errors import SlackApiError
 
@@ -39,6 +44,7 @@ CANNOT_DM = {
     "messages_tab_disabled", "channel_not_found", "is_archived", "not_in_channel",
     "users_list_not_supplied", "restricted_action",
 }
+UPLOAD_DELAYS = (2.0, 6.0)  # seconds before the 2nd and 3rd upload attempt (shortened by jitter)
 
 
 def slack_error(exc: SlackApiError) -> str:
@@ -50,8 +56,14 @@ class SlackNotifier:
 
     platform = PLATFORM
 
-    def __init__(self, clients: SlackClients):
+    def __init__(
+        self, clients: SlackClients, *, upload_delays: Sequence[float] = UPLOAD_DELAYS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
         self.clients = clients
+        self.upload_delays = tuple(upload_delays)
+        self.sleep = sleep
+        self.failed_uploads = 0  # messages posted whose files could not be uploaded
         self._dm_channels: dict[tuple[str, str], str] = {}
 
     async def _client(self, space: str):
@@ -76,9 +88,31 @@ class SlackNotifier:
             raise
         ts = str(resp["ts"])
         if message.attachments:
-            await self.upload(channel.space, str(resp.get("channel") or channel.channel),
-                              message.attachments)
+            await self._attach(channel.space, str(resp.get("channel") or channel.channel), message)
         return ts
+
+    async def _attach(self, space: str, channel_id: str, message: Message) -> None:
+        """Upload a posted message's files: retried on its own, then reported (never raised,
+        so the message is not posted again)."""
+        for attempt in range(len(self.upload_delays) + 1):
+            try:
+                await self.upload(space, channel_id, message.attachments)
+                return
+            except DeliveryError as exc:
+                problem = str(exc)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a 5xx, a failed completeUploadExternal, a timeout
+                problem = f"{type(exc).__name__}: {exc}"
+                if attempt < len(self.upload_delays):
+                    delay = self.upload_delays[attempt] * (1.0 - 0.5 * random.random())
+                    log.warning("uploading the files of a posted message failed (%s); retrying in "
+                                "%.1f s", problem, delay)
+                    await self.sleep(delay)
+        self.failed_uploads += 1
+        log.error("posted %r in %s but could not upload its %d file(s): %s; the message is not "
+                  "posted again", message.title, channel_id, len(message.attachments), problem)
 
     async def upload(
         self, space: str, channel_id: str, attachments: Sequence[Attachment], comment: str = ""
