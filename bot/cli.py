@@ -1,4 +1,9 @@
-"""The `stateof` command line (Typer + Rich). User errors are one clear line, never a traceback."""
+"""The `stateof` command line (Typer + Rich). User errors are one clear line, never a traceback.
+
+Only Typer and Rich load at start-up: each command imports what it uses (the database stack,
+pandas and matplotlib only where they are needed), so `stateof --help` answers at once.
+`-h` is `--help` everywhere.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,15 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from bot.cli_support import err, fail, migrate_or_exit, out, run_async, settings_or_exit
-from bot.logs import setup_logging
-from surveys.catalog import Catalog, QuestionnaireError, load_file
-from surveys.db import describe_url
+from bot.cli_support import err, fail, migrate_or_exit, out, print_table, run_async, settings_or_exit
 
 log = logging.getLogger(__name__)
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # inherited by every subcommand
 
 app = typer.Typer(
     name="stateof",
@@ -24,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings=HELP_OPTIONS,
 )
 surveys_app = typer.Typer(help="The questionnaire catalog.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -58,6 +62,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic community.")] = 2026,
 ) -> None:
     """Quick start: three yearly waves of a SYNTHETIC community and the summary of the latest."""
+    from bot.logs import setup_logging
+
     setup_logging("text", "WARNING")
     from bot.demo import WAVES, run_demo
 
@@ -138,6 +144,8 @@ def chat(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database (SQLite or PostgreSQL) to the newest schema."""
+    from surveys.db import describe_url
+
     settings = settings_or_exit()
     migrate_or_exit(settings)
     out.print(f"Database is up to date: {describe_url(settings.database_url)}")
@@ -146,6 +154,10 @@ def db_upgrade() -> None:
 @surveys_app.command("list")
 def surveys_list() -> None:
     """Show the questionnaires in the catalog."""
+    from rich.table import Table
+
+    from surveys.catalog import Catalog, QuestionnaireError
+
     settings = settings_or_exit()
     try:
         catalog = Catalog([settings.catalog_dir] if settings.catalog_dir else [])
@@ -155,12 +167,14 @@ def surveys_list() -> None:
     for entry in catalog.entries():
         qn = entry.questionnaire
         table.add_row(qn.id, str(qn.version), qn.title, str(len(qn.questions)), entry.source)
-    out.print(table)
+    print_table(table)
 
 
 @surveys_app.command("validate")
 def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire YAML file.")]) -> None:
     """Check a questionnaire file; every problem is listed with its path (exit 1)."""
+    from surveys.catalog import QuestionnaireError, load_file
+
     try:
         qn = load_file(file)
     except QuestionnaireError as exc:
@@ -173,17 +187,48 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
 
 
 def _register_subapps() -> None:
-    from bot import cli_data, cli_schedule
+    from bot import cli_data, cli_schedule, cli_waves
 
     cli_data.register(app)
     cli_schedule.register(app)
+    cli_waves.register(app)
 
 
 _register_subapps()
 
 
 def main() -> None:
-    app()
+    """`stateof`: a usage mistake (unknown option, a value outside a choice list, a missing
+    argument) is one red line naming the command's `-h`, exit 2, like every other error."""
+    click = _click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        out.print(exc.format_message(), highlight=False, markup=False)
+        raise SystemExit(0) from None
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} -h`)" if exc.ctx is not None else ""
+        raise SystemExit(_usage_line(exc.format_message() + hint)) from None
+    except click.ClickException as exc:
+        raise SystemExit(_usage_line(exc.format_message(), exc.exit_code)) from None
+    except (typer.Abort, getattr(click, "Abort", typer.Abort)):
+        err.print("Aborted.")
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions() -> Any:
+    """Click's exceptions: vendored inside newer Typer releases, a dependency of older ones."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
+def _usage_line(message: str, code: int = 2) -> int:
+    fail(" ".join(message.split()), code)
+    return code
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ meant for pipes (summary JSON/Markdown, CSV export without --out) goes to stdout
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,8 +23,29 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SUMMARY_FORMATS = ("json", "md", "html")
-EXPORT_FORMATS = ("csv", "parquet")
+
+class SummaryFormat(StrEnum):
+    """`summary --format`: checked by the command line before any work, listed in --help."""
+
+    json = "json"
+    md = "md"
+    html = "html"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+class Platform(StrEnum):
+    slack = "slack"
+    discord = "discord"
+    console = "console"
+
+
+SUMMARY_FORMATS = tuple(f.value for f in SummaryFormat)
+EXPORT_FORMATS = tuple(f.value for f in ExportFormat)
+PARQUET_MISSING = "Parquet export needs pyarrow: install stateof[parquet] (pip install 'stateof[parquet]')"
 
 Survey = Annotated[str, typer.Option("--survey", help="Questionnaire id, e.g. state-of-mlops.")]
 WaveLabel = Annotated[str, typer.Option("--wave", help="Wave label, e.g. 2021.")]
@@ -56,9 +79,10 @@ class _Context:
 
     @staticmethod
     def run(
-        settings: Any, work: Callable[[Any], Awaitable[T]], passthrough: tuple[type[Exception], ...] = ()
+        settings: Any, work: Callable[[Any], Awaitable[T]], passthrough: tuple[type[Exception], ...] = (),
+        *, migrate: bool = True,
     ) -> T:
-        return run_with_services(settings, work, passthrough)
+        return run_with_services(settings, work, passthrough, migrate=migrate)
 
 
 async def _community_id(services: Any, slug: str | None, *, create: bool) -> int:
@@ -85,7 +109,7 @@ def _questionnaire(services: Any, survey: str) -> Any:
     try:
         return services.catalog.get(survey)
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
+        raise _fail(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -145,25 +169,24 @@ def register(app: typer.Typer) -> None:
         no_compare: Annotated[bool, typer.Option("--no-compare", help="Compare with no wave.")] = False,
         where: Annotated[list[str] | None, typer.Option(
             "--where", help="Segment QUESTION=OPTION[,OPTION] (repeat: all must match).")] = None,
-        platform: Annotated[str | None, typer.Option(
-            "--platform", help="Only members who answered on slack, discord or console.")] = None,
-        fmt: Annotated[str, typer.Option(
-            "--format", help="json, md, or html (one self-contained page with the charts).")] = "md",
+        platform: Annotated[Platform | None, typer.Option(
+            "--platform", help="Only members who answered on this platform.")] = None,
+        fmt: Annotated[SummaryFormat, typer.Option(
+            "--format", help="Markdown, JSON, or HTML (one self-contained page with the charts).")
+        ] = SummaryFormat.md,
         out_dir: Annotated[Path | None, typer.Option(
             "--out", help="Folder for summary.json|md|html and the charts (default: print).")] = None,
         community: CommunityOpt = None,
     ) -> None:
         """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
-        if fmt not in SUMMARY_FORMATS:
-            raise _fail(f"unknown format '{fmt}' (use json, md or html)")
+        fmt = SummaryFormat(fmt).value
         segment = parse_where(where)
-        if platform is not None and platform.lower() not in ("slack", "discord", "console"):
-            raise _fail(f"unknown platform '{platform}' (use slack, discord or console)")
         settings = ctx.settings()
 
         async def work(services: Any) -> Any:
             from analytics.service import build_summary, previous_labels
 
+            _questionnaire(services, survey)
             community_id = await _community_id(services, community, create=False)
             labels = list(compare or [])
             if not labels and not no_compare:
@@ -171,11 +194,12 @@ def register(app: typer.Typer) -> None:
                                                survey_id=survey, wave=wave)
             return await build_summary(
                 services.db, community_id=community_id, survey_id=survey, wave=wave,
-                compare=labels, where=segment or None, platform=platform.lower() if platform else None,
+                compare=labels, where=segment or None,
+                platform=Platform(platform).value if platform else None,
                 min_group_size=settings.min_group_size,
             )
 
-        result = ctx.run(settings, work)
+        result = ctx.run(settings, work, migrate=False)
         if out_dir is None:
             from analytics.report import to_json, to_markdown
 
@@ -202,7 +226,8 @@ def register(app: typer.Typer) -> None:
     def export(
         survey: Survey,
         wave: WaveLabel,
-        fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+        fmt: Annotated[ExportFormat, typer.Option(
+            "--format", help="CSV, or Parquet (needs stateof[parquet]).")] = ExportFormat.csv,
         open_data: Annotated[bool, typer.Option(
             "--open-data", help="Public release: no free text, small groups merged.")] = False,
         out_file: Annotated[Path | None, typer.Option(
@@ -211,20 +236,26 @@ def register(app: typer.Typer) -> None:
         community: CommunityOpt = None,
     ) -> None:
         """Answers per pseudonymous respondent in the import format (no platform user ids)."""
-        if fmt not in EXPORT_FORMATS:
-            raise _fail(f"unknown format '{fmt}' (use csv or parquet)")
+        fmt = ExportFormat(fmt).value
+        if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise _fail(PARQUET_MISSING)
         settings = ctx.settings()
 
         async def work(services: Any) -> bytes:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
             from analytics.export import export_wave
 
+            _questionnaire(services, survey)
             community_id = await _community_id(services, community, create=False)
-            return await export_wave(
-                services.db, community_id=community_id, survey_id=survey, wave=wave, fmt=fmt,
-                open_data=open_data, min_group_size=settings.min_group_size,
-            )
+            with Progress(SpinnerColumn(), TextColumn(f"[bold]exporting[/] {wave} as {fmt}"),
+                          TimeElapsedColumn(), console=err, transient=True):
+                return await export_wave(
+                    services.db, community_id=community_id, survey_id=survey, wave=wave, fmt=fmt,
+                    open_data=open_data, min_group_size=settings.min_group_size,
+                )
 
-        data = ctx.run(settings, work)
+        data = ctx.run(settings, work, migrate=False)
         target = out_file
         if target is None and fmt == "parquet":
             target = Path(f"{survey}-{wave}{'-open' if open_data else ''}.parquet")

@@ -10,9 +10,8 @@ import logging
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from bot.cli_support import fail, out, run_with_services, settings_or_exit
+from bot.cli_support import fail, out, print_table, run_with_services, settings_or_exit
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +22,10 @@ def _settings():
     return settings_or_exit(quiet=True)
 
 
-def _run(settings, work):
-    """Migrate, run `work(services)` and close; database problems are one line, exit 2."""
-    return run_with_services(settings, work)
+def _run(settings, work, *, migrate: bool = True):
+    """Migrate (or check the schema), run `work(services)` and close; database problems are
+    one line, exit 2."""
+    return run_with_services(settings, work, migrate=migrate)
 
 
 def _channel(spec: str):
@@ -116,6 +116,7 @@ def register(app: typer.Typer) -> None:
         community: Annotated[str | None, typer.Option(help="Only this community (slug).")] = None,
     ) -> None:
         """Show the schedules and when each opens next."""
+        from rich.table import Table
         from sqlalchemy import select
 
         from bot.lifecycle import local_time
@@ -132,7 +133,7 @@ def register(app: typer.Typer) -> None:
                     wanted = next((cid for cid, slug in slugs.items() if slug == community), -1)
                 return slugs, [schedule_info(s, utcnow()) for s in await list_schedules(session, wanted)]
 
-        slugs, infos = _run(settings, work)
+        slugs, infos = _run(settings, work, migrate=False)
         if not infos:
             out.print("No schedules. Add one with: stateof schedule add SURVEY \"0 9 1 3 *\"")
             return
@@ -147,7 +148,7 @@ def register(app: typer.Typer) -> None:
                 describe_duration(s.duration_seconds),
                 ", ".join(f"{c['platform']}:{c['channel']}" for c in s.channels) or "-", nxt,
             )
-        out.print(table)
+        print_table(table)
 
     @schedule_app.command("remove")
     def remove(

@@ -2,30 +2,46 @@
 
 User errors are one red line on stderr and exit 1; a bad setting or an unreachable
 database is one line and exit 2. Nothing here prints a traceback for something a user did.
+Commands that only read skip the migration run: they check the schema version (one query)
+and ask for `stateof db upgrade` when the database is behind.
+
+Heavy modules (SQLAlchemy, Alembic, pydantic-settings) are imported inside the functions, so
+`stateof --help` stays quick.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 
-from bot.logs import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
-from surveys.db import DatabaseUnavailable, describe_url, sync_url
-
 if TYPE_CHECKING:
     from bot.services import Services
+    from bot.settings import Settings
+    from surveys.db import Database
 
 log = logging.getLogger(__name__)
 
-out = Console()
+# Output for pipes keeps its width: Rich would otherwise cut tables to 80 columns when stdout
+# is not a terminal (`stateof schedule list | cat`). On a terminal, Rich measures it.
+out = Console(soft_wrap=False)
 err = Console(stderr=True)
 T = TypeVar("T")
+WIDE = 400  # columns a table may use when printed to a pipe or file
+
+
+def print_table(table: object) -> None:
+    """A Rich table on stdout: the terminal's width there, never cut when piped."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        out.print(table, width=WIDE, crop=False)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -37,6 +53,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def settings_or_exit(quiet: bool = False) -> Settings:
     """Settings, or one line naming the bad setting and exit 2. `quiet` keeps the log at
     WARNING (unless DEBUG is asked for) so command output stays clean for pipes."""
+    from bot.logs import setup_logging
+    from bot.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -52,6 +71,7 @@ def migrate_or_exit(settings: Settings) -> None:
     """Bring the database to head; a database that cannot be reached is one line, exit 2."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
+    from surveys.db import describe_url, sync_url
     from surveys.migrate import upgrade
 
     try:
@@ -61,29 +81,70 @@ def migrate_or_exit(settings: Settings) -> None:
         raise fail(f"cannot connect to {describe_url(settings.database_url)}: {reason}", 2) from None
 
 
+class SchemaBehind(Exception):
+    """The database's schema is older (or newer) than this version of stateof expects."""
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*['\"]?([\w.-]+|None)['\"]?", re.MULTILINE)
+
+
+def schema_heads() -> set[str]:
+    """The newest migration revision(s), read from the bundled migration files (no Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (resources.files("migrations") / "versions").iterdir():
+        if not path.name.endswith(".py"):
+            continue
+        for kind, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (revisions if kind == "revision" else parents).add(value)
+    return revisions - parents
+
+
+async def check_schema(db: Database) -> None:
+    """SchemaBehind unless the database is at the newest migration (one small query)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        async with db.session() as session:
+            found = set((await session.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+    except DBAPIError:
+        found = set()
+    if found != schema_heads():
+        state = "has no stateof tables yet" if not found else "is at an older (or newer) schema"
+        raise SchemaBehind(f"the database {state}; run `stateof db upgrade` first")
+
+
 def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine; a bad setting or an unreachable database becomes one line, exit 2."""
+    from bot.settings import SettingsError
+    from surveys.db import DatabaseUnavailable
+
     try:
         return asyncio.run(coro_fn())
-    except (DatabaseUnavailable, SettingsError) as exc:
+    except (DatabaseUnavailable, SettingsError, SchemaBehind) as exc:
         raise fail(str(exc), 2) from None
 
 
 def run_with_services(
     settings: Settings, work: Callable[[Services], Awaitable[T]],
-    passthrough: tuple[type[Exception], ...] = (),
+    passthrough: tuple[type[Exception], ...] = (), *, migrate: bool = True,
 ) -> T:
-    """Migrate, run `work(services)` and close. A SurveyError (unknown wave, bad input…) is
-    one line and exit 1, except the `passthrough` ones, which the command reports itself."""
+    """Migrate (or, with `migrate=False`, for commands that only read, check the schema
+    version), run `work(services)` and close. A SurveyError (unknown wave, bad input…) is one
+    line and exit 1, except the `passthrough` ones, which the command reports itself."""
     from bot.services import build_services
     from surveys.errors import SurveyError
 
-    migrate_or_exit(settings)
+    if migrate:
+        migrate_or_exit(settings)
 
     async def go() -> T:
         services = build_services(settings)
         try:
             await services.db.check()
+            if not migrate:
+                await check_schema(services.db)
             return await work(services)
         finally:
             await services.close()

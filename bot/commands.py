@@ -1,21 +1,34 @@
-"""`/survey` commands, platform-neutral: Slack and Discord translate into an `Invocation`
-and render the `Reply`. Moderator-only commands refuse others politely and change nothing.
+"""`/survey` commands, platform-neutral: Slack, Discord and the CLI translate into an
+`Invocation` and render the reply, a neutral `Message` (ephemeral unless said otherwise).
+
+Which commands exist, their typed arguments, who may run them and their help text is the
+command table (`bot.command_table`); each handler here registers for its row with
+`@handles(NAME)`, and a row without a handler (or a handler without a row) fails at import.
+Moderator-only commands refuse others politely and change nothing. Every error a user can fix
+is a `SurveyError` (command, lifecycle and schedule errors included) whose message becomes the
+reply.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import shlex
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from analytics.export import export_wave
 from bot import lifecycle
+from bot.command_table import BY_NAME, CommandError, bind_args, command, help_lines, parse_command_text
 from bot.lifecycle import LifecycleError, local_time, parse_duration
-from bot.scheduling.schedules import describe_cron, parse_reminders, weekly_cron
+from bot.scheduling.schedules import (
+    describe_cron,
+    list_schedules,
+    parse_reminders,
+    remove_schedule,
+    schedule_info,
+    weekly_cron,
+)
 from bot.services import Services
 from surveys.errors import SurveyError
 from surveys.identity import Member
@@ -23,43 +36,29 @@ from surveys.models import Community, Wave, WaveStatus, utcnow
 from surveys.ports import Attachment, Button, ChannelRef, Message
 from surveys.schema import QuestionType
 from surveys.validation import field_key
-from surveys.waves import current_wave, open_waves, questionnaire_of
+from surveys.waves import current_wave, ensure_community, get_wave, open_waves, questionnaire_of
+
+__all__ = ["CLI", "CommandError", "Commands", "Invocation", "bind_args", "parse_command_text", "reply"]
 
 log = logging.getLogger(__name__)
 
-MODERATOR_COMMANDS = {
-    "launch", "schedule", "status", "remind", "close", "results", "export", "summary-channel",
-}
-MEMBER_COMMANDS = {"my-data", "help"}
+CLI = "cli"  # the platform of an invocation from `stateof`: its space is a community slug
 DELETE_MY_DATA = "mydata_delete"
 CONFIRM_DELETE_MY_DATA = "mydata_delete_confirm"
 STOP_REMINDERS = "mydata_stop_reminders"
 DEFAULT_WEEKLY_CRON = "0 9 * * mon"
 
-HELP = {
-    "launch": ("launch SURVEY [WAVE] [#channel] [duration:30d]", "open a wave and announce it"),
-    "schedule": ("schedule SURVEY CRON [duration:30d] [label:{year}] [reminders:halfway,48h] [#channel]",
-                 "open a wave on a recurrence, e.g. \"0 9 1 3 *\""),
-    "status": ("status [WAVE]", "respondents, completion, time left, upcoming jobs"),
-    "remind": ("remind [WAVE]", "DM those who started or were invited and have not finished"),
-    "close": ("close [WAVE]", "close the wave and post its summary"),
-    "results": ("results [QUESTION] [where Q=OPT[,OPT]] [where platform=slack|discord]",
-                "a chart and the numbers"),
-    "export": ("export [WAVE]", "the answers as CSV, sent to you alone"),
-    "summary-channel": ("summary-channel [#channel] [weekly:\"mon 09:00\" | cron:\"0 9 * * mon\" | "
-                        "weekly:off] | off", "where and when summaries are posted"),
-    "my-data": ("my-data", "see or delete your own answers"),
-    "help": ("help", "this list"),
-}
 
-
-class CommandError(Exception):
-    """A command that cannot run as given; the message says how to fix it."""
+def reply(text: str, *, title: str = "", ephemeral: bool = True, attachments: list[Attachment] | None = None,
+          buttons: list[Button] | None = None) -> Message:
+    """A command's answer: private to the member who ran it unless `ephemeral=False`."""
+    return Message(title=title, text=text, attachments=attachments or [], buttons=buttons or [],
+                   ephemeral=ephemeral)
 
 
 @dataclass(frozen=True)
 class Invocation:
-    """A `/survey` command from a platform, already translated at the edge."""
+    """A `/survey` command from a platform (or the CLI), already translated at the edge."""
 
     platform: str
     space: str
@@ -73,20 +72,23 @@ class Invocation:
     def member(self) -> Member:
         return Member(self.platform, self.space, self.user)
 
+    @property
+    def who(self) -> str:
+        """Who ran it, for the log of irreversible actions."""
+        return f"{self.platform}:{self.space}:{self.user}"
+
     def channel_ref(self, channel: str | None = None) -> ChannelRef | None:
+        """A channel of this platform and space; from the CLI, `PLATFORM:SPACE:CHANNEL`."""
         target = channel or self.channel
-        return ChannelRef(self.platform, self.space, target) if target else None
-
-
-@dataclass
-class Reply:
-    """What the member sees: plain text (adapters escape it), files, and buttons."""
-
-    text: str
-    ephemeral: bool = True
-    attachments: list[Attachment] = field(default_factory=list)
-    buttons: list[Button] = field(default_factory=list)
-    title: str = ""
+        if not target:
+            return None
+        if self.platform == CLI:
+            parts = target.split(":")
+            if len(parts) != 3 or not all(parts):
+                raise CommandError(f"'{target}' is not a channel; use PLATFORM:SPACE:CHANNEL, "
+                                   "e.g. slack:T0123:C0456")
+            return ChannelRef(parts[0].lower(), parts[1], parts[2])
+        return ChannelRef(self.platform, self.space, target)
 
 
 class Scheduling(Protocol):
@@ -102,46 +104,6 @@ class Scheduling(Protocol):
     async def wave_changed(self, wave_id: int) -> None: ...
 
     async def community_changed(self, community_id: int) -> None: ...
-
-
-SMART_DOUBLE_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
-SMART_SINGLE_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'"})
-
-
-def parse_command_text(text: str) -> tuple[str, list[str], dict[str, str]]:
-    """Split Slack-style text: `launch state-of-mlops 2026 <#C1|general> duration:14d`.
-
-    Returns the command, positional words and `key:value` options (`where Q=A,B` too).
-    Typographic quotes (Slack and phones turn "0 9 1 3 *" into “0 9 1 3 *”) count as
-    ASCII quotes; a lone ’ that is an apostrophe (O’Reilly) stays as written.
-    """
-    text = text.strip().translate(SMART_DOUBLE_QUOTES)
-    try:
-        words = shlex.split(text.translate(SMART_SINGLE_QUOTES))
-    except ValueError:
-        try:
-            words = shlex.split(text)
-        except ValueError as exc:
-            raise CommandError(f"could not read the command: {exc}") from None
-    if not words:
-        return "help", [], {}
-    command, rest = words[0].lower(), words[1:]
-    positional: list[str] = []
-    options: dict[str, str] = {}
-    i = 0
-    while i < len(rest):
-        word = rest[i]
-        if word.lower() == "where" and i + 1 < len(rest):
-            options["where"] = (options.get("where", "") + " " + rest[i + 1]).strip()
-            i += 2
-            continue
-        key, sep, value = word.partition(":")
-        if sep and key.isidentifier() and value and not word.startswith("<"):
-            options[key.lower()] = value
-        else:
-            positional.append(word)
-        i += 1
-    return command, positional, options
 
 
 def parse_where(text: str) -> dict[str, list[str]]:
@@ -177,41 +139,26 @@ def split_platform(where: dict[str, list[str]]) -> str | None:
     return chosen[0].lower()
 
 
-POSITIONAL = {
-    "launch": ["survey", "wave"],
-    "schedule": ["survey", "cron"],
-    "status": ["wave"],
-    "remind": ["wave"],
-    "close": ["wave"],
-    "results": ["question"],
-    "export": ["wave"],
-    "summary-channel": [],
-}
+Handler = Callable[["Commands", Invocation], Awaitable[Message]]
+HANDLERS: dict[str, Handler] = {}
 
 
-_CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")
+def handles(name: str) -> Callable[[Handler], Handler]:
+    """Register the handler of the table's command `name` (which must be in the table)."""
+    if name not in BY_NAME:
+        raise RuntimeError(f"/survey {name} is not in the command table (bot.command_table)")
+
+    def register(fn: Handler) -> Handler:
+        if name in HANDLERS:
+            raise RuntimeError(f"/survey {name} has two handlers")
+        HANDLERS[name] = fn
+        return fn
+
+    return register
 
 
-def bind_args(
-    command: str, positional: list[str], options: dict[str, str],
-    channel_of: Callable[[str], str | None],
-) -> dict[str, str]:
-    """Name the positional words of a text command; `channel_of` spots channel mentions."""
-    args = dict(options)
-    names = list(POSITIONAL.get(command, []))
-    for word in positional:
-        channel = channel_of(word)
-        if channel is not None:
-            args["channel"] = channel
-        elif command == "summary-channel" and word.lower() == "off":
-            args["channel"] = "off"
-        elif command == "summary-channel" and "weekly" in args and _CLOCK_TIME.fullmatch(word):
-            args["weekly"] += " " + word  # weekly:mon 09:00 typed without quotes
-        elif names:
-            args[names.pop(0)] = word
-        else:
-            raise CommandError(f"Unexpected '{word}'. Usage: /survey {HELP[command][0]}")
-    return args
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("yes", "true", "1", "on")
 
 
 class Commands:
@@ -224,23 +171,28 @@ class Commands:
     def scheduling(self) -> Scheduling | None:
         return getattr(self.services, "scheduling", None)
 
-    async def run(self, inv: Invocation) -> Reply:
+    async def run(self, inv: Invocation) -> Message:
         """Run one command; every user error becomes a clear private reply."""
-        name = inv.command
-        if name not in MODERATOR_COMMANDS | MEMBER_COMMANDS:
-            return Reply(f"Unknown command '{name}'. Try /survey help.")
-        if name in MODERATOR_COMMANDS and not inv.is_moderator:
-            return Reply(
-                f"Sorry, /survey {name} is for survey moderators. You can answer open surveys "
+        try:
+            return await self.dispatch(inv)
+        except SurveyError as exc:
+            return reply(str(exc))
+
+    async def dispatch(self, inv: Invocation) -> Message:
+        """Run one command by the table; a user error is raised (the CLI shows it and exits 1)."""
+        spec = command(inv.command)
+        if spec.moderator and not inv.is_moderator:
+            return reply(
+                f"Sorry, /survey {spec.name} is for survey moderators. You can answer open surveys "
                 "and see your own data with /survey my-data."
             )
-        handler = getattr(self, "cmd_" + name.replace("-", "_"))
-        try:
-            return await handler(inv)
-        except (CommandError, LifecycleError, SurveyError) as exc:
-            return Reply(str(exc))
+        return await HANDLERS[spec.name](self, inv)
 
     async def _community(self, inv: Invocation) -> Community:
+        if inv.platform == CLI:
+            async with self.services.db.session() as session:
+                return await ensure_community(session, inv.space or self.services.settings.community,
+                                              timezone=self.services.settings.timezone)
         return await self.services.community_for(inv.platform, inv.space)
 
     async def _wave(self, inv: Invocation, label: str | None) -> Wave:
@@ -249,15 +201,15 @@ class Commands:
             return await current_wave(session, community.id, label)
 
     # -- moderator commands ------------------------------------------------------------
-    async def cmd_help(self, inv: Invocation) -> Reply:
-        names = sorted(HELP) if inv.is_moderator else sorted(MEMBER_COMMANDS)
-        lines = [f"/survey {HELP[n][0]} — {HELP[n][1]}" for n in names]
-        return Reply("\n".join(lines), title="Survey commands")
+    @handles("help")
+    async def help(self, inv: Invocation) -> Message:
+        return reply("\n".join(help_lines(inv.is_moderator)), title="Survey commands")
 
-    async def cmd_launch(self, inv: Invocation) -> Reply:
+    @handles("launch")
+    async def launch(self, inv: Invocation) -> Message:
         survey = inv.args.get("survey")
         if not survey:
-            raise CommandError("Usage: /survey " + HELP["launch"][0])
+            raise CommandError("Usage: /survey " + BY_NAME["launch"].usage())
         qn = self.services.catalog.get(survey)
         community = await self._community(inv)
         label = inv.args.get("wave") or _default_label(community)
@@ -273,18 +225,19 @@ class Commands:
             await self.scheduling.wave_changed(wave.id)
         closes = f"It closes {local_time(wave.closes_at, community.timezone)}."
         if not posted:
-            return Reply(
+            return reply(
                 f"{qn.title} {wave.label} is open, but the announcement could not be posted in that "
                 "channel: is the bot in it, and may it post there? Invite it, then run "
                 f"/survey launch {qn.id} {wave.label} #channel again to announce it. {closes}",
                 ephemeral=True,
             )
-        return Reply(f"{qn.title} {wave.label} is open and announced. {closes}", ephemeral=True)
+        return reply(f"{qn.title} {wave.label} is open and announced. {closes}", ephemeral=True)
 
-    async def cmd_schedule(self, inv: Invocation) -> Reply:
+    @handles("schedule")
+    async def schedule(self, inv: Invocation) -> Message:
         survey, cron = inv.args.get("survey"), inv.args.get("cron")
         if not survey or not cron:
-            raise CommandError("Usage: /survey " + HELP["schedule"][0])
+            raise CommandError("Usage: /survey " + BY_NAME["schedule"].usage())
         if self.scheduling is None:
             raise CommandError("The scheduler is not running in this process; try again later.")
         qn = self.services.catalog.get(survey)
@@ -297,9 +250,10 @@ class Commands:
             label_pattern=inv.args.get("label") or "{year}", channels=[channel] if channel else [],
             reminders=reminders,
         )
-        return Reply(f"Scheduled {qn.title}: {described}")
+        return reply(f"Scheduled {qn.title}: {described}")
 
-    async def cmd_status(self, inv: Invocation) -> Reply:
+    @handles("status")
+    async def status(self, inv: Invocation) -> Message:
         wave = await self._wave(inv, inv.args.get("wave"))
         community = await self._community(inv)
         info = await lifecycle.wave_status(self.services, wave)
@@ -313,9 +267,10 @@ class Commands:
         if self.scheduling:
             for what, when in await self.scheduling.upcoming(community.id):
                 lines.append(f"Next {what}: {local_time(when, community.timezone)}")  # type: ignore[arg-type]
-        return Reply("\n".join(lines), title=f"{questionnaire_of(wave).title} {wave.label}")
+        return reply("\n".join(lines), title=f"{questionnaire_of(wave).title} {wave.label}")
 
-    async def cmd_remind(self, inv: Invocation) -> Reply:
+    @handles("remind")
+    async def remind(self, inv: Invocation) -> Message:
         """DM who has not finished. Members reminded in the last hour are skipped (a second
         `/survey remind` never nags twice); a large fan-out runs after the reply."""
         wave = await self._wave(inv, inv.args.get("wave"))
@@ -325,10 +280,10 @@ class Commands:
         pending = await lifecycle.pending_reminders(self.services, wave.id, skip_reminded_since=since)
         if pending <= INLINE_REMINDERS:
             result = await lifecycle.remind(self.services, wave.id, skip_reminded_since=since)
-            return Reply(remind_text(result))
+            return reply(remind_text(result))
         self.services.spawn(self._remind_later(inv, wave, since), f"remind:{wave.id}")
         minutes = max(1, round(pending / REMINDERS_PER_MINUTE))
-        return Reply(f"Sending {pending} reminders for '{wave.label}' in the background (about "
+        return reply(f"Sending {pending} reminders for '{wave.label}' in the background (about "
                      f"{minutes} min at the platform's pace). I'll send you the result in a DM.")
 
     async def _remind_later(self, inv: Invocation, wave: Wave, since: datetime) -> None:
@@ -341,20 +296,22 @@ class Commands:
         if notifier is not None:
             await notifier.dm(inv.member, Message(title=f"Reminders for {wave.label}", text=text))
 
-    async def cmd_close(self, inv: Invocation) -> Reply:
+    @handles("close")
+    async def close(self, inv: Invocation) -> Message:
         wave = await self._wave(inv, inv.args.get("wave"))
         if wave.status == WaveStatus.closed.value:
-            return Reply(f"Wave '{wave.label}' was already closed.")
+            return reply(f"Wave '{wave.label}' was already closed.")
         changed, posted = await lifecycle.close(self.services, wave.id)
         if self.scheduling:
             await self.scheduling.wave_changed(wave.id)
         if posted:
-            return Reply(f"Wave '{wave.label}' is closed; the summary was posted to {posted} channel(s).")
-        return Reply(f"Wave '{wave.label}' is closed, but its summary could not be posted (no summary "
+            return reply(f"Wave '{wave.label}' is closed; the summary was posted to {posted} channel(s).")
+        return reply(f"Wave '{wave.label}' is closed, but its summary could not be posted (no summary "
                      "channel set, or the bot cannot post there). See it with /survey results, or "
                      "set one with /survey summary-channel #channel.")
 
-    async def cmd_results(self, inv: Invocation) -> Reply:
+    @handles("results")
+    async def results(self, inv: Invocation) -> Message:
         wave = await self._wave(inv, inv.args.get("wave"))
         qn = questionnaire_of(wave)
         question = inv.args.get("question")
@@ -370,27 +327,29 @@ class Commands:
         message = await lifecycle.summary_message(
             self.services, wave, question=question, where=where or None, platform=platform
         )
-        return Reply(message.text, attachments=message.attachments, title=message.title)
+        return reply(message.text, attachments=message.attachments, title=message.title)
 
-    async def cmd_export(self, inv: Invocation) -> Reply:
+    @handles("export")
+    async def export(self, inv: Invocation) -> Message:
         wave = await self._wave(inv, inv.args.get("wave"))
         data = await export_wave(
             self.services.db, community_id=wave.community_id, survey_id=wave.survey_id,
             wave=wave.label, fmt="csv", min_group_size=self.services.settings.min_group_size,
         )
         name = f"{wave.survey_id}-{wave.label}.csv"
-        return Reply(
+        return reply(
             f"Export of {wave.label}: one row per pseudonymous respondent, no user ids.",
             attachments=[Attachment(name, data, title=name, mime_type="text/csv")],
         )
 
-    async def cmd_summary_channel(self, inv: Invocation) -> Reply:
+    @handles("summary-channel")
+    async def summary_channel(self, inv: Invocation) -> Message:
         """Where summaries go and when the weekly one does: `#channel [weekly:"mon 09:00"]`,
         `weekly:off`, or `off`. A bad time changes nothing."""
-        target = inv.args.get("channel")
+        target = "off" if _flag(inv.args.get("off")) else inv.args.get("channel")
         when = inv.args.get("weekly") or inv.args.get("cron")
         if not target and not when:
-            raise CommandError("Usage: /survey " + HELP["summary-channel"][0])
+            raise CommandError("Usage: /survey " + BY_NAME["summary-channel"].usage())
         community = await self._community(inv)
         cron: str | None = None
         if when and when.strip().lower() not in ("off", "none"):
@@ -419,14 +378,100 @@ class Commands:
                         else f"Weekly summary: {weekly}.")
         if self.scheduling:
             await self.scheduling.community_changed(community.id)
-        return Reply(text)
+        return reply(text)
+
+    @handles("schedule list")
+    async def schedule_list(self, inv: Invocation) -> Message:
+        community = await self._community(inv)
+        now = utcnow()
+        async with self.services.db.session() as session:
+            infos = [schedule_info(s, now) for s in await list_schedules(session, community.id)]
+        if not infos:
+            return reply("No schedules. Add one with /survey " + BY_NAME["schedule"].usage())
+        lines = [f"{info.schedule.id}. {info.schedule.survey_id}: {info.describe()}" for info in infos]
+        lines.append("Remove one with /survey schedule remove ID.")
+        return reply("\n".join(lines), title="Schedules")
+
+    @handles("schedule remove")
+    async def schedule_remove(self, inv: Invocation) -> Message:
+        community = await self._community(inv)
+        raw = inv.args.get("id", "")
+        if not raw.isdigit():
+            raise CommandError(f"'{raw}' is not a schedule number; see /survey schedule list")
+        async with self.services.db.session() as session:
+            ids = {s.id for s in await list_schedules(session, community.id)}
+            if int(raw) not in ids:  # another community's schedule is not ours to remove
+                raise CommandError(f"There is no schedule {raw} here; see /survey schedule list")
+            await remove_schedule(session, int(raw))
+        if self.scheduling:
+            await self.scheduling.community_changed(community.id)
+        return reply(f"Schedule {raw} removed. Its waves stay; an open one still closes on time.")
+
+    async def _named_wave(self, inv: Invocation) -> Wave:
+        """The wave named by label (no default: the action is about one wave on purpose)."""
+        label = inv.args.get("wave")
+        if not label:
+            raise CommandError("Usage: /survey " + command(inv.command).usage())
+        community = await self._community(inv)
+        async with self.services.db.session() as session:
+            return await get_wave(session, community.id, label)
+
+    @handles("extend")
+    async def extend(self, inv: Invocation) -> Message:
+        by = parse_duration(inv.args.get("by") or "")
+        wave = await self._wave(inv, inv.args.get("wave"))
+        community = await self._community(inv)
+        wave = await lifecycle.extend(self.services, wave.id, by)
+        if self.scheduling:
+            await self.scheduling.wave_changed(wave.id)
+        return reply(f"Wave '{wave.label}' now closes {local_time(wave.closes_at, community.timezone)}.")
+
+    @handles("reopen")
+    async def reopen(self, inv: Invocation) -> Message:
+        duration = parse_duration(inv.args["duration"]) if inv.args.get("duration") else \
+            lifecycle.DEFAULT_REOPEN
+        wave = await self._named_wave(inv)
+        community = await self._community(inv)
+        wave, posted = await lifecycle.reopen(self.services, wave.id, duration)
+        if self.scheduling:
+            await self.scheduling.wave_changed(wave.id)
+        where = f"announced in {posted} channel(s)" if posted else "not announced (no channel reached)"
+        return reply(f"Wave '{wave.label}' is open again, {where}. It closes "
+                     f"{local_time(wave.closes_at, community.timezone)}.")
+
+    @handles("rename")
+    async def rename(self, inv: Invocation) -> Message:
+        wave = await self._named_wave(inv)
+        old, wave = await lifecycle.rename(self.services, wave.id, inv.args.get("label", ""))
+        if self.scheduling:
+            await self.scheduling.wave_changed(wave.id)
+        return reply(f"Wave '{old}' is now called '{wave.label}'.")
+
+    @handles("delete")
+    async def delete(self, inv: Invocation) -> Message:
+        """Without `confirm`, say what would go and how to confirm; with it, delete for good."""
+        wave = await self._named_wave(inv)
+        if not _flag(inv.args.get("confirm")):
+            found = await lifecycle.wave_contents(self.services, wave.id)
+            again = ("stateof delete " if inv.platform == CLI else "/survey delete ") + wave.label
+            return reply(
+                f"This deletes wave '{found.label}' of {found.survey_id} ({found.status}) with its "
+                f"{found.responses} response(s) and {found.answers} answer(s), for good. To go ahead: "
+                f"{again} {'--confirm' if inv.platform == CLI else 'confirm'}",
+                title="Delete a wave?")
+        gone = await lifecycle.delete_wave(self.services, wave.id, by=inv.who)
+        if self.scheduling:
+            await self.scheduling.wave_changed(wave.id)
+        return reply(f"Deleted wave '{gone.label}' of {gone.survey_id} with {gone.responses} "
+                     f"response(s) and {gone.answers} answer(s).")
 
     # -- member commands -------------------------------------------------------------
-    async def cmd_my_data(self, inv: Invocation) -> Reply:
+    @handles("my-data")
+    async def my_data(self, inv: Invocation) -> Message:
         community = await self._community(inv)
         answered = await self.services.flow.my_answers(community.id, inv.member)
         if not answered:
-            return Reply("We hold no survey answers from you.", title="Your survey data",
+            return reply("We hold no survey answers from you.", title="Your survey data",
                          buttons=[Button("Stop reminding me", STOP_REMINDERS, "all")])
         lines = []
         for wave, progress in answered:
@@ -438,27 +483,32 @@ class Commands:
                 if shown:
                     lines.append(f"  {q.title}: {shown}")
         lines.append("Stored under a pseudonym, never with your user id.")
-        return Reply(
+        return reply(
             "\n".join(lines), title="Your survey data",
             buttons=[Button("Delete my answers", DELETE_MY_DATA, "all"),
                      Button("Stop reminding me", STOP_REMINDERS, "all")],
         )
 
-    async def delete_my_data(self, member: Member) -> Reply:
+    async def delete_my_data(self, member: Member) -> Message:
         community = await self.services.community_for(member.platform, member.space)
         count = await self.services.flow.delete_my_answers(community.id, member)
-        return Reply(f"Deleted {count} answer(s). Summaries no longer count them.")
+        return reply(f"Deleted {count} answer(s). Summaries no longer count them.")
 
-    async def stop_reminders(self, member: Member) -> Reply:
+    async def stop_reminders(self, member: Member) -> Message:
         community = await self.services.community_for(member.platform, member.space)
         await self.services.flow.stop_reminders(community.id, member)
-        return Reply("Done: you will not get survey reminders from us again.")
+        return reply("Done: you will not get survey reminders from us again.")
 
     async def open_wave_ids(self, platform: str, space: str) -> list[Wave]:
         """Open waves for a space (App Home, "take the survey" without a wave id)."""
         community = await self.services.community_for(platform, space)
         async with self.services.db.session() as session:
             return await open_waves(session, community.id)
+
+
+_missing = set(BY_NAME) - set(HANDLERS)
+if _missing:
+    raise RuntimeError(f"no handler for /survey {', '.join(sorted(_missing))} (see bot.command_table)")
 
 
 def describe_answer(q, progress) -> str:

@@ -13,25 +13,39 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import false, func, or_, select, update
 
 from analytics.charts import render_charts
 from analytics.report import chat_lines
 from analytics.service import build_summary, previous_labels
 from bot.services import Services
+from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
 from surveys.models import (
+    Answer,
+    AnswerChoice,
     Community,
+    JobRun,
     Participation,
     ReminderOptOut,
     Response,
     Wave,
+    WaveAggregate,
     WaveStatus,
     utcnow,
 )
 from surveys.ports import TAKE_SURVEY, Attachment, Button, ChannelRef, Message
 from surveys.upsert import insert_ignore
-from surveys.waves import close_wave, create_wave, find_wave, open_wave, questionnaire_of, wave_by_id
+from surveys.waves import (
+    LABEL,
+    close_wave,
+    create_wave,
+    find_wave,
+    open_wave,
+    questionnaire_of,
+    wave_by_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +54,7 @@ _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-class LifecycleError(Exception):
+class LifecycleError(SurveyError):
     """A lifecycle action that cannot be done; the message is for the moderator."""
 
 
@@ -367,3 +381,116 @@ async def close(
         services, wave, title=f"{questionnaire_of(wave).title} {wave.label} has closed: the results"
     )
     return changed, await post_summary(services, wave, message)
+
+
+# -- wave control: extend, reopen, rename, delete ------------------------------------------------
+DEFAULT_REOPEN = timedelta(days=7)
+
+
+async def extend(services: Services, wave_id: int, by: timedelta, *, now: datetime | None = None) -> Wave:
+    """Move a scheduled or open wave's close time `by` later (from now when it is already past)."""
+    now = now or utcnow()
+    async with services.db.session() as session:
+        wave = await wave_by_id(session, wave_id)
+        if wave.status == WaveStatus.closed.value:
+            raise LifecycleError(f"wave '{wave.label}' has closed; open it again with "
+                                 f"/survey reopen {wave.label}")
+        closes = max(wave.closes_at or now, now) + by
+        if closes - (wave.opened_at or wave.opens_at or now) > MAX_DURATION:
+            raise LifecycleError(f"wave '{wave.label}' would then run more than a year; a wave runs "
+                                 "at most 365 days")
+        wave.closes_at = closes
+    log.info("wave %s extended by %s: closes %s", wave_id, by, closes.isoformat())
+    return await _reload(services, wave_id)
+
+
+def _close_runs(wave_id: int) -> Any:
+    """Job runs of a wave's close, final summary (and its posts) and reminders."""
+    return or_(JobRun.job_key == f"close:wave:{wave_id}", JobRun.job_key == f"summary:wave:{wave_id}",
+               JobRun.job_key.like(f"post:summary:wave:{wave_id}:%"),
+               JobRun.job_key.like(f"remind:wave:{wave_id}:%"))
+
+
+async def reopen(
+    services: Services, wave_id: int, duration: timedelta = DEFAULT_REOPEN, *, now: datetime | None = None,
+) -> tuple[Wave, int]:
+    """Open a closed wave again until now + `duration` and announce it in its channels; returns
+    the wave and how many channels the announcement reached. Its close, final summary and
+    reminders are planned afresh (their earlier runs are forgotten), and the results kept at
+    its close are dropped (answers may change again)."""
+    now = now or utcnow()
+    async with services.db.session() as session:
+        wave = await wave_by_id(session, wave_id)
+        if wave.status == WaveStatus.open.value:
+            raise LifecycleError(f"wave '{wave.label}' is open; give it more time with "
+                                 f"/survey extend {wave.label} 7d")
+        if wave.status != WaveStatus.closed.value:
+            raise LifecycleError(f"wave '{wave.label}' has not opened yet; open it with /survey launch")
+        wave.status = WaveStatus.open.value
+        wave.closed_at = None
+        wave.closes_at = now + duration
+        await session.execute(sql_delete(JobRun).where(_close_runs(wave_id)))
+        await session.execute(sql_delete(WaveAggregate).where(WaveAggregate.wave_id == wave_id))
+    log.info("wave %s reopened until %s", wave_id, (now + duration).isoformat())
+    posted = await announce(services, wave_id)
+    return await _reload(services, wave_id), posted
+
+
+async def rename(services: Services, wave_id: int, label: str) -> tuple[str, Wave]:
+    """Give a wave a new label (unique for its survey in its community); returns the old one."""
+    label = label.strip()
+    if not label or len(label) > 64:
+        raise LifecycleError("a wave label needs 1 to 64 characters")
+    if not LABEL.fullmatch(label):
+        raise LifecycleError(f"'{label[:20]}' cannot be a wave label: use letters, digits, spaces and "
+                             ". _ - : / ( ) + (e.g. 2026 or 2026-Q4)")
+    async with services.db.session() as session:
+        wave = await wave_by_id(session, wave_id)
+        old = wave.label
+        if label == old:
+            raise LifecycleError(f"wave '{old}' already has that label")
+        if await find_wave(session, wave.community_id, wave.survey_id, label) is not None:
+            raise WaveExists(f"wave '{label}' of {wave.survey_id} already exists; pick another label")
+        wave.label = label
+    log.info("wave %s renamed from %r to %r", wave_id, old, label)
+    return old, await _reload(services, wave_id)
+
+
+@dataclass
+class WaveContents:
+    """What deleting a wave deletes."""
+
+    label: str
+    survey_id: str
+    status: str
+    responses: int
+    answers: int
+
+
+async def wave_contents(services: Services, wave_id: int) -> WaveContents:
+    async with services.db.session() as session:
+        wave = await wave_by_id(session, wave_id)
+        responses = (await session.execute(
+            select(func.count()).select_from(Response).where(Response.wave_id == wave_id))).scalar_one()
+        answers = (await session.execute(
+            select(func.count()).select_from(Answer).where(Answer.wave_id == wave_id))).scalar_one()
+        return WaveContents(wave.label, wave.survey_id, wave.status, int(responses), int(answers))
+
+
+async def delete_wave(services: Services, wave_id: int, *, by: str) -> WaveContents:
+    """Delete a wave with its answers, responses, invitations, kept results and job runs, in one
+    transaction; logged with who asked (`by`, e.g. `slack:T1:U9`). Irreversible."""
+    contents = await wave_contents(services, wave_id)
+    async with services.db.session() as session:
+        await wave_by_id(session, wave_id)
+        await session.execute(sql_delete(AnswerChoice).where(AnswerChoice.wave_id == wave_id))
+        await session.execute(sql_delete(Answer).where(Answer.wave_id == wave_id))
+        await session.execute(sql_delete(Response).where(Response.wave_id == wave_id))
+        await session.execute(sql_delete(Participation).where(Participation.wave_id == wave_id))
+        await session.execute(sql_delete(WaveAggregate).where(WaveAggregate.wave_id == wave_id))
+        await session.execute(sql_delete(JobRun).where(or_(
+            JobRun.job_key.like(f"%:wave:{wave_id}"), JobRun.job_key.like(f"%:wave:{wave_id}:%"))))
+        await session.execute(sql_delete(Wave).where(Wave.id == wave_id))
+    log.warning("wave %s (%s, %s) deleted by %s: %d responses, %d answers", contents.label,
+                contents.survey_id, contents.status, by, contents.responses, contents.answers)
+    return contents

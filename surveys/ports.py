@@ -54,13 +54,18 @@ class Button:
 
 @dataclass
 class Message:
-    """A neutral chat message. `text` is plain (untrusted parts unescaped); adapters escape."""
+    """A neutral chat message. `text` is plain (untrusted parts unescaped); adapters escape.
+
+    The same type answers a command or a click: `ephemeral` (the default, private by default)
+    shows it only to the member who asked; channel posts and DMs ignore it.
+    """
 
     title: str
     text: str = ""
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    ephemeral: bool = True
 
 
 class DeliveryError(Exception):

@@ -1,6 +1,7 @@
-"""The `/survey` app-command group: the same subcommands and options as Slack's `/survey`.
+"""The `/survey` app-command group, generated from the command table (`bot.command_table`):
+the same subcommands and options as Slack's `/survey`.
 
-Each subcommand only translates its options into a neutral `Invocation` and hands it to
+Each subcommand only hands its options, by argument name, to
 `client.stateof.run_command`; the moderator check, the 3-second rule and the rendering of
 the reply live there. The group has no default member permissions on purpose: Discord
 applies them to a whole top-level command, which would hide `/survey my-data` and `help`
@@ -9,12 +10,14 @@ from members. Moderator subcommands check Manage Server or the configured role i
 
 from __future__ import annotations
 
+import inspect
 import logging
-from typing import Any
+from typing import Any, Optional
 
 import discord
 from discord import app_commands
 
+from bot.command_table import BY_NAME, COMMANDS, Command, Kind
 from bot.discord.render import clip
 
 log = logging.getLogger(__name__)
@@ -42,8 +45,51 @@ async def _run(interaction: discord.Interaction, command: str, **args: Any) -> N
     await _stateof(interaction).run_command(interaction, command, args)
 
 
+_OPTION_TYPES: dict[Kind, Any] = {Kind.channel: discord.TextChannel, Kind.flag: bool, Kind.number: int}
+_AUTOCOMPLETE = {Kind.survey: survey_autocomplete, Kind.wave: wave_autocomplete,
+                 Kind.question: question_autocomplete}
+
+
+def _description(text: str, moderator: bool) -> str:
+    text = text[:1].upper() + text[1:]
+    return clip(text + (" (moderators)" if moderator else ""), 100)
+
+
+def _subcommand(spec: Command, name: str) -> app_commands.Command:
+    """An app command for one row of the table: options typed, described and autocompleted
+    from its arguments (required ones first, as Discord wants)."""
+    ordered = sorted(spec.args, key=lambda a: not a.required)
+    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=discord.Interaction)]
+    for arg in ordered:
+        kind = _OPTION_TYPES.get(arg.kind, str)
+        if arg.required:
+            params.append(inspect.Parameter(arg.key, inspect.Parameter.KEYWORD_ONLY, annotation=kind))
+        elif arg.kind is Kind.flag:
+            params.append(inspect.Parameter(arg.key, inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                                            default=False))
+        else:
+            params.append(inspect.Parameter(arg.key, inspect.Parameter.KEYWORD_ONLY,
+                                            annotation=Optional[kind], default=None))  # noqa: UP045
+
+    async def callback(interaction: discord.Interaction, **options: Any) -> None:
+        await _run(interaction, spec.name, **{a.name: options.get(a.key) for a in spec.args})
+
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__name__ = name.replace("-", "_")
+    if spec.args:
+        app_commands.describe(**{a.key: clip(a.help, 100) for a in spec.args})(callback)
+    completers = {a.key: _AUTOCOMPLETE[a.kind] for a in spec.args if a.kind in _AUTOCOMPLETE}
+    if completers:
+        app_commands.autocomplete(**completers)(callback)
+    return app_commands.Command(name=name, description=_description(spec.help, spec.moderator),
+                                callback=callback)
+
+
 class SurveyGroup(app_commands.Group):
-    """`/survey …`: moderators steer waves; everyone sees and deletes their own data."""
+    """`/survey …`, generated from the command table: moderators steer waves; everyone sees
+    and deletes their own data. A table group (`schedule list`) becomes a subcommand group,
+    whose bare command is its `add`."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -51,86 +97,17 @@ class SurveyGroup(app_commands.Group):
             allowed_contexts=app_commands.AppCommandContext(guild=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
         )
-
-    @app_commands.command(name="launch", description="Open a survey wave and announce it (moderators)")
-    @app_commands.describe(
-        survey="Which questionnaire", wave="Wave label, e.g. 2026 (default: this year)",
-        channel="Where to announce it (default: here)", duration="How long it stays open, e.g. 30d",
-    )
-    @app_commands.autocomplete(survey=survey_autocomplete)
-    async def launch(
-        self, interaction: discord.Interaction, survey: str, wave: str | None = None,
-        channel: discord.TextChannel | None = None, duration: str | None = None,
-    ) -> None:
-        await _run(interaction, "launch", survey=survey, wave=wave, channel=channel, duration=duration)
-
-    @app_commands.command(name="schedule", description="Open waves on a recurrence (moderators)")
-    @app_commands.describe(
-        survey="Which questionnaire", cron='When, as cron: "0 9 1 3 *" is 1 March, 09:00',
-        duration="How long each wave stays open, e.g. 30d", label="Wave label pattern, e.g. {year}",
-        channel="Where to announce each wave (default: here)",
-        reminders="Reminder points, e.g. halfway,48h or 75%,2d or off (default: halfway,48h)",
-    )
-    @app_commands.autocomplete(survey=survey_autocomplete)
-    async def schedule(
-        self, interaction: discord.Interaction, survey: str, cron: str, duration: str | None = None,
-        label: str | None = None, channel: discord.TextChannel | None = None, reminders: str | None = None,
-    ) -> None:
-        await _run(interaction, "schedule", survey=survey, cron=cron, duration=duration, label=label,
-                   channel=channel, reminders=reminders)
-
-    @app_commands.command(name="status", description="Respondents, completion and time left (moderators)")
-    @app_commands.describe(wave="Wave label (default: the open one)")
-    @app_commands.autocomplete(wave=wave_autocomplete)
-    async def status(self, interaction: discord.Interaction, wave: str | None = None) -> None:
-        await _run(interaction, "status", wave=wave)
-
-    @app_commands.command(name="remind", description="DM those who have not finished (moderators)")
-    @app_commands.describe(wave="Wave label (default: the open one)")
-    @app_commands.autocomplete(wave=wave_autocomplete)
-    async def remind(self, interaction: discord.Interaction, wave: str | None = None) -> None:
-        await _run(interaction, "remind", wave=wave)
-
-    @app_commands.command(name="close", description="Close a wave and post its summary (moderators)")
-    @app_commands.describe(wave="Wave label (default: the open one)")
-    @app_commands.autocomplete(wave=wave_autocomplete)
-    async def close(self, interaction: discord.Interaction, wave: str | None = None) -> None:
-        await _run(interaction, "close", wave=wave)
-
-    @app_commands.command(name="results", description="A chart and the numbers (moderators)")
-    @app_commands.describe(
-        question="One question (default: the biggest movers)",
-        where="Only some respondents, e.g. role=models,infra", wave="Wave label (default: the open one)",
-    )
-    @app_commands.autocomplete(question=question_autocomplete, wave=wave_autocomplete)
-    async def results(
-        self, interaction: discord.Interaction, question: str | None = None, where: str | None = None,
-        wave: str | None = None,
-    ) -> None:
-        await _run(interaction, "results", question=question, where=where, wave=wave)
-
-    @app_commands.command(name="export", description="The answers as CSV, sent to you alone (moderators)")
-    @app_commands.describe(wave="Wave label (default: the open one)")
-    @app_commands.autocomplete(wave=wave_autocomplete)
-    async def export(self, interaction: discord.Interaction, wave: str | None = None) -> None:
-        await _run(interaction, "export", wave=wave)
-
-    @app_commands.command(name="summary-channel", description="Where summaries are posted (moderators)")
-    @app_commands.describe(channel="The summary channel", off="Stop posting summaries in this server",
-                           weekly='When the weekly summary goes out: "mon 09:00", a cron, or off')
-    async def summary_channel(
-        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
-        off: bool = False, weekly: str | None = None,
-    ) -> None:
-        await _run(interaction, "summary-channel", channel="off" if off else channel, weekly=weekly)
-
-    @app_commands.command(name="my-data", description="See or delete your own answers")
-    async def my_data(self, interaction: discord.Interaction) -> None:
-        await _run(interaction, "my-data")
-
-    @app_commands.command(name="help", description="What /survey can do")
-    async def help(self, interaction: discord.Interaction) -> None:
-        await _run(interaction, "help")
+        groups: dict[str, app_commands.Group] = {}
+        for spec in COMMANDS:
+            sub = spec.sub
+            if sub is None:
+                self.add_command(_subcommand(spec, spec.name))
+                continue
+            if spec.group not in groups:
+                groups[spec.group] = app_commands.Group(
+                    name=spec.group, description=_description(BY_NAME[spec.group].help, True))
+                self.add_command(groups[spec.group])
+            groups[spec.group].add_command(_subcommand(spec, sub))
 
 
 def choices(pairs: list[tuple[str, str]], current: str) -> list[Choice[str]]:

@@ -1,7 +1,7 @@
 """What the Discord client hands interactions to (`client.stateof`): commands, answers, my-data.
 
 Interactions are translated here into neutral `Invocation`s for `bot.commands.Commands` and
-their `Reply`s rendered back (ephemeral embeds, files, persistent buttons). Moderators are
+their replies (`Message`s) rendered back (ephemeral embeds, files, persistent buttons). Moderators are
 members with Manage Server (or Administrator) or the role named in
 `STATEOF_DISCORD_MODERATOR_ROLE` (a name or an id); others get a private refusal.
 """
@@ -14,15 +14,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import (
-    CONFIRM_DELETE_MY_DATA,
-    DELETE_MY_DATA,
-    MODERATOR_COMMANDS,
-    STOP_REMINDERS,
-    Commands,
-    Invocation,
-    Reply,
-)
+from bot.command_table import command as table_command
+from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, STOP_REMINDERS, Commands, Invocation
 from bot.discord.answering import PLATFORM, AnswerUI
 from bot.discord.appcommands import choices
 from bot.discord.items import MyDataButton
@@ -31,17 +24,14 @@ from bot.discord.respond import Outcome, SeenInteractions, answer
 from bot.services import Services
 from surveys.errors import SurveyError
 from surveys.identity import Member
+from surveys.ports import Message
 from surveys.schema import QuestionType
 from surveys.waves import current_wave, list_waves, questionnaire_of
 
 log = logging.getLogger(__name__)
 Choice = app_commands.Choice[str]
 
-# Commands that can take longer than Discord's 3 s: deferred at once, answered by follow-up.
-SLOW_COMMANDS = {"launch", "remind", "close", "results", "export"}
-
-
-def reply_outcome(reply: Reply, space: str) -> Outcome:
+def reply_outcome(reply: Message, space: str) -> Outcome:
     kwargs = reply_payload(reply, space)
     return Outcome(
         embed=kwargs["embed"], files=kwargs.get("files", []), view=kwargs.get("view"),
@@ -83,9 +73,9 @@ class DiscordFrontend:
     def invocation(self, interaction: discord.Interaction, command: str, args: dict[str, Any]) -> Invocation:
         clean: dict[str, str] = {}
         for key, value in args.items():
-            if value is None:
+            if value is None or value is False:
                 continue
-            clean[key] = str(value.id) if hasattr(value, "id") else str(value)
+            clean[key] = "yes" if value is True else str(value.id) if hasattr(value, "id") else str(value)
         return Invocation(
             platform=PLATFORM, space=str(interaction.guild_id),
             channel=str(interaction.channel_id) if interaction.channel_id else None,
@@ -104,8 +94,10 @@ class DiscordFrontend:
             )
             return
         inv = self.invocation(interaction, command, args)
-        slow = command in SLOW_COMMANDS and inv.is_moderator
-        if command in MODERATOR_COMMANDS and not inv.is_moderator:
+        spec = table_command(command)
+        # slow commands can take longer than Discord's 3 s: deferred at once, answered by follow-up
+        slow = spec.slow and inv.is_moderator
+        if spec.moderator and not inv.is_moderator:
             log.info("refused /survey %s for a member without moderator rights", command)
 
         async def work() -> Outcome:

@@ -13,7 +13,7 @@ import logging
 
 import discord
 
-from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, STOP_REMINDERS, Reply
+from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, STOP_REMINDERS
 from surveys.ports import TAKE_SURVEY, Attachment, Button, Message
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def message_payload(message: Message, space: str) -> dict:
     return kwargs
 
 
-def reply_payload(reply: Reply, space: str) -> dict:
+def reply_payload(reply: Message, space: str) -> dict:
     """Keyword arguments for an interaction response or follow-up from a command reply."""
     kwargs: dict = {
         "embed": embed_for(reply.title, reply.text, attachments=reply.attachments),

@@ -275,6 +275,13 @@ async def create_schedule(
     tz = timezone or community.timezone or "UTC"
     now = now or utcnow()
     check_schedule(cron, tz, label_pattern, duration, now)
+    same = await session.execute(select(Schedule.id).where(
+        Schedule.community_id == community.id, Schedule.survey_id == survey_id,
+        Schedule.cron == " ".join(cron.split()), Schedule.label_pattern == label_pattern))
+    taken = same.scalars().first()
+    if taken is not None:  # the same waves twice: refused, nothing stored
+        raise ScheduleError(f"schedule {taken} already opens {survey_id} {describe_cron(cron)} with labels "
+                            f"{label_pattern}; remove it first to change its options")
     schedule = Schedule(
         community_id=community.id, survey_id=survey_id, cron=" ".join(cron.split()), timezone=tz,
         label_pattern=label_pattern, duration_seconds=int(duration.total_seconds()),

@@ -1,10 +1,11 @@
 """What the Slack app hands requests to: `/survey` text commands, my-data buttons, App Home
 (answering is in `bot.slack.answering`, the modal, and `bot.slack.dm_answering`, DMs).
 
-A slash command is translated into a neutral `Invocation` for `bot.commands.Commands` and
-its `Reply` rendered back as an ephemeral (or in-channel) Block Kit message. The command
-runs while Bolt waits for the ack: when it is done within `COMMAND_BUDGET` the reply *is*
-the ack; otherwise (and always for slow moderator commands) the ack says "working on it"
+A slash command's text is parsed by the command table (`bot.command_table`) into a neutral
+`Invocation` for `bot.commands.Commands`, and its reply (a `Message`) rendered back as an
+ephemeral (or in-channel) Block Kit message. The command runs while Bolt waits for the ack:
+when it is done within `COMMAND_BUDGET` the reply *is* the ack; otherwise (and always for the
+table's slow commands) the ack says "working on it"
 and the reply follows through the command's response_url. Files (a CSV export, a results
 chart) cannot ride on an ephemeral message, so they go to the moderator's DM with the app.
 
@@ -25,18 +26,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ContextBlock, HeaderBlock, SectionBlock
 from slack_sdk.models.views import View
 
+from bot.command_table import CommandError, bind_args, parse_command_text
+from bot.command_table import command as table_command
 from bot.commands import (
     CONFIRM_DELETE_MY_DATA,
     DELETE_MY_DATA,
-    HELP,
-    MODERATOR_COMMANDS,
     STOP_REMINDERS,
-    CommandError,
     Commands,
     Invocation,
-    Reply,
-    bind_args,
-    parse_command_text,
+    reply,
 )
 from bot.lifecycle import local_time
 from bot.services import Services
@@ -53,7 +51,6 @@ from surveys.waves import questionnaire_of
 log = logging.getLogger(__name__)
 
 COMMAND_BUDGET = 2.0  # seconds a command may run before the ack goes out without its reply
-SLOW_COMMANDS = {"launch", "remind", "close", "results", "export"}
 CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 WORKING = "Working on it…"
@@ -95,30 +92,29 @@ class SlackFrontend:
         client = await self.clients.for_team(team, body.get("enterprise_id"))
         try:
             name, positional, options = parse_command_text(str(body.get("text", "")))
-            if name not in HELP:
-                raise CommandError(f"Unknown command '{name}'. Try /survey help.")
+            spec = table_command(name)
             if any(w.startswith("#") and len(w) > 1 for w in positional):
                 # a #name Slack did not turn into a channel link: looking it up is a paced Web
                 # API call (conversations.list), so it happens after the ack
-                await ack(**_payload(Reply(WORKING)))
+                await ack(**_payload(reply(WORKING)))
                 await self._command_after_lookup(client, body, team, name, positional, options, respond)
                 return
             args = bind_args(name, positional, options, lambda w: channel_of(w, {}))
         except CommandError as exc:
-            await ack(**_payload(Reply(str(exc))))
+            await ack(**_payload(reply(str(exc))))
             return
         started = time.monotonic()
         inv_task = asyncio.ensure_future(self._invocation(client, body, name, args))
         if not await within(inv_task, COMMAND_BUDGET / 2):
-            await ack(**_payload(Reply(WORKING)))
+            await ack(**_payload(reply(WORKING)))
             inv = await inv_task
             await self._deliver(inv, await self._run(inv), respond)
             return
         inv = inv_task.result()
-        if inv.command in MODERATOR_COMMANDS and not inv.is_moderator:
+        if spec.moderator and not inv.is_moderator:
             log.info("refused /survey %s for a member without moderator rights", name)
-        elif inv.command in SLOW_COMMANDS:
-            await ack(**_payload(Reply(WORKING)))
+        elif spec.slow:
+            await ack(**_payload(reply(WORKING)))
             await self._deliver(inv, await self._run(inv), respond)
             return
         task = asyncio.ensure_future(self._run(inv))
@@ -126,7 +122,7 @@ class SlackFrontend:
         if await within(task, max(left, 0.1)) and not task.result().attachments:
             await ack(**_payload(task.result()))
             return
-        await ack(**_payload(Reply(WORKING)))
+        await ack(**_payload(reply(WORKING)))
         await self._deliver(inv, await task, respond)
 
     async def _command_after_lookup(
@@ -137,11 +133,11 @@ class SlackFrontend:
             names = await self._resolve_names(client, team, positional)
             args = bind_args(name, positional, options, lambda w: channel_of(w, names))
         except CommandError as exc:
-            await respond(replace_original=True, **_payload(Reply(str(exc))))
+            await respond(replace_original=True, **_payload(reply(str(exc))))
             return
         except Exception:
             log.exception("could not look up channel names for /survey %s", name)
-            await respond(replace_original=True, **_payload(Reply(
+            await respond(replace_original=True, **_payload(reply(
                 "Could not look up that channel name; pick the channel from Slack's suggestions "
                 "(so it becomes a link) and try again.")))
             return
@@ -153,27 +149,27 @@ class SlackFrontend:
     ) -> Invocation:
         team, user = str(body.get("team_id", "")), str(body.get("user_id", ""))
         moderator = False
-        if name in MODERATOR_COMMANDS or name == "help":
+        if table_command(name).moderator or name == "help":
             moderator = await self.moderators.is_moderator(client, team, user)
         return Invocation(PLATFORM, team, body.get("channel_id") or None, user, moderator, name, args)
 
-    async def _run(self, inv: Invocation) -> Reply:
+    async def _run(self, inv: Invocation) -> Message:
         try:
             return await self.commands.run(inv)
         except Exception:
             log.exception("/survey %s failed", inv.command)
-            return Reply(SORRY)
+            return reply(SORRY)
 
     async def _deliver(
-        self, inv: Invocation, reply: Reply, respond: Callable[..., Awaitable[Any]]
+        self, inv: Invocation, answer: Message, respond: Callable[..., Awaitable[Any]]
     ) -> None:
         notes: list[str] = []
-        if reply.attachments:
+        if answer.attachments:
             sent = await self.notifier.send_files(
-                inv.member, reply.attachments, reply.title or "Your survey file")
+                inv.member, answer.attachments, answer.title or "Your survey file")
             notes.append("The file is in your direct messages with the app." if sent else
                          "The file could not be sent: allow direct messages from the app.")
-        await respond(replace_original=True, **_payload(reply, notes))
+        await respond(replace_original=True, **_payload(answer, notes))
 
     async def _resolve_names(self, client: Any, team: str, words: list[str]) -> dict[str, str]:
         """`#name` words → channel ids (conversations.list, cached for a minute)."""
@@ -213,17 +209,17 @@ class SlackFrontend:
     ) -> None:
         member = Member(PLATFORM, team_of(body), body["user"]["id"])
         if action in (DELETE_MY_DATA, CONFIRM_DELETE_MY_DATA):  # Slack showed the confirm dialog
-            reply = await self.commands.delete_my_data(member)
+            answer = await self.commands.delete_my_data(member)
         elif action == STOP_REMINDERS:
-            reply = await self.commands.stop_reminders(member)
+            answer = await self.commands.stop_reminders(member)
         else:
-            reply = Reply("This button is no longer supported.")
-        payload = _payload(reply)
+            answer = reply("This button is no longer supported.")
+        payload = _payload(answer)
         payload.pop("response_type", None)
         if body.get("response_url"):
             await respond(replace_original=True, **payload)
         else:
-            await self.notifier.dm(member, _as_message(reply))
+            await self.notifier.dm(member, answer)
 
     # -- App Home ------------------------------------------------------------------------
     async def publish_home(self, team: str, user: str, enterprise: str | None = None) -> None:
@@ -259,12 +255,8 @@ class SlackFrontend:
             log.warning("could not publish the App Home: %s", exc.response.get("error"))
 
 
-def _payload(reply: Reply, notes: list[str] | None = None) -> dict[str, Any]:
-    rendered = render_reply(reply, notes or ())
-    rendered["response_type"] = "ephemeral" if reply.ephemeral else "in_channel"
+def _payload(answer: Message, notes: list[str] | None = None) -> dict[str, Any]:
+    rendered = render_reply(answer, notes or ())
+    rendered["response_type"] = "ephemeral" if answer.ephemeral else "in_channel"
     return rendered
-
-
-def _as_message(reply: Reply) -> Message:
-    return Message(title=reply.title, text=reply.text, buttons=reply.buttons)
 

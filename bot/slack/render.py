@@ -1,6 +1,6 @@
 """Neutral messages and replies rendered as Block Kit (built with slack_sdk.models).
 
-A `Message` or `Reply` becomes: a header (title), plain-text sections (the text, split at
+A `Message` (a post, or a command's reply) becomes: a header (title), plain-text sections (the text, split at
 Slack's 3,000-character section limit), a section of fields (≤10 per section) and an
 actions block of buttons. slack_sdk's models check each element's limits when the blocks
 are serialised; the 50-block message limit is applied here. Community text only ever
@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, Reply
+from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA
 from bot.slack.text import chunks, clip, escape, plain
 from surveys.ports import TAKE_SURVEY, Button, Message
 
@@ -148,7 +148,7 @@ def render_message(message: Message) -> dict[str, Any]:
     }
 
 
-def render_reply(reply: Reply, notes: Sequence[str] = ()) -> dict[str, Any]:
+def render_reply(reply: Message, notes: Sequence[str] = ()) -> dict[str, Any]:
     """respond()/chat.postEphemeral arguments for a command reply."""
     return {
         "text": fallback_text(reply.title, reply.text),

@@ -143,13 +143,13 @@ def test_user_mistakes_are_one_line_and_exit_1(tmp_path, db_env):
     error(stateof("summary", "--survey", SURVEY, "--wave", "1999", "--community", "guild",
                   cwd=tmp_path, env=db_env), "unknown wave '1999' of state-of-mlops (known: 2023)")
     error(stateof("export", "--survey", "nope", "--wave", "2023", "--community", "guild",
-                  cwd=tmp_path, env=db_env), "no waves of 'nope' here (surveys with waves: state-of-mlops)")
+                  cwd=tmp_path, env=db_env), "unknown survey 'nope'")
     error(stateof("summary", "--survey", SURVEY, "--wave", "2023", "--where", "role",
                   cwd=tmp_path, env=db_env), "'role' is not a filter")
     error(stateof("summary", "--survey", SURVEY, "--wave", "2023", "--community", "guild",
                   "--where", "role=astronaut", cwd=tmp_path, env=db_env), "astronaut")
     error(stateof("export", "--survey", SURVEY, "--wave", "2023", "--format", "xlsx",
-                  cwd=tmp_path, env=db_env), "unknown format 'xlsx'")
+                  cwd=tmp_path, env=db_env), "'xlsx' is not one of 'csv', 'parquet'", code=2)
 
 
 def test_reading_commands_never_create_a_key_file(tmp_path, database_url):

@@ -21,7 +21,7 @@ async def test_commands_are_synced_to_the_guild(fake, runtime):
     assert group["name"] == "survey"
     subs = {o["name"] for o in group["options"]}
     assert subs == {"launch", "schedule", "status", "remind", "close", "results", "export",
-                    "summary-channel", "my-data", "help"}
+                    "summary-channel", "my-data", "help", "extend", "reopen", "rename", "delete"}
     assert fake.commands.get(None, []) == []  # global commands of an earlier run are cleared
 
 

@@ -1,0 +1,43 @@
+"""A post-only Discord connection for the CLI (`stateof launch`, `close`, `remind`…): a REST
+login (no gateway), so posts and DMs go out but channel members are not known (invitations
+of Discord members are recorded by the running bot, not by the CLI)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.discord.client import configure_endpoints, restore_endpoints
+from bot.discord.notifier import DiscordNotifier
+from bot.services import Services
+from bot.settings import SettingsError
+
+log = logging.getLogger(__name__)
+
+
+async def connect(services: Services) -> Callable[[], Awaitable[None]] | None:
+    """Register a Discord notifier when `DISCORD_TOKEN` is set; returns what closes it."""
+    settings = services.settings
+    if not settings.discord_token:
+        return None
+    previous = configure_endpoints(settings)
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await client.login(settings.discord_token.strip())
+    except discord.LoginFailure:
+        await client.close()
+        restore_endpoints(previous)
+        raise SettingsError("DISCORD_TOKEN is invalid: Discord rejected it") from None
+    except BaseException:
+        await client.close()
+        restore_endpoints(previous)
+        raise
+    services.register_notifier(DiscordNotifier(client))
+
+    async def close() -> None:
+        await client.close()
+        restore_endpoints(previous)
+
+    return close
