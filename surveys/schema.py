@@ -8,6 +8,7 @@ what pydantic cannot see (duplicate ids, `when` pointing forward, too large `max
 from __future__ import annotations
 
 import logging
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -29,6 +30,11 @@ Identifier = Annotated[
 ]
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
 PREFER_NOT_TO_SAY_LABEL = "Prefer not to say"
+# "1-10", "51–200", "More than 1,000", "Under $50k", "< 1 year": a numeric range label.
+_RANGE_LABEL = re.compile(
+    r"^\s*(?:(?:under|below|less than|fewer than|more than|over|up to|at least|<|>|≤|≥)\s*)?[$€£]?\d",
+    re.IGNORECASE,
+)
 
 
 class QuestionType(StrEnum):
@@ -81,6 +87,19 @@ class Question(_Strict):
     max_length: int = Field(default=2000, ge=1, le=10000)
     when: Condition | None = None
     prefer_not_to_say: bool = False
+    ordered: bool | None = None
+
+    @property
+    def is_ordered(self) -> bool:
+        """Whether the options are a scale (sizes, ranges) shown in their listed order rather than
+        by share: `ordered: true/false` when given, else true when every option except
+        "other" is a numeric range ("1-10", "More than 1,000")."""
+        if self.ordered is not None:
+            return self.ordered
+        if self.type not in (QuestionType.single, QuestionType.multi):
+            return False
+        labels = [o.label for o in self.options if o.id != "other"]
+        return len(labels) >= 2 and all(_RANGE_LABEL.match(label) for label in labels)
 
     @property
     def title(self) -> str:
@@ -175,6 +194,9 @@ def question_problems(q: Question, i: int, earlier: dict[str, Question]) -> list
             problems.append(
                 f"{p}.max_choices: {q.max_choices} is more than the {len(q.options)} options"
             )
+    if q.ordered is not None and t not in (QuestionType.single, QuestionType.multi):
+        problems.append(f"{p}.ordered: only single and multi questions have an option order"
+                        + (" (a grid's scale is always shown in order)" if t is QuestionType.grid else ""))
     if t is QuestionType.single and any(o.exclusive for o in q.options):
         problems.append(f"{p}.options: exclusive only makes sense in a multi question")
     if t is QuestionType.grid:
