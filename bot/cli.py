@@ -17,6 +17,7 @@ from surveys.catalog import Catalog, QuestionnaireError, load_file
 from surveys.db import describe_url
 
 log = logging.getLogger(__name__)
+SHOWN_PROBLEMS = 50  # a validation lists at most this many problems, then how many more
 
 app = typer.Typer(
     name="stateof",
@@ -164,9 +165,11 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
     try:
         qn = load_file(file)
     except QuestionnaireError as exc:
-        err.print(f"[red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False)
-        for problem in exc.problems:
+        err.print(f"[red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False, soft_wrap=True)
+        for problem in exc.problems[:SHOWN_PROBLEMS]:
             err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            err.print(f"  … and {len(exc.problems) - SHOWN_PROBLEMS} more", highlight=False, markup=False)
         raise typer.Exit(1) from None
     out.print(f"[green]{file}: valid[/] — {qn.id} v{qn.version}, {len(qn.questions)} questions",
               highlight=False)
