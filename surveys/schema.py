@@ -79,7 +79,7 @@ class Question(_Strict):
     short: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
     required: bool = False
     options: list[Option] = Field(default_factory=list)
-    max_choices: int | None = Field(default=None, ge=1, le=1000)
+    max_choices: int | None = Field(default=None, ge=1)
     rows: list[Option] = Field(default_factory=list)
     scale: list[Option] = Field(default_factory=list)
     min: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
@@ -130,7 +130,7 @@ class Questionnaire(_Strict):
     id: Identifier
     version: int = Field(default=1, ge=1, le=MAX_INT)
     title: Annotated[str, StringConstraints(min_length=1, max_length=150)]
-    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    description: str = ""
     minutes: int = Field(default=5, ge=1, le=120)
     questions: list[Question] = Field(min_length=1)
 
@@ -245,7 +245,8 @@ def semantic_problems(qn: Questionnaire) -> list[str]:
 def raw_value_problems(data: Any, path: tuple[Any, ...] = ()) -> list[str]:
     """What no field may hold, whatever its type: numbers that are not finite or too large to
     store, and invisible characters (control characters; line breaks and tabs only in text,
-    help and description). Checked on the loaded YAML before the models, each with its path."""
+    help and description). Checked on the loaded YAML before the models, each with its path
+    (quoted numbers such as `version: "99999999999"` are bounded by the models as well)."""
     problems: list[str] = []
     where = format_location(path)
     if isinstance(data, dict):
@@ -259,7 +260,10 @@ def raw_value_problems(data: Any, path: tuple[Any, ...] = ()) -> list[str]:
         pass
     elif isinstance(data, float) and not math.isfinite(data):
         problems.append(f"{where}: {data} is not a finite number")
-    elif isinstance(data, int) and abs(data) > MAX_INT and (not path or path[-1] not in ("min", "max")):
+    elif isinstance(data, int | float) and path and path[-1] in ("min", "max"):
+        if abs(data) > MAX_NUMBER:
+            problems.append(f"{where}: {data:.3g} is out of range (at most {MAX_NUMBER:.0e} either way)")
+    elif isinstance(data, int) and abs(data) > MAX_INT:
         shown = str(data) if abs(data) < 10**20 else f"{data:.3g}"
         problems.append(f"{where}: {shown} is too large (at most {MAX_INT:,})")
     elif isinstance(data, str):

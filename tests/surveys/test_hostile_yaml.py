@@ -40,7 +40,7 @@ HOSTILE = {
     "nan min": (BASE + "    min: .nan\n", "questions[0].min: nan is not a finite number"),
     "1e400": (BASE + "    max: 1e400\n", "questions[0].max: Input should be a finite number"),
     "1.0e+400": (BASE + "    max: 1.0e+400\n", "questions[0].max: inf is not a finite number"),
-    "huge max": (BASE + f"    max: {10**30}\n", "questions[0].max: Input should be less than or equal"),
+    "huge max": (BASE + f"    max: {10**30}\n", "questions[0].max: 1e+30 is out of range"),
     "version 99999999999": (BASE.replace("title:", "version: 99999999999\ntitle:"),
                             "version: 99999999999 is too large (at most 2,147,483,647)"),
     "version 10**30": (BASE.replace("title:", f"version: {10**30}\ntitle:"), "version: 1e+30 is too large"),
@@ -144,3 +144,14 @@ def test_the_built_in_questionnaire_is_far_within_the_limits():
     text = (Path(__file__).parents[2] / "surveys" / "catalog" / "state-of-mlops.yaml").read_text()
     assert len(text.encode()) < MAX_BYTES / 10
     parse_questionnaire(text)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('version: "99999999999"', "version: Input should be less than or equal to 2147483647"),
+])
+def test_quoted_numbers_are_bounded_too(line, expected):
+    with pytest.raises(QuestionnaireError) as info:
+        parse_questionnaire(BASE.replace("title:", f"{line}\ntitle:") + '    max: "1e30"\n')
+    assert any(expected in p for p in info.value.problems), info.value.problems
+    assert any(p.startswith("questions[0].max: Input should be less than or equal to")
+               for p in info.value.problems)
