@@ -8,6 +8,7 @@ what pydantic cannot see (duplicate ids, `when` pointing forward, too large `max
 from __future__ import annotations
 
 import logging
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from surveys.countries import COUNTRIES
+from surveys.invisible import escape_char, invisible_in
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,13 @@ class QuestionType(StrEnum):
     country = "country"
 
 
+MAX_INT = 2**31 - 1  # stored in integer columns (PostgreSQL `integer`)
+MAX_NUMBER = 1e15  # min/max of a number question: exact as a float, far beyond any answer
+MULTILINE_FIELDS = frozenset({"text", "help", "description"})  # may hold line breaks and tabs
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Option(_Strict):
@@ -81,8 +88,8 @@ class Question(_Strict):
     max_choices: int | None = Field(default=None, ge=1)
     rows: list[Option] = Field(default_factory=list)
     scale: list[Option] = Field(default_factory=list)
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
+    max: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
     integer: bool = True
     max_length: int = Field(default=2000, ge=1, le=10000)
     when: Condition | None = None
@@ -140,7 +147,7 @@ class Questionnaire(_Strict):
     """A versioned questionnaire, e.g. the State of MLOps survey."""
 
     id: Identifier
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=MAX_INT)
     title: Annotated[str, StringConstraints(min_length=1, max_length=150)]
     description: str = ""
     minutes: int = Field(default=5, ge=1, le=120)
@@ -254,6 +261,39 @@ def semantic_problems(qn: Questionnaire) -> list[str]:
             problems.append(f"questions[{i}].id: duplicate id '{q.id}'")
         problems += question_problems(q, i, earlier)
         earlier.setdefault(q.id, q)
+    return problems
+
+
+def raw_value_problems(data: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """What no field may hold, whatever its type: numbers that are not finite or too large to
+    store, and invisible characters (control characters; line breaks and tabs only in text,
+    help and description). Checked on the loaded YAML before the models, each with its path
+    (quoted numbers such as `version: "99999999999"` are bounded by the models as well)."""
+    problems: list[str] = []
+    where = format_location(path)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            problems += raw_value_problems(key, path) if isinstance(key, str) else []
+            problems += raw_value_problems(value, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            problems += raw_value_problems(value, (*path, i))
+    elif isinstance(data, bool):
+        pass
+    elif isinstance(data, float) and not math.isfinite(data):
+        problems.append(f"{where}: {data} is not a finite number")
+    elif isinstance(data, int | float) and path and path[-1] in ("min", "max"):
+        if abs(data) > MAX_NUMBER:
+            problems.append(f"{where}: {data:.3g} is out of range (at most {MAX_NUMBER:.0e} either way)")
+    elif isinstance(data, int) and abs(data) > MAX_INT:
+        shown = str(data) if abs(data) < 10**20 else f"{data:.3g}"
+        problems.append(f"{where}: {shown} is too large (at most {MAX_INT:,})")
+    elif isinstance(data, str):
+        allowed = "\n\t" if path and path[-1] in MULTILINE_FIELDS else ""
+        bad = invisible_in(data, allowed)
+        if bad:
+            listed = ", ".join(escape_char(ch) for ch in bad)
+            problems.append(f"{where}: contains invisible or control characters ({listed})")
     return problems
 
 
