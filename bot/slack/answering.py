@@ -9,6 +9,10 @@
   updated to the next page, or to the thanks page after the last one.
 - Back saves what is valid on the page and shows the previous page; closing the modal
   saves what is valid too, so "Take the survey" again resumes at the first open page.
+- A page acknowledged with "Saving your answers…" (the database took longer than
+  `SUBMIT_BUDGET`) is saved with retries (`bot.saving`) until it lands and the modal moves
+  on, or, after the deadline, the modal shows the page again with the member's input still
+  filled in and a clear "could not save" notice: never "Saving…" forever.
 - A repeated delivery (a retried or replayed submission, a double click) changes nothing:
   recording is idempotent, and a second "take" of the same member within a moment is
   dropped.
@@ -24,6 +28,7 @@ from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
+from bot.saving import UNSAVED, SaveFailed, SavePolicy, save_with_retries
 from bot.services import Services
 from bot.slack.clients import SlackClients
 from bot.slack.modals import (
@@ -75,6 +80,7 @@ class SlackAnswers:
         self._recent_takes: dict[tuple[str, str, int], float] = {}
         self._communities: dict[str, tuple[float, int]] = {}
         self._gate = services.answer_gate  # one member at a time; SQLite: one writer
+        self.save_policy = SavePolicy()
 
     # -- helpers -----------------------------------------------------------------------
     async def _db(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
@@ -184,7 +190,7 @@ class SlackAnswers:
             await ack(response_action="update", view=task.result())
             return
         await ack(response_action="update", view=message_view("Survey", "Saving your answers…"))
-        next_view = await task
+        next_view = await task  # never raises: saved, or the page again with the input kept
         client = await self.clients.for_team(member.space, enterprise_of(body))
         try:
             await client.views_update(view_id=view["id"], view=next_view)
@@ -192,17 +198,21 @@ class SlackAnswers:
             log.warning("could not update the survey modal: %s", exc.response.get("error"))
 
     async def _store_page(self, member: Member, meta: PageMeta, raw: dict[str, Any]) -> dict[str, Any]:
-        title = (await self.wave_info(meta.wave_id))[0]
+        """The view after storing a page (retried while the database falters, see bot.saving)."""
+        title, qn, _community = await self.wave_info(meta.wave_id)
 
         async def store() -> Progress:
             return (await self.flow.submit(meta.wave_id, member, raw, finish=meta.last)).progress
 
         try:
-            progress = await self._db(member, store)
+            progress = await save_with_retries(lambda: self._db(member, store), policy=self.save_policy,
+                                               what="saving a Slack survey page")
         except PageInvalid as exc:  # validated before; only a race with a changed wave
             return message_view(title, str(exc))
         except SurveyError as exc:
             return message_view(title, str(exc))
+        except SaveFailed:
+            return unsaved_view(meta, member.space, title, qn, raw)
         screen = Screen(meta.wave_id, member.space, title, progress)
         pages = screen.pages
         current = page_of(pages, meta.keys[0]) if meta.keys else 0
@@ -267,6 +277,16 @@ class SlackAnswers:
             await self._save_valid(member, meta, view)
         except SurveyError as exc:
             log.info("nothing saved from a closed survey modal: %s", exc)
+
+
+def unsaved_view(
+    meta: PageMeta, team: str, title: str, qn: Questionnaire, raw: dict[str, Any]
+) -> dict[str, Any]:
+    """The submitted page again, the member's input filled in, with a "could not save" notice."""
+    typed = Progress(meta.wave_id, qn, {k: v for k, v in raw.items() if not _blank(v)})
+    screen = Screen(meta.wave_id, team, title, typed, notice=UNSAVED)
+    screen.index = page_of(screen.pages, meta.keys[0]) if meta.keys else meta.index
+    return page_view(screen)
 
 
 def team_of(body: dict[str, Any]) -> str:
