@@ -1,7 +1,8 @@
-"""The terminal chat: answer a questionnaire with Rich prompts through the same answer flow.
+"""The terminal chat: the answering conversation rendered with Rich prompts.
 
 Every answer is saved as soon as it is given; quitting (`q`, Ctrl-D) and starting again
-resumes at the first question not yet answered; answering again replaces.
+resumes at the first question not yet answered; answering again replaces. After the last
+question the chat offers to go through the answers again (Enter keeps one).
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ import getpass
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from bot.answering.conversation import Conversation, Picked, first_open, one_at_a_time
+from bot.answering.events import Next, Pick, Stop
+from bot.answering.screens import Field, Notice, PageScreen, Screen, Thanks, answer_text
 from bot.services import Services
-from surveys.errors import PageInvalid, WaveNotOpen
-from surveys.flow import Progress
 from surveys.identity import Member
 from surveys.models import Wave, WaveStatus
-from surveys.schema import Option, Question, QuestionType
-from surveys.validation import field_key, find_option
+from surveys.schema import Option, QuestionType
+from surveys.validation import find_option
 from surveys.waves import create_wave, ensure_community, find_wave, open_waves, questionnaire_of
 
 log = logging.getLogger(__name__)
@@ -30,14 +33,15 @@ log = logging.getLogger(__name__)
 PREVIEW_COMMUNITY = "console-preview"
 PREVIEW_LABEL = "preview"
 QUIT_WORDS = {"q", "quit", ":q", "exit"}
+KEEP = object()  # reviewing: Enter keeps the answer already given
 
 
 class QuitChat(Exception):
     """The person asked to stop; their answers so far are saved."""
 
 
-class KeepAnswer(Exception):
-    """Reviewing: Enter keeps the answer already given."""
+class _Done(QuitChat):
+    """Nothing to change after all."""
 
 
 @dataclass
@@ -67,7 +71,11 @@ class ConsoleChat:
         self.console = console or Console()
         self.ask = ask or _default_ask(self.console)
         self.member = Member("console", "local", user or getpass.getuser())
+        # the preview wave lives in a community of its own: no community check here
+        self.conversation = Conversation(services, "console", one_at_a_time, double_click=0,
+                                         check_community=False)
         self.reviewing = False
+        self._asked = ""  # the question whose heading was printed last
 
     async def pick_wave(self, survey_id: str) -> Wave:
         """An open wave of the survey in the community, else a separate preview wave."""
@@ -86,98 +94,88 @@ class ConsoleChat:
     async def run(self, survey_id: str) -> ChatOutcome:
         wave = await self.pick_wave(survey_id)
         qn = questionnaire_of(wave)
-        progress = await self.services.flow.start(wave.id, self.member)
-        done, total = progress.position
-        finished = progress.next_question() is None
+        screen = await self.conversation.take(self.member, wave.id)
+        if not isinstance(screen, PageScreen):
+            self.console.print(f"[yellow]{escape(getattr(screen, 'text', ''))}[/]")
+            return ChatOutcome(wave.label, 0, False)
+        progress = screen.progress
+        finished = first_open(progress) is None
         intro = escape(qn.description or qn.title)
-        if done and not finished:
-            intro += f"\n\n[bold]Welcome back[/bold]: resuming at question {done + 1} of {total}."
+        if progress.answers and not finished:
+            intro += (f"\n\n[bold]Welcome back[/bold]: resuming at question {screen.fields[0].number} "
+                      f"of {screen.total}.")
         self.console.print(Panel(intro, title=f"{escape(qn.title)} {escape(wave.label)}",
                                  subtitle="q to stop; your answers are saved as you go"))
+        shown: Screen | None = screen
         try:
             if finished and progress.answers:
-                progress = await self._review(wave, progress)
-            while (question := progress.next_question()) is not None:
-                progress = await self._ask_question(wave, question, progress)
+                shown = await self._review(screen)
+            while isinstance(shown, PageScreen):
+                progress = shown.progress
+                shown = await self._ask(shown)
         except _Done:
             self.console.print("Your answers stay as they are. Thank you!")
             return ChatOutcome(wave.label, progress.answered_count, progress.completed)
         except QuitChat:
+            await self.conversation.handle(self.member, Stop(wave.id))
             self.console.print("[yellow]Stopped. Your answers are saved; run the chat again to resume.[/]")
             return ChatOutcome(wave.label, progress.answered_count, progress.completed)
-        except WaveNotOpen as exc:
-            self.console.print(f"[yellow]{escape(str(exc))}[/] Your earlier answers are kept.")
+        if isinstance(shown, Notice):
+            self.console.print(f"[yellow]{escape(shown.text)}[/] Your earlier answers are kept.")
             return ChatOutcome(wave.label, progress.answered_count, progress.completed)
+        assert isinstance(shown, Thanks)
         self.console.print("[green]Thank you! Your answers are complete.[/] "
                            "Run the chat again to change them while the wave is open.")
-        return ChatOutcome(wave.label, progress.answered_count, True)
+        return ChatOutcome(wave.label, shown.progress.answered_count, True)
 
-    async def _review(self, wave: Wave, progress: Progress) -> Progress:
+    async def _review(self, screen: PageScreen) -> Screen | None:
         """Everything is answered: offer to go through the answers again (Enter keeps one)."""
         self.console.print("You have answered every question.")
         reply = self.ask("Change your answers? [y/N]> ").strip().lower()
         if reply in QUIT_WORDS or not reply.startswith("y"):
             raise QuitChat if reply in QUIT_WORDS else _Done()
         self.reviewing = True
+        shown: Screen | None = screen
         try:
-            order = [q.id for q in questionnaire_of(wave).questions]
-            position = 0
-            while position < len(order):
-                visible = {q.id: q for q in progress.visible()}
-                q = visible.get(order[position])
-                if q is not None:
-                    progress = await self._ask_question(wave, q, progress)
-                position += 1
+            while isinstance(shown, PageScreen):
+                shown = await self._ask(shown)
         finally:
             self.reviewing = False
-        return progress
+        return shown
 
-    async def _ask_question(self, wave: Wave, q: Question, progress: Progress) -> Progress:
-        done, total = progress.position
-        self.console.print(f"\n[bold cyan]{done + 1}/{total}[/] [bold]{escape(q.text)}[/]")
-        if q.help:
-            self.console.print(f"[dim]{escape(q.help)}[/]")
-        if q.type is QuestionType.grid:
-            rows = [r.id for r in q.rows] if self.reviewing else progress.pending_rows(q)
-            for row_id in rows:
-                row = q.row(row_id)
-                assert row is not None
-                self._show_current(progress, q, row_id)
-                progress = await self._ask_until_valid(
-                    wave, q, field_key(q.id, row_id), lambda r=row: self._read_grid_row(q, r), progress
-                )
-            return progress
-        self._show_current(progress, q)
-        return await self._ask_until_valid(wave, q, q.id, lambda: self._read(q), progress)
+    async def _ask(self, screen: PageScreen) -> Screen | None:
+        """Show the page's one field, read an answer, and send it: the next screen."""
+        f = screen.fields[0]
+        for message in [f.error, *screen.stray_errors]:
+            if message:
+                self.console.print(f"[red]{escape(message)}[/]")
+        if self._asked != f.question.id:
+            heading = f"[bold cyan]{f.number}/{screen.total}[/] [bold]{escape(f.question.text)}[/]"
+            self.console.print(f"\n{heading}")
+            if f.hint:
+                self.console.print(f"[dim]{escape(f.hint)}[/]")
+            self._asked = f.question.id
+        if self.reviewing and f.stored:
+            self.console.print(f"  [dim]Your answer: {escape(answer_text(f.question, f.value, f.row))} "
+                               f"(Enter keeps it{'' if f.question.required else ', - clears it'})[/]")
+        raw = self._read(f)
+        if self.reviewing:
+            values = None if raw is KEEP else {f.key: raw}
+            return await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values))
+        result = await self.conversation.handle(self.member, Pick(screen.wave_id, f.key, raw))
+        if isinstance(result, Picked):
+            return result.following if result.ok else result.page
+        return result
 
-    def _show_current(self, progress: Progress, q: Question, row_id: str = "") -> None:
-        if self.reviewing and progress.has(q.id, row_id):
-            shown = describe(q, progress.value(q.id, row_id), row_id)
-            self.console.print(f"  [dim]Your answer: {escape(shown)} (Enter keeps it"
-                               f"{'' if q.required else ', - clears it'})[/]")
-
-    async def _ask_until_valid(self, wave: Wave, q: Question, key: str, read, progress: Progress) -> Progress:
-        while True:
-            try:
-                raw = read()
-            except KeepAnswer:
-                return progress
-            try:
-                result = await self.services.flow.submit(wave.id, self.member, {key: raw})
-                return result.progress
-            except PageInvalid as exc:
-                for message in exc.errors.values():
-                    self.console.print(f"[red]{escape(message)}[/]")
-
-    def _prompt(self, q: Question, hint: str) -> str:
-        suffix = "" if q.required or self.reviewing else " (Enter to skip)"
+    def _prompt(self, f: Field, hint: str) -> Any:
+        suffix = "" if f.question.required or self.reviewing else " (Enter to skip)"
         answer = self.ask(f"{hint}{suffix}> ").strip()
         if answer.lower() in QUIT_WORDS:
             raise QuitChat
-        if self.reviewing:
+        if self.reviewing and f.stored:
             if not answer:
-                raise KeepAnswer
-            if answer == "-" and not q.required:
+                return KEEP
+            if answer == "-" and not f.question.required:
                 return ""
         return answer
 
@@ -188,34 +186,41 @@ class ConsoleChat:
         self.console.print(table)
 
     @staticmethod
-    def _pick(options: list[Option], word: str) -> str:
-        if word.isdigit() and 1 <= int(word) <= len(options):
+    def _pick(options: list[Option], word: Any) -> Any:
+        if isinstance(word, str) and word.isdigit() and 1 <= int(word) <= len(options):
             return options[int(word) - 1].id
         return word
 
-    def _read(self, q: Question) -> object:
+    def _read(self, f: Field) -> Any:
+        q = f.question
+        if f.row is not None:
+            self.console.print(f"  [bold]{escape(f.row.label)}[/]")
+            self._show_options(q.scale)
+            return self._pick(q.scale, self._prompt(f, "  Number"))
         match q.type:
             case QuestionType.single:
                 self._show_options(q.choices)
-                return self._pick(q.choices, self._prompt(q, "Number or name"))
+                return self._pick(q.choices, self._prompt(f, "Number or name"))
             case QuestionType.multi:
                 self._show_options(q.choices)
-                limit = f"up to {q.max_choices}, " if q.max_choices else ""
-                raw = self._prompt(q, f"Numbers ({limit}comma-separated)")
+                raw = self._prompt(f, "Numbers (comma-separated)")
+                if raw is KEEP:
+                    return raw
                 return [self._pick(q.choices, w.strip()) for w in raw.split(",") if w.strip()]
             case QuestionType.country:
-                return self._read_country(q)
+                return self._read_country(f)
             case QuestionType.number:
-                return self._prompt(q, _range_hint(q))
+                return self._prompt(f, "A number")
             case _:
-                return self._prompt(q, f"Your answer (up to {q.max_length} characters)")
+                return self._prompt(f, f"Your answer (up to {q.max_length} characters)")
 
-    def _read_country(self, q: Question) -> str:
+    def _read_country(self, f: Field) -> Any:
+        choices = f.question.choices
         while True:
-            word = self._prompt(q, "Country name or code")
-            if not word or find_option(q.choices, word):
+            word = self._prompt(f, "Country name or code")
+            if word is KEEP or not word or find_option(choices, word):
                 return word
-            matches = [o for o in q.choices if o.label.casefold().startswith(word.casefold())]
+            matches = [o for o in choices if o.label.casefold().startswith(word.casefold())]
             if len(matches) == 1:
                 return matches[0].id
             if matches:
@@ -223,31 +228,3 @@ class ConsoleChat:
                 self.console.print(f"Did you mean: {escape(names)}?")
             else:
                 self.console.print(f"[red]No country matches '{escape(word)}'.[/]")
-
-    def _read_grid_row(self, q: Question, row: Option) -> str:
-        self.console.print(f"  [bold]{escape(row.label)}[/]")
-        self._show_options(q.scale)
-        return self._pick(q.scale, self._prompt(q, "  Number"))
-
-
-class _Done(QuitChat):
-    """Nothing to change after all."""
-
-
-def describe(q: Question, value: object, row_id: str = "") -> str:
-    """An answer as the person would say it: labels, not ids."""
-    if value is None or value == "" or value == []:
-        return "skipped"
-    options = q.scale if q.type is QuestionType.grid else q.choices
-    labels = {o.id: o.label for o in options}
-    if isinstance(value, list):
-        return ", ".join(labels.get(str(v), str(v)) for v in value)
-    if q.type is QuestionType.number and isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return labels.get(str(value), str(value))
-
-
-def _range_hint(q: Question) -> str:
-    if q.min is not None and q.max is not None:
-        return f"A number from {q.min:g} to {q.max:g}"
-    return "A number"

@@ -1,0 +1,194 @@
+"""What the member sees, before any platform renders it: a page, a thank-you, a notice.
+
+Every renderer (Block Kit modal and DM messages, discord.py layout views, Rich) draws
+these; hints, answer read-back and progress ("question 3 of 11", counting only the
+questions this member is shown) are worded here once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from surveys.flow import Progress
+from surveys.paging import Page
+from surveys.schema import Option, Question, QuestionType
+
+log = logging.getLogger(__name__)
+
+COMPLETED_NOTICE = "You have completed this survey. You can change any answer until it closes."
+RESUMED_NOTICE = "Welcome back: picking up where you left off."
+STILL_OPEN = "A few required questions are still open."
+MARKED_BELOW = "Please answer the required questions marked below."
+OTHER_COMMUNITY = "This survey belongs to another community."
+GONE_QUESTION = "This question is no longer part of the survey."
+NO_QUESTIONS = "There are no questions for you in this survey."
+NOT_SAVED = ("Your answers on this page could not be saved just now; nothing you gave is lost. "
+             "Please try again in a moment.")
+
+
+def number_text(value: Any) -> str:
+    """A number as people write it: 3, not 3.0."""
+    number = float(value)
+    return str(int(number)) if number == int(number) else f"{number:g}"
+
+
+def number_hint(q: Question) -> str:
+    """The range of a number question, in words."""
+    kind = "A whole number" if q.integer else "A number"
+    if q.min is not None and q.max is not None:
+        return f"{kind} from {q.min:g} to {q.max:g}."
+    if q.min is not None:
+        return f"{kind} of at least {q.min:g}."
+    if q.max is not None:
+        return f"{kind} up to {q.max:g}."
+    return f"{kind}."
+
+
+def hint(q: Question, *, typed: bool = False) -> str:
+    """What to give: the limit of a multi question, a number's range, the question's help.
+    `typed` front ends (the member types a country) also say how to write a country."""
+    parts = []
+    if q.type is QuestionType.multi:
+        parts.append(f"Choose up to {q.max_choices}." if q.max_choices else "Choose all that apply.")
+    if q.type is QuestionType.number:
+        parts.append(number_hint(q))
+    if q.type is QuestionType.country and typed:
+        parts.append("Type the country's name or its two-letter code (for example DE).")
+    if q.help:
+        parts.append(q.help)
+    return " ".join(parts)
+
+
+def answer_text(q: Question, value: Any, row: Option | None = None) -> str:
+    """How a stored value reads back to the member who gave it: labels, not ids."""
+    if value is None or value == "" or value == []:
+        return "Skipped"
+    if row is not None or q.type is QuestionType.grid:
+        return next((o.label for o in q.scale if o.id == str(value)), str(value))
+    labels = {o.id: o.label for o in q.choices}
+    if isinstance(value, list):
+        return ", ".join(labels.get(str(v), str(v)) for v in value)
+    if q.type is QuestionType.number:
+        return number_text(value)
+    return labels.get(str(value), str(value))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input on a page: a question, or one row of a grid, with what it holds now."""
+
+    key: str
+    question: Question
+    row: Option | None
+    number: int  # the question's place among the questions this member is shown
+    value: Any  # the draft the member gave back, else the stored answer (None: none/skipped)
+    stored: bool  # answered or skipped already
+    error: str = ""
+    first_of_question: bool = True  # a grid's first row on this page carries the question
+
+    @property
+    def hint(self) -> str:
+        return hint(self.question)
+
+    @property
+    def row_position(self) -> tuple[int, int]:
+        """(this row, rows of the grid); (0, 0) for a question without rows."""
+        if self.row is None:
+            return 0, 0
+        rows = self.question.rows
+        return next(i + 1 for i, r in enumerate(rows) if r.id == self.row.id), len(rows)
+
+
+@dataclass(frozen=True)
+class PageScreen:
+    """A page of questions with their hints and current values, and where it stands."""
+
+    wave_id: int
+    title: str
+    progress: Progress
+    pages: list[Page]
+    index: int = 0
+    notice: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    draft: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def page(self) -> Page | None:
+        return self.pages[self.index] if self.pages else None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.page.fields) if self.page else ()
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+    @property
+    def last(self) -> bool:
+        return self.index >= len(self.pages) - 1
+
+    @property
+    def completed(self) -> bool:
+        return self.progress.completed
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(questions answered or skipped, questions shown)."""
+        return self.progress.position
+
+    @property
+    def total(self) -> int:
+        return len(self.progress.visible())
+
+    @property
+    def fields(self) -> list[Field]:
+        if self.page is None:
+            return []
+        numbers = {q.id: i + 1 for i, q in enumerate(self.progress.visible())}
+        out: list[Field] = []
+        seen: set[str] = set()
+        for pf in self.page.fields:
+            q = pf.question
+            answers = self.progress.answers
+            value = self.draft[pf.key] if pf.key in self.draft else answers.get(pf.key)
+            out.append(Field(pf.key, q, pf.row, numbers.get(q.id, 0), value, pf.key in answers,
+                             self.errors.get(pf.key, ""), q.id not in seen))
+            seen.add(q.id)
+        return out
+
+    @property
+    def stray_errors(self) -> list[str]:
+        """Problems with fields not on this page (a changed wave, a stale form)."""
+        return [message for key, message in self.errors.items() if key not in self.keys]
+
+
+@dataclass(frozen=True)
+class Thanks:
+    """Every question answered; `again` when the member had finished before."""
+
+    wave_id: int
+    title: str
+    progress: Progress
+    again: bool = False
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Stopped for now: what is answered stays saved."""
+
+    wave_id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Only a message (a closed wave, another community's survey, a save that failed)."""
+
+    text: str
+    title: str = "Survey"
+
+
+Screen = PageScreen | Thanks | Stopped | Notice
