@@ -235,6 +235,32 @@ def _arrow(change: Change | None) -> str:
     return "" if change is None else " ↑" if change.delta > 0 else " ↓"
 
 
+class _Whiskers:
+    """95% intervals collected while drawing, then drawn in one call (one errorbar per bar
+    would cost more than the bars themselves)."""
+
+    def __init__(self) -> None:
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.low: list[float] = []
+        self.high: list[float] = []
+
+    def add(self, share: float, y: float, bounds: tuple[float, float] | None) -> float:
+        """Remember one interval; returns where it ends (for the value label)."""
+        if bounds is None:
+            return share
+        self.x.append(share)
+        self.y.append(y)
+        self.low.append(max(0.0, share - bounds[0]))
+        self.high.append(max(0.0, bounds[1] - share))
+        return max(share, bounds[1])
+
+    def draw(self, ax) -> None:
+        if self.x:
+            ax.errorbar(self.x, self.y, xerr=[self.low, self.high], fmt="none", ecolor=INK,
+                        elinewidth=0.9, capsize=2.5, capthick=0.9, alpha=0.75)
+
+
 def _method_note(summary: Summary, marked: bool) -> str:
     """What the whiskers and arrows mean (empty when the chart compares nothing)."""
     text = "Whiskers: 95% interval (Wilson)."
@@ -410,6 +436,7 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
 
     top = max(max(r.shares.get(o, 0.0), (r.interval(o) or (0.0, 0.0))[1]) for r in drawn for o in options)
     upper = _upper(top)
+    whiskers = _Whiskers()
     for i, option in enumerate(options):
         y0 = i * group
         for j, label in enumerate(waves.drawn):
@@ -421,12 +448,7 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
                 share = 0.0  # countries nobody named are not listed
             if share is not None:
                 ax.barh(y, share, height=bar * 0.88, color=colour, edgecolor="none")
-                end = share
-                bounds = r.interval(option)
-                if bounds is not None:
-                    ax.errorbar(share, y, xerr=[[share - bounds[0]], [bounds[1] - share]], fmt="none",
-                                ecolor=INK, elinewidth=0.9, capsize=2.5, capthick=0.9, alpha=0.75)
-                    end = max(share, bounds[1])
+                end = whiskers.add(share, y, r.interval(option))
                 change = marks.get(("", option)) if label == summary.wave else None
                 ax.text(end + upper * 0.008, y, _pct(share) + _arrow(change), va="center", ha="left",
                         fontsize=VALUE_PT, fontweight="bold" if j == 0 else "normal",
@@ -434,6 +456,7 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
             else:
                 ax.text(upper * 0.008, y, _missing_note(r, option, k), va="center", ha="left",
                         fontsize=NOTE_PT, color=MUTED, style="italic")
+    whiskers.draw(ax)
     centres = [i * group + n_w * bar / 2 for i in range(len(options))]
     ax.set_yticks(centres, tick_labels, fontsize=LABEL_PT, color=INK)
     ax.set_ylim(len(options) * group - gap / 2, -gap / 2)
@@ -497,6 +520,7 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
     wave_in = 0.06 + _text_width_in(fig, [_esc(w) for w in waves.drawn], NOTE_PT) + 0.14
     left_in = min(3.4, max(1.4, 0.25 + _text_width_in(fig, row_labels, LABEL_PT) + wave_in))
     ax = _axes(fig, frame, height, left_in, 0.25)
+    whiskers = _Whiskers()
     for i, row in enumerate(rows):
         y0 = i * group
         for j, label in enumerate(waves.drawn):
@@ -509,6 +533,7 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
                 ax.text(0.01, y, why, va="center", ha="left", fontsize=NOTE_PT, color=MUTED, style="italic")
                 continue
             x = 0.0
+            whisker_end = (cell.interval(first) or (0.0, 0.0))[1]
             for s in scale:
                 share = cell.shares.get(s, 0.0)
                 if share <= 0:
@@ -516,19 +541,20 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
                 ax.barh(y, share, left=x, height=bar * 0.86, color=colours[s], edgecolor="white",
                         linewidth=0.6)
                 change = marks.get((row, s)) if label == summary.wave else None
+                centre = x + share / 2
+                if s != first and x < whisker_end and x + share - whisker_end >= 0.05:
+                    centre = (whisker_end + x + share) / 2  # clear of the first point's whisker
                 if share >= 0.06 or change is not None:
-                    ax.text(x + share / 2, y, _pct(share) + _arrow(change), ha="center", va="center",
+                    ax.text(centre, y, _pct(share) + _arrow(change), ha="center", va="center",
                             fontsize=VALUE_PT, fontweight="normal" if change is None else "bold",
                             color="white" if colours[s] in DARK_FILLS else INK)
                 x += share
             if x < 0.999:
                 ax.barh(y, 1 - x, left=x, height=bar * 0.86, color=NO_ANSWER, edgecolor="white",
                         linewidth=0.6)
-            bounds = cell.interval(first)
-            if bounds is not None:  # the first scale point starts at 0, so its interval reads off the axis
-                share = cell.shares[first]
-                ax.errorbar(share, y, xerr=[[share - bounds[0]], [bounds[1] - share]], fmt="none",
-                            ecolor=INK, elinewidth=1.0, capsize=2.5, capthick=1.0, alpha=0.8)
+            if first in cell.shares:  # the first scale point starts at 0: its interval reads off the axis
+                whiskers.add(cell.shares[first], y, cell.interval(first))
+    whiskers.draw(ax)
     centres = [i * group + n_w * bar / 2 for i in range(len(rows))]
     ax.set_yticks(centres, row_labels, fontsize=LABEL_PT, color=INK)
     ax.tick_params(axis="y", pad=wave_in * 72)  # the wave labels sit between row labels and bars

@@ -65,8 +65,8 @@ def test_table_chart_and_chat_list_options_in_one_order(ordered, expected):
 def test_charts_draw_intervals_and_mark_significant_changes():
     summary = _summary(ordered=True)
     fig = question_figure(summary, "size")
-    whiskers = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
-    assert len(whiskers) == 10  # every share of both waves
+    (whiskers,) = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    assert len(whiskers.lines[2][0].get_segments()) == 10  # every share of both waves
     drawn = [t.get_text() for t in fig.axes[0].texts]
     significant = {c.option for c in summary.questions[0].changes["2025"] if c.significant}
     assert significant == {"1_10", "51_200"}
