@@ -199,14 +199,14 @@ async def test_open_data_drops_free_text_and_leaves_no_group_under_the_minimum(d
                              open_data=True, min_group_size=5)
     assert b"story" not in data and b"secret" not in data
     rows = parse_csv(data)
-    assert [r["respondent"] for r in rows] == [str(i) for i in range(1, 13)]
-    assert Counter(r["title"] for r in rows) == {"scientist": 6, "other": 6}
-    assert Counter(r["industry"] for r in rows) == {"tech": 10, "": 2}
-    assert Counter(r["region"] for r in rows) == {"europe": 9, "": 3}
-    assert Counter(r["focus"] for r in rows) == {"monitoring": 5, "monitoring;deploy": 5, "": 2}
-    assert Counter(r["tooling.pipeline"] for r in rows) == {"established": 8, "": 4}
-    teams = sorted(float(r["team"]) for r in rows)
-    assert teams == [1.0] * 5 + [6.0] * 7  # groups of >= 5 neighbours (200 and 5000 join 6..10)
+    assert [r["respondent"] for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
+    assert len(rows) >= 9  # generalised (k-anonymity on title, industry, region), few left out
+    combos = Counter((r["title"], r["industry"], r["region"]) for r in rows)
+    assert min(combos.values()) >= 5, combos
+    assert "researcher" not in {r["title"] for r in rows}  # 3 researchers: "other"
+    assert {r["region"] for r in rows} <= {"europe", ""}  # 3 in India, no "other": blank
+    teams = sorted(float(r["team"]) for r in rows if r["team"])
+    assert Counter(teams).most_common()[-1][1] >= 5  # groups of >= 5 neighbours
     for column in rows[0]:
         if column == "respondent":
             continue
