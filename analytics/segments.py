@@ -18,8 +18,14 @@ counted, the wave's respondents (its released snapshot when the wave is open) ar
    cell holds at least k, so a filter with one option or one condition fewer, or the
    complement, differs by 0 or at least k people.
 
-A refused filter is a SegmentRefused error naming the small group (never its size). Filters
-over unrelated questions can still be compared with each other (see docs/analytics.md).
+4. Against every one-condition filter on another question: a segment is refused when some
+   filter `Q=OPTIONS` on another choice question (or `Q=OPTION` on a multi-choice one) would
+   hold almost the same people, differing by 1..k-1 (e.g. `region=europe` against
+   `role=infra,lead` when all but 3 of the infra people and leads are in Europe). Found from
+   the option counts of the segment and of the wave (a subset-sum over the options' groups).
+
+A refused filter is a SegmentRefused error naming the small group (never its size). Two
+filters of several conditions each can still be compared (see docs/analytics.md).
 """
 
 from __future__ import annotations
@@ -28,13 +34,22 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.frames import CHOICES, RELEASED_CHOICES, RELEASED_MEMBERS, RESPONSES
+from analytics.frames import (
+    CHOICES,
+    RELEASED_CHOICES,
+    RELEASED_MEMBERS,
+    RESPONSES,
+    Segment,
+    WaveQuery,
+    count_choices,
+)
 from analytics.privacy import OTHER, merge_small, too_small
-from analytics.summaries import option_map, row_map
+from analytics.summaries import option_map, question_counts, row_map
 from surveys.db import Database
 from surveys.errors import SurveyError
 from surveys.schema import Question, Questionnaire, QuestionType
@@ -202,9 +217,66 @@ def _describe(clauses_: Sequence[Clause], cell: tuple[object, ...], platform: st
     return "; ".join(parts)
 
 
+def _near(items: Sequence[tuple[int, int]], base: int, k: int) -> bool:
+    """Whether choosing, per group, its count outside (a, when the other filter takes the
+    group) or inside the segment (b, when it leaves it), with at least one group taken, can
+    make base + the sum fall in 1..k-1."""
+    states = {(0, False)}
+    for a, b in items:
+        nxt = set()
+        for total, taken in states:
+            for add, took in ((a, True), (b, False)):
+                if base + total + add < k:
+                    nxt.add((total + add, taken or took))
+        states = nxt
+        if not states:
+            return False
+    return any(taken and base + total >= 1 for total, taken in states)
+
+
+def _check_other_filters(
+    canonical: Questionnaire, wave_qn: Questionnaire, own: set[str], seg: Any, whole: Any,
+    inside: int, everyone: int, k: int,
+) -> None:
+    """Rule 4 (see above): `seg`/`whole` are option counts of the segment and of the wave."""
+    for q in canonical.questions:
+        if q.id in own or not wave_qn.has_question(q.id) or not q.is_choice:
+            continue
+        seg_rows, whole_rows = question_counts(seg, q), question_counts(whole, q)
+        if q.type is QuestionType.multi:  # G = chose the option: |not F and o| + |F and not o|
+            for option, n in whole_rows.get("", {}).items():
+                mine = seg_rows.get("", {}).get(option, 0)
+                if too_small((n - mine) + (inside - mine), k):
+                    _refuse_near(q, f"{q.id}={option}", k)
+            continue
+        order = [s.id for s in q.scale] if q.type is QuestionType.grid else [o.id for o in q.choices]
+        rows = [r.id for r in q.rows] if q.type is QuestionType.grid else [""]
+        for row in rows:
+            whole_by, seg_by = whole_rows.get(row, {}), seg_rows.get(row, {})
+            if too_small(everyone - sum(whole_by.values()), k):
+                continue  # not usable as a filter (rule 1)
+            _, merged = merge_small(dict(whole_by), k, order)
+            group = set(merged) | ({OTHER} if merged and whole_by.get(OTHER, 0) > 0 else set())
+            items: list[tuple[int, int]] = []
+            if group:
+                items.append((sum(whole_by.get(o, 0) - seg_by.get(o, 0) for o in group),
+                              sum(seg_by.get(o, 0) for o in group)))
+            items += [(n - seg_by.get(o, 0), seg_by.get(o, 0)) for o, n in whole_by.items() if o not in group]
+            if _near(items, inside - sum(seg_by.values()), k):
+                _refuse_near(q, f"{q.id}.{row}" if row else q.id, k)
+
+
+def _refuse_near(q: Question, key: str, k: int) -> None:
+    raise SegmentRefused(
+        f"where: not shown, because a filter on {key} ('{q.title}') would pick out almost the same "
+        f"respondents: the two would differ by fewer than {k}, and subtracting them would single "
+        f"those out; choose a larger segment")
+
+
 async def check_segment(
     db: Database, wave_id: int, *, released: bool, canonical: Questionnaire,
     where: Mapping[str, Sequence[str]], platform: str | None, k: int,
+    segment: Segment | None = None, wave_qn: Questionnaire | None = None,
 ) -> None:
     """Raise SegmentRefused when the segment could be compared with a neighbouring one (or
     with the whole wave) to single out fewer than k respondents of this wave (see above)."""
@@ -231,6 +303,26 @@ async def check_segment(
                 f"where: not shown, because a filter with one option or one condition fewer (or the "
                 f"rest of the wave) would differ from it by fewer than {k} respondents: the group "
                 f"'{_describe(wanted, cell, platform)}' is that small")
+    if segment is None or wave_qn is None:
+        return
+    inside = sum(n for cell, n in cells.items() if _matches(wanted, cell, platform))
+    choice_ids = tuple(q.id for q in wave_qn.questions if q.is_choice)
+    seg_query = WaveQuery(wave_id=wave_id, choice=choice_ids, multi=(), free=(), number=(),
+                          all_choice=True, segment=segment, released=released)
+    whole_query = WaveQuery(wave_id=wave_id, choice=choice_ids, multi=(), free=(), number=(),
+                            all_choice=True, released=released)
+    async with db.session() as session:
+        seg = await count_choices(session, seg_query)
+        whole = await count_choices(session, whole_query)
+    own = {clause.question.id for clause in wanted}
+    _check_other_filters(canonical, wave_qn, own, seg, whole, inside, len(people), k)
+
+
+def _matches(wanted: Sequence[Clause], cell: tuple[object, ...], platform: str | None) -> bool:
+    """Whether a cell is inside the segment (every condition met, on the platform)."""
+    if platform is not None and not cell[-1]:
+        return False
+    return all(value != OUT for value in cell[: len(wanted)])
 
 
 __all__ = ["SegmentRefused", "check_segment", "clauses"]

@@ -283,7 +283,8 @@ async def build_summary(
         if w.id not in empty:
             try:  # no segment that a neighbouring one would single a small group out of
                 await check_segment(db, w.id, released=releases[w.id] is not None, canonical=canonical,
-                                    where=resolved_where, platform=platform, k=k)
+                                    where=resolved_where, platform=platform, k=k, segment=segment,
+                                    wave_qn=questionnaire_of(w))
             except SegmentRefused:
                 if w is main:
                     raise
