@@ -193,7 +193,7 @@ def _changes_dict(changes: list[Change]) -> dict[str, Any]:
 class WaveInfo:
     label: str
     respondents: int
-    completed: int
+    completed: int | None  # None: hidden (a segment where 1..k-1 people have not completed)
     invited: int = 0
     suppressed: bool = False
     synthetic: bool = False

@@ -89,7 +89,7 @@ def wave_line(summary: Summary, label: str) -> str:
                 "(a member withdrew their answers)")
     if info.suppressed:
         return f"{label}: fewer than {k} respondents, results hidden"
-    parts = [f"{info.completed} completed"]
+    parts = [] if info.completed is None else [f"{info.completed} completed"]
     if info.invited and not summary.segmented:  # invitations are not known per segment
         parts.append(f"{info.respondents / info.invited:.0%} of {info.invited} invited")
     if info.covers is not None:  # an open wave: its released snapshot (analytics.releases)
@@ -99,7 +99,7 @@ def wave_line(summary: Summary, label: str) -> str:
         parts.append(f"live results advance in steps of at least {k}")
     else:
         text = f"{label}: {info.respondents} respondents"
-    text += f" ({', '.join(parts)})"
+    text += f" ({', '.join(parts)})" if parts else ""
     tags = [t for t, on in (("imported", info.imported), ("synthetic", info.synthetic)) if on]
     return text + (f" [{', '.join(tags)}]" if tags else "")
 

@@ -308,8 +308,12 @@ async def build_summary(
         rest_small = whole is not None and too_small(whole.respondents - f.respondents, k)
         release = releases[w.id]
         held = release is not None and release.held
+        completed: int | None = f.completed
+        if whole is not None and (too_small(f.respondents - f.completed, k) or too_small(
+                (whole.respondents - whole.completed) - (f.respondents - f.completed), k)):
+            completed = None  # the segment's (or the rest's) unfinished would be a small group
         infos[w.label] = WaveInfo(
-            label=w.label, respondents=f.respondents, completed=f.completed,
+            label=w.label, respondents=f.respondents, completed=completed,
             invited=f.invited if release is None else release.invited,
             suppressed=wave_suppressed(f.respondents, k) or rest_small or held or w.id in refused,
             synthetic=w.synthetic,

@@ -224,3 +224,22 @@ async def test_a_closed_wave_uses_every_answer(db):
     assert closed.respondents["2026"] == 14
     assert "snapshot" in closed.to_dict() and closed.to_dict()["snapshot"] == {}
     assert "based on the first" not in to_markdown(closed)
+
+
+async def test_the_completed_count_of_a_segment_hides_a_small_unfinished_group(db):
+    """28 of 30 "models" completed: "28 completed" beside role=models would single out the 2
+    (and beside role=infra, the whole wave's 2 unfinished minus the segment's 0)."""
+    flow = AnswerFlow(db, SECRET)
+    community_id, wave_id = await _wave(db)
+    for i in range(60):
+        role = "models" if i < 30 else "infra"
+        await flow.submit(wave_id, _m(f"U{i}"), _answers(role, i), finish=i not in (3, 4))
+    async with db.session() as session:
+        close_wave(await wave_by_id(session, wave_id))
+    whole = await _summary(db, community_id)
+    assert whole.to_dict()["completed"] == {"2026": 58}
+    for role in ("models", "infra"):
+        segment = await _summary(db, community_id, where={"role": [role]})
+        assert segment.to_dict()["completed"] == {"2026": None}
+        assert "completed" not in chat_lines(segment)[0]
+        assert segment.respondents["2026"] == 30
