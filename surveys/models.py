@@ -314,3 +314,57 @@ class SlackOAuthState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[str] = mapped_column(String(128), unique=True)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class WaveRelease(Base):
+    """The released snapshot of an open wave (analytics.releases): live results are counted on
+    a copy of the answers taken at a release, which advances only when at least k (the minimum
+    group size) respondents not in it have completed, so two successive outputs never differ by
+    fewer than k people. `covers`: respondents copied at the release."""
+
+    __tablename__ = "wave_releases"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    release: Mapped[int] = mapped_column(Integer, default=0)
+    covers: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    invited: Mapped[int] = mapped_column(Integer, default=0)  # ledger size at the release
+
+
+class ReleasedMember(Base):
+    """A respondent in the released snapshot of an open wave (no time, no order: the whole
+    snapshot is copied again at every release)."""
+
+    __tablename__ = "released_members"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), default="")
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReleasedChoice(Base):
+    """A chosen option in the released snapshot (the same shape as `answer_choices`)."""
+
+    __tablename__ = "released_choices"
+    __table_args__ = (Index("ix_released_choices_respondent", "respondent_id"),)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ReleasedValue(Base):
+    """A text or number answer in the released snapshot: its number, never the text."""
+
+    __tablename__ = "released_values"
+    __table_args__ = (Index("ix_released_values_respondent", "respondent_id"),)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[float | None] = mapped_column(Float, default=None)
