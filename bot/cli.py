@@ -7,7 +7,6 @@ pandas and matplotlib only where they are needed), so `stateof --help` answers a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -72,6 +71,8 @@ def demo(
     out.print(f"Building a synthetic community ({', '.join(f'{k}: {v}' for k, v in WAVES.items())} "
               "members) answering through the answer flow...")
     try:
+        import asyncio
+
         result = asyncio.run(run_demo(out_dir, seed))
     except OSError as exc:
         raise fail(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
