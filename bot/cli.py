@@ -27,9 +27,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings=HELP_OPTIONS,
+    rich_markup_mode=None,
 )
-surveys_app = typer.Typer(help="The questionnaire catalog.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+surveys_app = typer.Typer(help="The questionnaire catalog.", no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True,
+                     rich_markup_mode=None)
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(db_app, name="db")
 
