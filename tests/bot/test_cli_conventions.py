@@ -64,7 +64,8 @@ def test_parquet_without_pyarrow_is_one_line(tmp_path):
     hide = tmp_path / "nopyarrow"
     hide.mkdir()
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['pyarrow'] = None\n")
-    env = {**UNREACHABLE, "PYTHONPATH": str(hide)}
+    path = os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")]))
+    env = {**UNREACHABLE, "PYTHONPATH": path}
     result = stateof("export", "--survey", "state-of-mlops", "--wave", "2026", "--format", "parquet",
                      cwd=tmp_path, env=env)
     assert result.returncode == 1
