@@ -455,12 +455,13 @@ class Commands:
         wave = await self._named_wave(inv)
         if not _flag(inv.args.get("confirm")):
             found = await lifecycle.wave_contents(self.services, wave.id)
-            again = ("stateof delete " if inv.platform == CLI else "/survey delete ") + wave.label
+            again = {CLI: f"stateof delete {wave.label} --confirm",
+                     "discord": f"/survey delete wave:{wave.label} confirm:True"}.get(
+                         inv.platform, f"/survey delete {wave.label} confirm")
             return reply(
                 f"This deletes wave '{found.label}' of {found.survey_id} ({found.status}) with its "
                 f"{found.responses} response(s) and {found.answers} answer(s), for good. To go ahead: "
-                f"{again} {'--confirm' if inv.platform == CLI else 'confirm'}",
-                title="Delete a wave?")
+                f"{again}", title="Delete a wave?")
         gone = await lifecycle.delete_wave(self.services, wave.id, by=inv.who)
         if self.scheduling:
             await self.scheduling.wave_changed(wave.id)
