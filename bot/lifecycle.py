@@ -321,6 +321,17 @@ async def _record_reminder(services: Services, pid: int, delivered: bool, when: 
         await session.execute(update(Participation).where(Participation.id == pid).values(**values))
 
 
+def preload_analytics() -> None:
+    """Import the analytics stack now. A running bot calls it at start-up: imported on the
+    first `/survey results` instead, pandas and matplotlib would hold the event loop (and every
+    other member's click) for a second or more. The CLI does not, and loads them only to
+    summarise."""
+    import analytics.charts  # noqa: F401
+    import analytics.export  # noqa: F401
+    import analytics.report  # noqa: F401
+    import analytics.service  # noqa: F401
+
+
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
