@@ -246,14 +246,17 @@ def register(app: typer.Typer) -> None:
         generalised: list[str] = []
 
         async def work(services: Any) -> bytes:
+            from rich.markup import escape
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             from analytics.export import export_wave
 
             _questionnaire(services, survey)
             community_id = await _community_id(services, community, create=False)
-            with Progress(SpinnerColumn(), TextColumn(f"[bold]exporting[/] {wave} as {fmt}"),
-                          TimeElapsedColumn(), console=err, transient=True):
+            with Progress(SpinnerColumn(), TextColumn("[bold]exporting[/] {task.description}"),
+                          TimeElapsedColumn(), console=err, transient=True) as bar:
+                bar.add_task(escape(f"{survey} {wave} as {fmt}"), total=None)
+                bar.refresh()
                 return await export_wave(
                     services.db, community_id=community_id, survey_id=survey, wave=wave, fmt=fmt,
                     open_data=open_data, min_group_size=settings.min_group_size, generalised=generalised,

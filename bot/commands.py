@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from analytics.export import export_wave
 from bot import lifecycle
 from bot.command_table import BY_NAME, CommandError, bind_args, command, help_lines, parse_command_text
 from bot.lifecycle import LifecycleError, local_time, parse_duration
@@ -215,7 +214,8 @@ class Commands:
         label = inv.args.get("wave") or _default_label(community)
         channel = inv.channel_ref(inv.args.get("channel"))
         if channel is None:
-            raise CommandError("Name a channel to announce the survey in, e.g. #general")
+            raise CommandError("Name a channel to announce the survey in, e.g. " + (
+                "--channel slack:T0123:C0456" if inv.platform == CLI else "#general"))
         duration = parse_duration(inv.args["duration"]) if inv.args.get("duration") else \
             lifecycle.DEFAULT_DURATION
         wave, posted = await lifecycle.launch(
@@ -332,6 +332,8 @@ class Commands:
     @handles("export")
     async def export(self, inv: Invocation) -> Message:
         wave = await self._wave(inv, inv.args.get("wave"))
+        from analytics.export import export_wave  # pandas: only when exporting
+
         data = await export_wave(
             self.services.db, community_id=wave.community_id, survey_id=wave.survey_id,
             wave=wave.label, fmt="csv", min_group_size=self.services.settings.min_group_size,
@@ -453,12 +455,13 @@ class Commands:
         wave = await self._named_wave(inv)
         if not _flag(inv.args.get("confirm")):
             found = await lifecycle.wave_contents(self.services, wave.id)
-            again = ("stateof delete " if inv.platform == CLI else "/survey delete ") + wave.label
+            again = {CLI: f"stateof delete {wave.label} --confirm",
+                     "discord": f"/survey delete wave:{wave.label} confirm:True"}.get(
+                         inv.platform, f"/survey delete {wave.label} confirm")
             return reply(
                 f"This deletes wave '{found.label}' of {found.survey_id} ({found.status}) with its "
                 f"{found.responses} response(s) and {found.answers} answer(s), for good. To go ahead: "
-                f"{again} {'--confirm' if inv.platform == CLI else 'confirm'}",
-                title="Delete a wave?")
+                f"{again}", title="Delete a wave?")
         gone = await lifecycle.delete_wave(self.services, wave.id, by=inv.who)
         if self.scheduling:
             await self.scheduling.wave_changed(wave.id)

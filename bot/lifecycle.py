@@ -1,7 +1,8 @@
 """Wave lifecycle actions shared by moderator commands and the scheduler.
 
 Each action is idempotent where it can be (opening an open wave, closing a closed one)
-and talks to platforms only through the notifiers registered on `Services`.
+and talks to platforms only through the notifiers registered on `Services`. The analytics
+stack (pandas, matplotlib) is imported only by `summary_message`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import false, func, or_, select, update
 
-from analytics.charts import render_charts
-from analytics.report import chat_lines
-from analytics.service import build_summary, previous_labels
 from bot.services import Services
 from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
@@ -323,6 +321,17 @@ async def _record_reminder(services: Services, pid: int, delivered: bool, when: 
         await session.execute(update(Participation).where(Participation.id == pid).values(**values))
 
 
+def preload_analytics() -> None:
+    """Import the analytics stack now. A running bot calls it at start-up: imported on the
+    first `/survey results` instead, pandas and matplotlib would hold the event loop (and every
+    other member's click) for a second or more. The CLI does not, and loads them only to
+    summarise."""
+    import analytics.charts  # noqa: F401
+    import analytics.export  # noqa: F401
+    import analytics.report  # noqa: F401
+    import analytics.service  # noqa: F401
+
+
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
@@ -330,6 +339,10 @@ async def summary_message(
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
     members who answered on that platform)."""
+    from analytics.charts import render_charts  # pandas and matplotlib: only for summaries
+    from analytics.report import chat_lines
+    from analytics.service import build_summary, previous_labels
+
     if compare is None:
         compare = await previous_labels(
             services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label
