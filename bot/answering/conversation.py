@@ -43,7 +43,7 @@ from bot.services import Services
 from surveys.errors import PageInvalid, SurveyError
 from surveys.flow import AnswerFlow, Progress
 from surveys.identity import Member
-from surveys.paging import Page, opening_page, paginate
+from surveys.paging import Page, PageField, opening_page, paginate
 from surveys.schema import Questionnaire, QuestionType
 from surveys.validation import field_key, split_field
 from surveys.waves import questionnaire_of, wave_by_id
@@ -190,6 +190,18 @@ class Conversation:
             raise SurveyError(OTHER_COMMUNITY)
         return info
 
+    async def field(self, member: Member, wave_id: int, key: str) -> tuple[WaveInfo, PageField]:
+        """The wave and the field of `key`; a SurveyError when it is no longer asked."""
+        info = await self.admit(member, wave_id)
+        qid, row_id = split_field(key)
+        if not info.questionnaire.has_question(qid):
+            raise SurveyError(GONE_QUESTION)
+        q = info.questionnaire.question(qid)
+        row = q.row(row_id) if row_id else None
+        if row_id and row is None:
+            raise SurveyError(GONE_QUESTION)
+        return info, PageField(q, row)
+
     async def write(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
         """`call()` in the member's order; a passing database failure is tried again."""
         for attempt in range(STORE_ATTEMPTS):
@@ -245,7 +257,9 @@ class Conversation:
 
     # -- the events ------------------------------------------------------------------------
     async def take(self, member: Member, wave_id: int) -> Screen | None:
-        """Start or resume; None for a double click (the first one is being answered)."""
+        """Start or resume; None for a double click (the first one is being answered).
+        Why the member cannot answer (a closed wave, another community) is said every time."""
+        twice = bool(self.double_click) and self._clicked_twice(member, wave_id)
         try:
             info = await self.admit(member, wave_id)
             progress = await self.write(member, lambda: self.flow.start(wave_id, member))
@@ -254,7 +268,7 @@ class Conversation:
         except DBAPIError:
             log.exception("could not start a survey")
             return Notice(NOT_SAVED)
-        if self.double_click and self._clicked_twice(member, wave_id):
+        if twice:
             log.info("dropped a repeated take-the-survey click")
             return None
         if not self.review_on_open and first_open(progress) is None:
@@ -265,11 +279,9 @@ class Conversation:
     async def pick(self, member: Member, wave_id: int, key: str, value: Any) -> Picked | Notice:
         """Store one field now; its page shows the problem when it is not valid."""
         try:
-            info = await self.admit(member, wave_id)
+            info, _field = await self.field(member, wave_id, key)
         except SurveyError as exc:
             return Notice(str(exc))
-        if not info.questionnaire.has_question(split_field(key)[0]):
-            return Notice(GONE_QUESTION, info.title)
 
         async def store() -> tuple[Progress, Progress | None, dict[str, str], Any]:
             before = await self.flow.progress(wave_id, member)
