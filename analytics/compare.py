@@ -1,68 +1,68 @@
-"""Wave-over-wave changes of shares, with a two-proportion z-test (pooled, two-sided, 95%)."""
+"""Wave-over-wave changes of shares: a two-proportion z-test per change (pooled, two-sided),
+then Benjamini–Hochberg across every change of a summary (see analytics.stats)."""
 
 from __future__ import annotations
 
 import logging
-import math
+from collections.abc import Iterable
 
-from analytics.model import OTHER, Change, ChoiceResult, GridResult, Result
+from analytics.model import OTHER, Change, ChoiceResult, GridResult, Result, Significance
+from analytics.stats import FDR_Q, benjamini_hochberg, two_proportion_test
 
 log = logging.getLogger(__name__)
 
-ALPHA = 0.05
-
-
-def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
-    """(z, two-sided p-value) for H0: p1 == p2, with the pooled standard error.
-
-    p = (x1 + x2) / (n1 + n2); se = sqrt(p (1 - p) (1/n1 + 1/n2)); z = (x2/n2 - x1/n1) / se.
-    When se is 0 (both shares 0 or both 1) there is no evidence of a change: (0, 1).
-    """
-    if n1 <= 0 or n2 <= 0:
-        raise ValueError("both groups need respondents")
-    pooled = (x1 + x2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return 0.0, 1.0
-    z = (x2 / n2 - x1 / n1) / se
-    return z, math.erfc(abs(z) / math.sqrt(2))
+__all__ = ["two_proportion_test", "choice_changes", "result_changes", "adjust_significance"]
 
 
 def choice_changes(
-    question: str, before: ChoiceResult, after: ChoiceResult, n_before: int, n_after: int,
-    compare: str, row: str = "", alpha: float = ALPHA,
+    question: str, before: ChoiceResult, after: ChoiceResult, compare: str, row: str = ""
 ) -> list[Change]:
-    """Changes for every option shown in both waves (a merged "other" only when it merged alike)."""
-    if before.suppressed or after.suppressed:
+    """Changes for every option both waves offered and show (a merged "other" only when it
+    merged alike), tested on each wave's base (those the question, or row, was asked).
+
+    `p_adjusted` and `significant` are set later, across the whole summary
+    (`adjust_significance`); until then nothing is significant."""
+    if before.suppressed or after.suppressed or before.base <= 0 or after.base <= 0:
         return []
     out = []
     for option, share_after in after.shares.items():
         if option not in before.shares:
-            continue
+            continue  # one wave did not offer it (or hid it): no change, never from 0%
         if option == OTHER and before.merged != after.merged:
             continue  # different groups of options: not comparable
         x1, x2 = before.counts.get(option, 0), after.counts.get(option, 0)
-        _, p_value = two_proportion_test(x1, n_before, x2, n_after)
+        _, p_value = two_proportion_test(x1, before.base, x2, after.base)
         share_before = before.shares[option]
         out.append(Change(
             question=question, option=option, compare=compare, before=share_before, after=share_after,
-            delta=share_after - share_before, p_value=p_value, significant=p_value < alpha, row=row,
+            delta=share_after - share_before, p_value=p_value, row=row,
         ))
     return out
 
 
-def result_changes(
-    question: str, before: Result, after: Result, n_before: int, n_after: int, compare: str
-) -> list[Change]:
+def result_changes(question: str, before: Result, after: Result, compare: str) -> list[Change]:
     """Changes between two results of the same question (choice questions and grids only)."""
     if isinstance(before, ChoiceResult) and isinstance(after, ChoiceResult):
-        return choice_changes(question, before, after, n_before, n_after, compare)
+        return choice_changes(question, before, after, compare)
     if isinstance(before, GridResult) and isinstance(after, GridResult):
         if before.suppressed or after.suppressed:
             return []
         out = []
         for row, res in after.rows.items():
             if row in before.rows:
-                out += choice_changes(question, before.rows[row], res, n_before, n_after, compare, row)
+                out += choice_changes(question, before.rows[row], res, compare, row)
         return out
     return []
+
+
+def adjust_significance(changes: Iterable[Change], q: float = FDR_Q) -> Significance:
+    """Benjamini–Hochberg over `changes` (every change a summary makes, against every compared
+    wave): sets each one's `p_adjusted` and `significant` (adjusted p below q) in place."""
+    family = list(changes)
+    for change, adjusted in zip(family, benjamini_hochberg([c.p_value for c in family]), strict=True):
+        change.p_adjusted = adjusted
+        change.significant = adjusted < q
+    found = sum(c.significant for c in family)
+    log.debug("%d of %d changes significant after Benjamini-Hochberg (q=%g)", found, len(family), q)
+    return Significance(q=q, tests=len(family), discoveries=found,
+                        raw_below_q=sum(c.p_value < q for c in family))

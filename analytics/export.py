@@ -96,9 +96,15 @@ def _cell(q: Question, value: Any) -> str:
 
 
 def formula_safe(text: str) -> str:
-    """Free text that a spreadsheet would run as a formula gets a leading apostrophe
-    (the importer strips it again, so the round trip is exact)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """Free text that a spreadsheet would run as a formula gets a leading apostrophe (the
+    importer strips it again, so the round trip is exact). A text that itself starts with
+    that apostrophe and a formula character gets a leading space instead: the importer keeps
+    an apostrophe not at the very start and strips the space (stored texts are stripped)."""
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    if text[:1] == "'" and text[1:2] in FORMULA_STARTS:
+        return " " + text
+    return text
 
 
 def _question_of(qn: Questionnaire, key: str) -> Question:
@@ -206,10 +212,15 @@ def _records(
 
 
 def _csv_bytes(header: list[str], records: Iterable[list[str]]) -> bytes:
+    """CSV with "\n" line ends. Python's csv quotes a field holding a character of the line
+    terminator only, so a row with a lone "\r" in a field is written with every field quoted
+    (a reader would otherwise end the record at that "\r")."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header)
-    writer.writerows(records)
+    for record in records:
+        (quoted if any("\r" in cell for cell in record) else writer).writerow(record)
     return buf.getvalue().encode("utf-8")
 
 

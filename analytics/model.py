@@ -1,8 +1,13 @@
 """The summary model: results per question and wave, changes between waves, and the JSON shape.
 
 Everything here is plain data. Counts behind the shares are kept (the significance test
-needs them) but never published: `to_dict` writes shares only, and nothing under the
-minimum group size (see analytics.privacy).
+and the intervals need them) but never published: `to_dict` writes shares, their 95% Wilson
+intervals and bases, and nothing under the minimum group size (see analytics.privacy).
+
+A share is a fraction of its **base**: the people the question (or grid row) was asked in
+that wave — the wave's (or segment's) respondents, or for a conditional question (`when`)
+those it was shown to. `answered` is how many of them answered it; for multi choice that
+is those who picked at least one option. See docs/analytics.md.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from analytics.stats import FDR_Q, METHOD_NAME, METHOD_TEXT, TEST_NAME, wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +31,17 @@ def _p(value: float) -> float:
     return float(f"{value:.4g}")
 
 
+def _bound(value: float) -> float:
+    return round(value, 4)
+
+
 @dataclass
 class ChoiceResult:
     """Shares of one single/multi/country question (or one grid row) in one wave.
 
-    `shares` maps option ids to the share of the wave's respondents choosing them; options
-    under the minimum group size are merged into "other" (`merged`) or left out (`hidden`).
+    `shares` maps the options this wave offered to the share of the `base` choosing them;
+    options under the minimum group size are merged into "other" (`merged`) or left out
+    (`hidden`); an option the wave did not offer has no entry.
     """
 
     answered: int
@@ -38,13 +50,32 @@ class ChoiceResult:
     merged: list[str] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)
     suppressed: bool = False
+    base: int = 0
+
+    def interval(self, option: str) -> tuple[float, float] | None:
+        """The 95% Wilson interval of an option's share (None when it has no share)."""
+        if option not in self.shares or self.base <= 0:
+            return None
+        return wilson_interval(min(self.counts.get(option, 0), self.base), self.base)
+
+    @property
+    def ci(self) -> dict[str, tuple[float, float]]:
+        """95% Wilson intervals keyed like `shares`."""
+        out = {}
+        for option in self.shares:
+            bounds = self.interval(option)
+            if bounds is not None:
+                out[option] = bounds
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         if self.suppressed:
             return {"suppressed": True}
         out: dict[str, Any] = {
+            "base": self.base,
             "answered": self.answered,
             "shares": {k: _share(v) for k, v in self.shares.items()},
+            "ci": {k: [_bound(lo), _bound(hi)] for k, (lo, hi) in self.ci.items()},
         }
         if self.merged:
             out["merged_into_other"] = list(self.merged)
@@ -73,11 +104,13 @@ class NumberResult:
     q1: float | None = None
     q3: float | None = None
     suppressed: bool = False
+    base: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         if self.suppressed:
             return {"suppressed": True}
-        return {"answered": self.answered, "median": self.median, "q1": self.q1, "q3": self.q3}
+        return {"base": self.base, "answered": self.answered, "median": self.median, "q1": self.q1,
+                "q3": self.q3}
 
 
 @dataclass
@@ -86,11 +119,12 @@ class TextResult:
 
     answered: int
     suppressed: bool = False
+    base: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         if self.suppressed:
             return {"suppressed": True}
-        return {"answered": self.answered}
+        return {"base": self.base, "answered": self.answered}
 
 
 Result = ChoiceResult | GridResult | NumberResult | TextResult
@@ -104,8 +138,34 @@ def suppressed_like(result: Result) -> Result:
 
 
 @dataclass
+class Significance:
+    """How changes are called significant: the test, and Benjamini–Hochberg at q across all
+    `tests` changes of the summary (`raw_below_q`: how many had a raw p-value below q)."""
+
+    q: float = FDR_Q
+    tests: int = 0
+    discoveries: int = 0
+    raw_below_q: int = 0
+    test: str = TEST_NAME
+    method: str = METHOD_NAME
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"test": self.test, "method": self.method, "q": self.q, "tests": self.tests,
+                "significant": self.discoveries}
+
+    def footer(self) -> str:
+        """One sentence naming the method, for every output's footer."""
+        return (f"“Significant” means the change's p-value stays below {self.q:g} after the {METHOD_TEXT} "
+                f"correction for all {self.tests} changes tested in this summary (false discovery rate "
+                f"{self.q:.0%}; a {self.test}-test per change).")
+
+
+@dataclass
 class Change:
-    """The change of one share from a compared wave (`before`) to the summarised wave (`after`)."""
+    """The change of one share from a compared wave (`before`) to the summarised wave (`after`).
+
+    `p_value` is the raw two-proportion z-test; `p_adjusted` the Benjamini–Hochberg value over
+    every change of the summary, and `significant` means it is below q."""
 
     question: str
     option: str
@@ -114,8 +174,9 @@ class Change:
     after: float
     delta: float
     p_value: float
-    significant: bool
+    significant: bool = False
     row: str = ""
+    p_adjusted: float | None = None
 
     @property
     def key(self) -> str:
@@ -123,7 +184,9 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         return {"from": _share(self.before), "to": _share(self.after), "delta": _share(self.delta),
-                "p_value": _p(self.p_value), "significant": self.significant}
+                "p_value": _p(self.p_value),
+                "p_adjusted": None if self.p_adjusted is None else _p(self.p_adjusted),
+                "significant": self.significant}
 
 
 @dataclass
@@ -148,6 +211,7 @@ class Mover:
     after = property(lambda self: self.change.after)
     delta = property(lambda self: self.change.delta)
     p_value = property(lambda self: self.change.p_value)
+    p_adjusted = property(lambda self: self.change.p_adjusted)
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.change.question, "row": self.change.row or None,
@@ -158,17 +222,31 @@ class Mover:
 
 @dataclass
 class QuestionSummary:
-    """One question: its results per wave (a wave that did not ask it has no entry) and changes."""
+    """One question: its results per wave (a wave that did not ask it has no entry) and changes.
+
+    `ordered`: its options are a scale (sizes, ranges, `ordered: true`) shown in their natural
+    order; `conditional`: it was shown only to some (`when`), so its base is "those asked"."""
 
     id: str
     type: str
     title: str
     results: dict[str, Result] = field(default_factory=dict)
     changes: dict[str, list[Change]] = field(default_factory=dict)  # compare label → changes
+    ordered: bool = False
+    conditional: bool = False
+
+    def base_text(self, result: Result | None, row: str = "") -> str:
+        """'of 380 respondents' or 'of 334 asked' (a conditional question), '' when unknown."""
+        cell = result.rows.get(row) if isinstance(result, GridResult) else result
+        base = getattr(cell, "base", 0)
+        if not base or getattr(cell, "suppressed", False):
+            return ""
+        return f"of {base:,} asked" if self.conditional else f"of {base:,} respondents"
 
     def to_dict(self, first_compare: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id, "type": self.type, "title": self.title,
+            "ordered": self.ordered, "conditional": self.conditional,
             "results": {label: r.to_dict() for label, r in self.results.items()},
         }
         if first_compare is not None and first_compare in self.changes:
@@ -215,6 +293,7 @@ class Summary:
     labels: dict[str, dict[str, Any]]
     where: dict[str, list[str]] = field(default_factory=dict)
     platform: str | None = None
+    significance: Significance = field(default_factory=Significance)
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -284,6 +363,7 @@ class Summary:
             "suppressed": {label: info.suppressed for label, info in self.waves.items()},
             "synthetic": any(info.synthetic for info in self.waves.values()),
             "min_group_size": self.min_group_size,
+            "significance": self.significance.to_dict(),
             "questions": [q.to_dict(first) for q in self.questions],
             "movers": [m.to_dict() for m in self.movers(limit=10)],
             "labels": self.labels,

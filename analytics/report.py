@@ -25,12 +25,17 @@ from analytics.model import (
     Summary,
     TextResult,
 )
+from analytics.ordering import option_order
+from analytics.stats import METHOD_TEXT
 
 log = logging.getLogger(__name__)
 
 SHARES_NOTE = (
-    "Shares are of each wave's respondents, so totals can be below 100% where people "
-    "skipped a question, and above 100% where they could pick several options."
+    "Shares are of each question's base: the wave's respondents (“of N respondents”), or for a "
+    "question shown only to some, those it was asked (“of N asked”). So totals can be below 100% "
+    "where people skipped a question, and above 100% where they could pick several options "
+    "(multi-choice shares are of everyone asked too, not only of those who picked something). "
+    "In brackets: the 95% interval (Wilson) of each share."
 )
 
 
@@ -49,6 +54,32 @@ def pct(share: float | None) -> str:
     return f"{value:.0f}%"
 
 
+def interval(bounds: tuple[float, float] | None) -> str:
+    """(0.227, 0.407) → '23–41%'; '' when there is none."""
+    if bounds is None:
+        return ""
+    lo, hi = (pct(b).removesuffix("%") for b in bounds)
+    return f"{lo}–{hi}%"
+
+
+def share_text(cell: ChoiceResult, option: str) -> str:
+    """'31% (23–41%)': a share with its 95% interval."""
+    bounds = interval(cell.interval(option))
+    return f"{pct(cell.shares[option])} ({bounds})" if bounds else pct(cell.shares[option])
+
+
+def comparison_note(summary: Summary) -> str | None:
+    """Why nothing is compared although a wave was asked for: '2025 hidden (fewer than 5)'."""
+    if not summary.compare:
+        return None
+    against = summary.compare[0]
+    if not summary.suppressed(against):
+        return None
+    where = " in this segment" if summary.segmented else ""
+    return (f"{against} hidden (fewer than {summary.min_group_size} respondents{where}), so there is "
+            f"nothing to compare with.")
+
+
 def points(delta: float) -> str:
     """0.18 → '+18 pts'."""
     value = delta * 100
@@ -58,8 +89,10 @@ def points(delta: float) -> str:
 
 
 def direction(change: Change | Mover) -> str:
-    """'a significant rise' / 'a significant fall' / 'no significant change'."""
-    if isinstance(change, Change) and not change.significant:
+    """'a significant rise' / 'a significant fall' / 'no significant change' (significant:
+    after the Benjamini–Hochberg correction over every change of the summary)."""
+    survives = change.significant if isinstance(change, Change) else change.change.significant
+    if not survives:
         return "no significant change"
     return "a significant rise" if change.delta > 0 else "a significant fall"
 
@@ -93,9 +126,10 @@ def wave_line(summary: Summary, label: str) -> str:
 
 
 # -- chat ---------------------------------------------------------------------------------
-def _top_options(summary: Summary, qs: QuestionSummary, result: ChoiceResult, limit: int) -> list[str]:
-    ranked = sorted(result.shares.items(), key=lambda kv: -kv[1])[:limit]
-    return [f"{summary.option_label(qs.id, o)} {pct(s)}" for o, s in ranked]
+def _half_width(cell: ChoiceResult) -> str:
+    """'±5 pts': the widest 95% interval of a row, for lines too short to give each one."""
+    widths = [(hi - lo) / 2 for lo, hi in cell.ci.values()]
+    return f"±{max(widths) * 100:.0f} pts" if widths else ""
 
 
 def _question_chat(summary: Summary, qs: QuestionSummary) -> list[str]:
@@ -104,16 +138,20 @@ def _question_chat(summary: Summary, qs: QuestionSummary) -> list[str]:
         return [f"{qs.title}: not asked in {summary.wave}."]
     if getattr(result, "suppressed", False):
         return [f"{qs.title}: fewer than {summary.min_group_size} answers, hidden."]
-    lines = [f"{qs.title} ({summary.wave}):"]
+    base = qs.base_text(result)
+    lines = [f"{qs.title} ({summary.wave}{', ' + base if base else ''}):"]
     if isinstance(result, ChoiceResult):
-        lines += [f"• {item}" for item in _top_options(summary, qs, result, 8)]
+        shown = [o for o in option_order(summary, qs, limit=8) if o in result.shares]
+        lines += [f"• {summary.option_label(qs.id, o)} {share_text(result, o)}" for o in shown]
     elif isinstance(result, GridResult):
         for row, cell in result.rows.items():
             if cell.suppressed:
                 lines.append(f"• {summary.row_label(qs.id, row)}: hidden (few answers)")
             else:
-                lines.append(f"• {summary.row_label(qs.id, row)}: " + ", ".join(
-                    f"{summary.option_label(qs.id, o)} {pct(s)}" for o, s in cell.shares.items()))
+                shares = ", ".join(f"{summary.option_label(qs.id, o)} {pct(cell.shares[o])}"
+                                   for o in option_order(summary, qs, row) if o in cell.shares)
+                lines.append(f"• {summary.row_label(qs.id, row)} ({cell.answered} answered): {shares} "
+                             f"({_half_width(cell)})")
     elif isinstance(result, NumberResult):
         lines.append(f"• median {result.median:g} (middle half {result.q1:g}–{result.q3:g}), "
                      f"{result.answered} answers" if result.median is not None else "• no answers yet")
@@ -141,15 +179,27 @@ def chat_lines(summary: Summary, question: str | None = None, max_movers: int = 
         qs = summary.question(question)
         if qs is None:
             return [*lines, f"'{question}' is not in this summary."]
-        return lines + _question_chat(summary, qs)
+        hidden = comparison_note(summary)
+        return lines + _question_chat(summary, qs) + ([hidden] if hidden else []) + _chat_footer(summary)
+    hidden = comparison_note(summary)
     movers = summary.movers(limit=max_movers)
-    if movers:
-        lines.append(f"Biggest movers since {summary.compare[0]}:")
+    if hidden:
+        lines.append(hidden)
+    elif movers:
+        lines.append(f"Biggest significant changes since {summary.compare[0]}:")
         lines += [f"• {mover_line(m)}" for m in movers]
     elif summary.compare:
-        lines.append(f"No significant changes since {summary.compare[0]} (95% level).")
+        lines.append(f"No significant changes since {summary.compare[0]}.")
     else:
         lines.append("No earlier wave to compare with yet.")
+    lines += _chat_footer(summary)
+    return lines
+
+
+def _chat_footer(summary: Summary) -> list[str]:
+    lines = []
+    if summary.significance.tests:
+        lines.append(summary.significance.footer())
     if any(summary.waves[label].synthetic for label in summary.waves):
         lines.append("(synthetic demo data)")
     return lines
@@ -191,28 +241,19 @@ def _result_cell(result: Result | None, option: str, row: str = "") -> str:
     if cell.suppressed:
         return "hidden"
     if option in cell.shares:
-        return pct(cell.shares[option])
+        return share_text(cell, option)
     if option in cell.merged:
         return "in other"
     if option in cell.hidden:
         return "hidden"
-    return "–"
+    return "not offered"  # this wave's questionnaire did not have the option
 
 
 def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: str = "") -> Block:
     against = summary.compare[0] if summary.compare else None
     changes = {c.option: c for c in qs.changes.get(against or "", []) if c.row == row}
-    options: list[str] = []
-    for label in waves:
-        result = qs.results.get(label)
-        cell = result.rows.get(row) if isinstance(result, GridResult) else result
-        if isinstance(cell, ChoiceResult):
-            options += [o for o in cell.shares if o not in options]
+    options = option_order(summary, qs, row)
     head = ("Option", *waves) + ((f"Change vs {against}",) if changes else ())
-    main = qs.results.get(summary.wave)
-    main_cell = main.rows.get(row) if isinstance(main, GridResult) else main
-    if isinstance(main_cell, ChoiceResult) and not row:  # grid rows keep the scale's order
-        options.sort(key=lambda o: (o == OTHER, -main_cell.shares.get(o, -1.0)))
     rows = []
     for option in options:
         cells = [summary.option_label(qs.id, option)]
@@ -250,7 +291,7 @@ def _question_blocks(
         if getattr(res, "suppressed", False):
             answered.append(f"{label}: hidden")
         elif not isinstance(res, GridResult):
-            answered.append(f"{label}: {res.answered} answered")
+            answered.append(f"{label}: {res.answered} answered {qs.base_text(res)}".rstrip())
     if answered:
         blocks.append(Block("p", "Answers — " + "; ".join(answered)))
     if qs.type == "text":
@@ -264,7 +305,18 @@ def _question_blocks(
             if isinstance(res, GridResult):
                 rows += [r for r in res.rows if r not in rows]
         for row in rows:
-            blocks += [Block("h4", summary.row_label(qs.id, row)), _choice_table(summary, qs, asked, row)]
+            bases = []
+            for label in asked:
+                res = qs.results[label]
+                cell = res.rows.get(row) if isinstance(res, GridResult) else None
+                if cell is None:
+                    bases.append(f"{label}: not asked")
+                elif cell.suppressed or res.suppressed:
+                    bases.append(f"{label}: hidden")
+                else:
+                    bases.append(f"{label}: {cell.answered} answered {qs.base_text(res, row)}".rstrip())
+            blocks += [Block("h4", summary.row_label(qs.id, row)),
+                       Block("p", "Answers — " + "; ".join(bases)), _choice_table(summary, qs, asked, row)]
     else:
         blocks.append(_choice_table(summary, qs, asked))
     if f"{qs.id}.png" in charts:
@@ -289,20 +341,32 @@ def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = (
         return [*blocks, Block("p", "Too few respondents in this wave to show results.")]
     blocks.append(Block("h2", "Key findings"))
     movers = summary.movers(limit=10)
-    if movers:
-        blocks += [Block("p", f"Biggest significant changes since {summary.compare[0]} "
-                              "(two-proportion z-test, 95%):"),
+    hidden = comparison_note(summary)
+    sig = summary.significance
+    method = (f"two-proportion z-test; {METHOD_TEXT} over all {sig.tests} changes of this summary, "
+              f"false discovery rate {sig.q:.0%}")
+    if hidden:
+        blocks.append(Block("p", hidden))
+    elif movers:
+        blocks += [Block("p", f"Biggest significant changes since {summary.compare[0]} ({method}):"),
                    Block("ol", items=tuple(mover_line(m) for m in movers))]
         if "movers.png" in names:
             blocks.append(Block("img", "Biggest movers", src="movers.png"))
     elif summary.compare:
-        blocks.append(Block("p", f"No significant changes since {summary.compare[0]} at the 95% level."))
+        blocks.append(Block("p", f"No significant changes since {summary.compare[0]} ({method})."))
     else:
         blocks.append(Block("p", "This is the first wave: nothing to compare with yet."))
     blocks.append(Block("h2", "Questions"))
     for qs in summary.questions:
         blocks += _question_blocks(summary, qs, waves, names)
-    return blocks
+    blocks.append(Block("h2", "How to read the numbers"))
+    notes = []
+    if sig.tests:
+        notes.append(f"{sig.footer()} ↑ and ↓ mark those changes. {sig.raw_below_q} of the {sig.tests} "
+                     f"changes had a raw p-value below {sig.q:g}; {sig.discoveries} remain significant after "
+                     "the correction.")
+    notes.append("An option a wave's questionnaire did not offer is “not offered” there: no 0%, no change.")
+    return [*blocks, Block("note", " ".join(notes))]
 
 
 # -- markdown -----------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from analytics.bases import conditional_bases
 from analytics.cache import load_waves
-from analytics.compare import result_changes
+from analytics.compare import adjust_significance, result_changes
 from analytics.frames import (
     Condition,
     Segment,
@@ -253,6 +254,10 @@ async def build_summary(
                 others.append(await get_wave(session, community_id, label, survey_id))
     canonical = _canonical([main, *others])
     selected = resolve_questions(canonical, questions)
+    # Significance is adjusted over every change the whole summary makes, so a view of one
+    # question calls the same changes significant as the full report.
+    family = selected + [q for q in canonical.questions if q not in selected and q.type not in
+                         (QuestionType.text, QuestionType.number)]
     resolved_where = resolve_where(canonical, where)
     waves = [main, *others]
 
@@ -263,10 +268,11 @@ async def build_summary(
         if segment is None:
             empty.add(w.id)
             segment = Segment((Condition("", ("",), ("",)),), platform)  # matches nobody
-        query, asked = _query(w, canonical, selected, segment)
+        query, asked = _query(w, canonical, family, segment)
         planned.append((w, query, asked))
     frames = await load_waves(db, [q for _, q, _ in planned])
     exact = await _exact_merged(db, planned, frames)
+    bases = await conditional_bases(db, planned, frames)
     # A segment is also checked against the whole wave, so subtracting one from the other
     # shows no small group (see analytics.privacy).
     wholes: list[WaveFrames | None] = [None] * len(planned)
@@ -288,8 +294,12 @@ async def build_summary(
         )
 
     summaries: list[QuestionSummary] = []
-    for q in selected:
-        qs = QuestionSummary(id=q.id, type=q.type.value, title=q.title)
+    for q in family:
+        conditional = q.when is not None or any(
+            a.id == q.id and questionnaire_of(w).question(q.id).when is not None
+            for w, _, asked in planned for a in asked)
+        qs = QuestionSummary(id=q.id, type=q.type.value, title=q.title, ordered=q.is_ordered,
+                             conditional=conditional)
         for (w, _, asked), f, whole in zip(planned, frames, wholes, strict=True):
             if not any(a.id == q.id for a in asked):
                 continue  # this wave did not ask the question: no entry, never zeros
@@ -303,6 +313,7 @@ async def build_summary(
                 q, counts=f.counts, answered=f.answered, numbers=f.numbers,
                 respondents=f.respondents, k=k, asked_rows=asked_rows, exact=exact.get((w.id, q.id)),
                 whole=None if whole is None else whole.counts, whole_exact=whole_exact.get((w.id, q.id)),
+                base=bases.get((w.id, q.id)), asked=questionnaire_of(w).question(q.id),
             )
             qs.results[w.label] = suppressed_like(result) if info.suppressed else result
         main_result = qs.results.get(main.label)
@@ -311,18 +322,20 @@ async def build_summary(
                 before = qs.results.get(other.label)
                 if before is None or infos[other.label].suppressed or infos[main.label].suppressed:
                     continue
-                changes = result_changes(
-                    q.id, before, main_result, infos[other.label].respondents,
-                    infos[main.label].respondents, other.label,
-                )
+                changes = result_changes(q.id, before, main_result, other.label)
                 if changes:
                     qs.changes[other.label] = changes
         summaries.append(qs)
-
+    significance = adjust_significance(
+        ch for qs in summaries for changes in qs.changes.values() for ch in changes
+    )
+    shown = {q.id for q in selected}
     summary = Summary(
         survey=canonical.id, title=canonical.title, wave=main.label,
-        compare=[w.label for w in others], min_group_size=k, waves=infos, questions=summaries,
+        compare=[w.label for w in others], min_group_size=k, waves=infos,
+        questions=[qs for qs in summaries if qs.id in shown],
         labels=_labels(canonical, selected, waves), where=resolved_where, platform=platform,
+        significance=significance,
     )
     _add_result_labels(summary)
     return summary

@@ -18,6 +18,7 @@ import typer
 from bot.cli_support import err, fail, migrate_or_exit, out, print_table, run_async, settings_or_exit
 
 log = logging.getLogger(__name__)
+SHOWN_PROBLEMS = 50  # a validation lists at most this many problems, then how many more
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # inherited by every subcommand
 
@@ -178,9 +179,11 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
     try:
         qn = load_file(file)
     except QuestionnaireError as exc:
-        err.print(f"[red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False)
-        for problem in exc.problems:
+        err.print(f"[red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False, soft_wrap=True)
+        for problem in exc.problems[:SHOWN_PROBLEMS]:
             err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            err.print(f"  … and {len(exc.problems) - SHOWN_PROBLEMS} more", highlight=False, markup=False)
         raise typer.Exit(1) from None
     out.print(f"[green]{file}: valid[/] — {qn.id} v{qn.version}, {len(qn.questions)} questions",
               highlight=False)

@@ -155,6 +155,8 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
             for problem in exc.problems:
                 err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+            if exc.more:
+                err.print(f"  … and {exc.more:,} more problem(s) not listed", highlight=False, markup=False)
             raise typer.Exit(1) from None
         verb = "Replaced" if result.replaced else "Imported"
         out.print(f"{verb} wave {result.label} of {result.survey_id}: {result.respondents} "

@@ -45,6 +45,12 @@ def redact(text: str) -> str:
     return _SNOWFLAKE.sub("[snowflake]", text)
 
 
+# A record with this attribute set (`extra={KEEP_SPACE_IDS: True}`) keeps its ids: only for
+# lines built from configuration and the spaces table (workspace and server ids, which the
+# operator needs to see to link them), never for anything that can hold a user id.
+KEEP_SPACE_IDS = "stateof_space_ids"
+
+
 class RedactIds(logging.Filter):
     """Rewrite a record's message, exception and stack text with `redact` (never drops one).
 
@@ -53,6 +59,8 @@ class RedactIds(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, KEEP_SPACE_IDS, False) is True:
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: keep the record as the logging module would

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.logs import KEEP_SPACE_IDS
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.web import make_web_app
@@ -80,6 +81,8 @@ async def run_bot(
     try:
         await services.db.check()
         await _start_platforms(services, runner.app, runtimes)
+        for line in await services.community_report():  # workspace/server ids only, never user ids
+            log.info("%s", line, extra={KEEP_SPACE_IDS: True})
         from bot.scheduling import start_scheduler
 
         scheduler = await start_scheduler(services)

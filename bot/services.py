@@ -20,7 +20,7 @@ from surveys.db import Database
 from surveys.flow import AnswerFlow
 from surveys.models import Community
 from surveys.ports import ChannelRef, Message, Notifier
-from surveys.waves import community_of_space, ensure_community
+from surveys.waves import community_of_space, community_spaces_report, ensure_community
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ class Services:
     scheduling: Any = None  # bot.commands.Scheduling, set by the scheduler when it runs
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     health: PlatformHealth = field(default_factory=PlatformHealth)
+    # spaces linked at start-up rather than in settings (`platform:id` → why), e.g. the workspace
+    # of a single-workspace Slack token
+    links: dict[str, str] = field(default_factory=dict)
     _answer_gate: AnswerGate | None = None
     _flow: AnswerFlow | None = None
 
@@ -75,6 +78,21 @@ class Services:
     def register_notifier(self, notifier: Notifier) -> None:
         self.notifiers[notifier.platform] = notifier
 
+    @property
+    def linked_spaces(self) -> dict[str, str]:
+        """Every space linked to the community: configured ones and those linked at start-up."""
+        return {**self.links, **self.settings.linked_spaces}
+
+    def link_space(self, platform: str, space: str, why: str) -> None:
+        """Link a space the process itself knows to be the community's (e.g. its token's)."""
+        self.links[f"{platform}:{space}"] = why
+
+    async def community_report(self) -> list[str]:
+        """Which spaces form the community (links applied to stored spaces first), for the log."""
+        async with self.db.session() as session:
+            return await community_spaces_report(session, self.settings.community, self.settings.timezone,
+                                                 self.linked_spaces)
+
     async def community_for(self, platform: str, space: str) -> Community:
         """The community a Slack team / Discord guild belongs to (default on first sight).
 
@@ -84,7 +102,7 @@ class Services:
         async with self.db.session() as session:
             community = await community_of_space(
                 session, platform, space, self.settings.community, self.settings.timezone,
-                linked=self.settings.linked_spaces,
+                linked=self.linked_spaces,
             )
             configured = "timezone" in getattr(self.settings, "model_fields_set", ())
             moved = (configured and community.slug == self.settings.community

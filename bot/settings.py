@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     timezone: str = Field("UTC", validation_alias=_env("STATEOF_TIMEZONE"))
     community: str = Field("default", validation_alias=_env("STATEOF_COMMUNITY"))
     # Slack workspaces and Discord servers that form the community ("slack:T0123,discord:456");
-    # unset: the first workspace and the first server seen (see surveys.waves.community_of_space)
+    # (the workspace of SLACK_BOT_TOKEN and STATEOF_DISCORD_GUILD are linked as well). Once any
+    # space is linked, no other joins; with none, the first workspace and the first server seen
+    # do (see surveys.waves.community_of_space).
     community_spaces: str | None = Field(None, validation_alias=_env("STATEOF_COMMUNITY_SPACES"))
     catalog_dir: Path | None = Field(None, validation_alias=_env("STATEOF_CATALOG_DIR"))
     log_format: str = Field("text", validation_alias=_env("STATEOF_LOG_FORMAT"))
@@ -155,12 +157,14 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def linked_spaces(self) -> set[str]:
-        """`platform:id` of every space configured to join the community (STATEOF_DISCORD_GUILD
-        included: the server the commands are synced to is the community's)."""
-        items = {i.strip() for i in (self.community_spaces or "").replace(" ", ",").split(",") if i.strip()}
+    def linked_spaces(self) -> dict[str, str]:
+        """`platform:id` → the setting that links it, for every space configured to join the
+        community (STATEOF_DISCORD_GUILD included: the server the commands are synced to is the
+        community's)."""
+        items = {i.strip(): "STATEOF_COMMUNITY_SPACES"
+                 for i in (self.community_spaces or "").replace(" ", ",").split(",") if i.strip()}
         if self.discord_guild:
-            items.add(f"discord:{self.discord_guild}")
+            items.setdefault(f"discord:{self.discord_guild}", "STATEOF_DISCORD_GUILD")
         return items
 
     @field_validator("database_url")

@@ -8,8 +8,11 @@ id, former id (`previously`) or label (case-insensitive). An optional `responden
 pseudonyms that cannot be linked to anyone.
 
 The whole file is validated first, with the same rules the answer flow applies
-(`surveys.validation.normalize`); every problem is collected with its row (the header is
-row 1) and column, and `ImportInvalid` lists them all: nothing is written. A valid file is
+(`surveys.validation.normalize`); every problem is counted with its row (the header is
+row 1) and column, and `ImportInvalid` lists the first `MAX_LISTED` and how many more:
+nothing is written. The CSV is read strictly (a quote that is never closed is an error at
+its row, not a cell that swallows the rest of the file); every row has the header's
+cells; a file without respondents is refused; messages show invisible characters escaped. A valid file is
 written in one transaction as the rows a chat answer produces (respondent, response,
 answers, answer choices) so analytics sees imported and live waves alike.
 """
@@ -38,6 +41,7 @@ from surveys.errors import (
     UnknownOption,
     WaveExists,
 )
+from surveys.invisible import shown
 from surveys.models import (
     Answer,
     AnswerChoice,
@@ -59,6 +63,8 @@ RESPONDENT_COLUMN = "respondent"
 IMPORT_PLATFORM = "import"
 PSEUDONYM_PREFIX = "import:"
 CHUNK = 1000  # respondents written per batch (progress is reported after each)
+MAX_LISTED = 50  # problems listed one by one; the rest are counted
+SHOWN_VALUE = 300  # characters of a problem message shown (a cell may hold thousands)
 
 ProgressCallback = Callable[[int, int], None]
 # answers whose chosen options go to answer_choices (what analytics counts), as in the flow
@@ -75,6 +81,7 @@ TEXT_TOO_LONG = "text_too_long"
 INVALID = "invalid"
 BAD_ROW = "bad_row"
 BAD_FILE = "bad_file"
+NO_RESPONDENTS = "no_respondents"
 
 
 # A text cell that export prefixed with "'" so spreadsheets do not run it as a formula.
@@ -91,17 +98,47 @@ class ImportProblem:
     kind: str
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message}"
+        """One line: invisible characters escaped, a long message cut."""
+        where = f"row {self.row}, column {shown(self.column, 64)}" if self.row else "file"
+        return f"{where}: {shown(self.message, SHOWN_VALUE)}"
 
 
 class ImportInvalid(SurveyError):
-    """The file cannot be imported; `problems` lists every problem. Nothing was written."""
+    """The file cannot be imported; `problems` lists the first MAX_LISTED problems and `more`
+    counts the others. Nothing was written."""
 
-    def __init__(self, source: str, problems: list[ImportProblem]):
+    def __init__(self, source: str, problems: list[ImportProblem], more: int = 0):
         self.source = source
-        self.problems = problems
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"{source}: {len(problems)} {noun}; nothing was imported")
+        self.problems = problems[:MAX_LISTED]
+        self.more = more + max(0, len(problems) - MAX_LISTED)
+        total = len(self.problems) + self.more
+        noun = "problem" if total == 1 else "problems"
+        super().__init__(f"{shown(source, 200)}: {total:,} {noun}; nothing was imported")
+
+    @property
+    def total(self) -> int:
+        return len(self.problems) + self.more
+
+
+class _Problems:
+    """The first MAX_LISTED problems, and a count of the rest (a bad 1M-row file is 1M problems)."""
+
+    def __init__(self) -> None:
+        self.listed: list[ImportProblem] = []
+        self.more = 0
+
+    def add(self, problem: ImportProblem) -> None:
+        if len(self.listed) < MAX_LISTED:
+            self.listed.append(problem)
+        else:
+            self.more += 1
+
+    def extend(self, problems: list[ImportProblem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def __bool__(self) -> bool:
+        return bool(self.listed)
 
 
 @dataclass
@@ -270,53 +307,108 @@ class _CellReader:
             return None, exc
 
 
-def _read_rows(path: Path) -> Iterator[list[str]]:
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        yield from csv.reader(fh)
+class _CsvRows:
+    """The records of a CSV file, read strictly; `row` is the record number (header = 1) and
+    `line` the file line the current record starts on (a quoted cell may span lines)."""
+
+    def __init__(self, fh: Any):
+        self.reader = csv.reader(fh, strict=True)
+        self.row = 0
+        self.line = 1
+        self._end = 0  # the last line of the previous record
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        self.row += 1
+        self.line = self._end + 1
+        record = next(self.reader)
+        self._end = self.reader.line_num
+        return record
+
+
+def _csv_problem(exc: csv.Error, rows: _CsvRows, path: Path, header: list[str] | None) -> ImportProblem:
+    """A csv.Error as a problem at the record it happened in (row and column)."""
+    text = str(exc)
+    column = "-"
+    start = _physical_line(path, rows.line)
+    if start is not None:
+        index = _failing_cell(start, csv.field_size_limit())
+        named = header[index - 1].strip() if header and index <= len(header) else ""
+        column = named or f"#{index}"
+    if "field larger than field limit" in text:
+        message = (f"a cell is longer than {csv.field_size_limit():,} characters (the longest answer "
+                   "a questionnaire takes is 10,000); is a quote left open?")
+    elif "unexpected end of data" in text or "EOF" in text:
+        message = (f"a quoted cell opened on line {rows.line} is never closed: the rest of the file "
+                   "would become one answer. Close the quote (write a quote inside a cell as \"\")")
+    elif "expected after" in text:
+        message = ("text follows the closing quote of a quoted cell; write a quote inside a cell "
+                   "as \"\" or quote the whole cell")
+    else:
+        message = f"unreadable CSV: {text}"
+    return ImportProblem(rows.row, column, message, BAD_FILE)
+
+
+def _failing_cell(line: str, limit: int) -> int:
+    """The 1-based cell of a record's first line where strict reading fails: text after a
+    closing quote, a cell over `limit`, or the cell still open when the line ends."""
+    index, length, state = 1, 0, "start"  # start | plain | quoted | closed
+    for ch in line:
+        if state == "quoted":
+            if ch == '"':
+                state = "closed"
+            else:
+                length += 1
+        elif state == "closed":
+            if ch == '"':  # a doubled quote inside a quoted cell
+                state, length = "quoted", length + 1
+            elif ch == ",":
+                index, length, state = index + 1, 0, "start"
+            elif ch in "\r\n":
+                break
+            else:
+                return index
+        elif ch == '"' and state == "start":
+            state = "quoted"
+        elif ch == ",":
+            index, length, state = index + 1, 0, "start"
+        elif ch in "\r\n":
+            break
+        else:
+            state, length = "plain", length + 1
+        if length > limit:
+            return index
+    return index
+
+
+def _physical_line(path: Path, number: int) -> str | None:
+    """Line `number` (1-based) of the file, or None when it cannot be read."""
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as fh:
+            for i, line in enumerate(fh, start=1):
+                if i == number:
+                    return line
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def parse_file(qn: Questionnaire, path: Path) -> _Parsed:
-    """Read and validate the whole file; ImportInvalid listing every problem."""
-    problems: list[ImportProblem] = []
+    """Read and validate the whole file; ImportInvalid listing the problems (first MAX_LISTED)."""
     source = str(path)
+    problems = _Problems()
+    header: list[str] | None = None
     try:
-        records = _read_rows(path)
-        header = next(records, None)
-        if header is None or not any(h.strip() for h in header):
-            raise ImportInvalid(source, [ImportProblem(1, "-", "the file is empty; the first row "
-                                                       "must name the question columns", BAD_FILE)])
-        columns, problems = _resolve_header(qn, header)
-        if not columns and not problems:
-            problems.append(ImportProblem(1, "-", f"no question columns; the header must name "
-                                          f"questions of {qn.id}", BAD_FILE))
-        readers = [_CellReader(c) for c in columns]
-        rows: list[dict[str, Any]] = []
-        blank = 0
-        width = len(header)
-        for number, record in enumerate(records, start=2):
-            if not any(cell.strip() for cell in record):
-                blank += 1
-                continue
-            if len(record) > width and any(c.strip() for c in record[width:]):
-                problems.append(ImportProblem(
-                    number, f"#{width + 1}", f"the row has {len(record)} cells but the header "
-                    f"has {width} columns", BAD_ROW))
-            values: dict[str, Any] = {}
-            for reader in readers:
-                idx = reader.col.index
-                cell = record[idx] if idx < len(record) else ""
-                if not cell.strip():
-                    continue
-                value, error = reader.read(cell)
-                if error is not None:
-                    problems.append(ImportProblem(number, reader.col.header, error.message,
-                                                  _kind(error, reader.col.question)))
-                elif value is not None:
-                    values[reader.col.key] = value
-            if values:
-                rows.append(values)
-            else:
-                blank += 1
+        with path.open("r", encoding="utf-8-sig", newline="") as fh:
+            records = _CsvRows(fh)
+            try:
+                header = next(records, None)
+                return _parse_records(qn, source, header, records, problems)
+            except csv.Error as exc:
+                problems.add(_csv_problem(exc, records, path, header))
+                raise ImportInvalid(source, problems.listed, problems.more) from None
     except FileNotFoundError:
         raise ImportInvalid(source, [ImportProblem(0, "-", "file not found", BAD_FILE)]) from None
     except IsADirectoryError:
@@ -328,11 +420,61 @@ def parse_file(qn: Questionnaire, path: Path) -> _Parsed:
         message = (f"this is {kind}; import reads CSV (export with --format csv, or save as 'CSV UTF-8')"
                    if kind else "the file is not UTF-8 text; save it as 'CSV UTF-8'")
         raise ImportInvalid(source, [ImportProblem(0, "-", message, BAD_FILE)]) from None
-    except csv.Error as exc:
-        raise ImportInvalid(source, [ImportProblem(0, "-", f"unreadable CSV: {exc}",
-                                                   BAD_FILE)]) from None
+
+
+def _parse_records(
+    qn: Questionnaire, source: str, header: list[str] | None, records: _CsvRows, problems: _Problems,
+) -> _Parsed:
+    if header is None or not any(h.strip() for h in header):
+        raise ImportInvalid(source, [ImportProblem(1, "-", "the file is empty; the first row "
+                                                   "must name the question columns", BAD_FILE)])
+    columns, header_problems = _resolve_header(qn, header)
+    problems.extend(header_problems)
+    if not columns and not header_problems:
+        problems.add(ImportProblem(1, "-", f"no question columns; the header must name "
+                                   f"questions of {qn.id}", BAD_FILE))
+    readers = [_CellReader(c) for c in columns]
+    rows: list[dict[str, Any]] = []
+    blank = 0
+    width = len(header)
+    named = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)  # trailing blanks aside
+    for record in records:
+        number = records.row
+        if not any(cell.strip() for cell in record):
+            blank += 1
+            continue
+        if len(record) > width and any(c.strip() for c in record[width:]):
+            problems.add(ImportProblem(
+                number, f"#{width + 1}", f"the row has {len(record)} cells but the header "
+                f"has {width} columns", BAD_ROW))
+        elif len(record) < named:
+            missing = header[len(record)].strip() or f"#{len(record) + 1}"
+            problems.add(ImportProblem(
+                number, missing, f"the row has {len(record)} cells but the header has {width} columns "
+                "(a row ends early, or a line break splits it)", BAD_ROW))
+        values: dict[str, Any] = {}
+        for reader in readers:
+            idx = reader.col.index
+            cell = record[idx] if idx < len(record) else ""
+            if not cell.strip():
+                continue
+            value, error = reader.read(cell)
+            if error is not None:
+                problems.add(ImportProblem(number, reader.col.header, error.message,
+                                           _kind(error, reader.col.question)))
+            elif value is not None:
+                values[reader.col.key] = value
+        if values:
+            rows.append(values)
+        else:
+            blank += 1
+    if not problems and not rows:
+        what = (f"all {blank:,} rows after the header are empty" if blank
+                else "the file has a header but no rows")
+        problems.add(ImportProblem(2, "-", f"no respondents: {what}; an import needs at least one "
+                                   "answered row", NO_RESPONDENTS))
     if problems:
-        raise ImportInvalid(source, problems)
+        raise ImportInvalid(source, problems.listed, problems.more)
     return _Parsed(columns, rows, blank)
 
 

@@ -8,12 +8,15 @@ what pydantic cannot see (duplicate ids, `when` pointing forward, too large `max
 from __future__ import annotations
 
 import logging
+import math
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from surveys.countries import COUNTRIES
+from surveys.invisible import escape_char, invisible_in
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,11 @@ Identifier = Annotated[
 ]
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
 PREFER_NOT_TO_SAY_LABEL = "Prefer not to say"
+# "1-10", "51–200", "More than 1,000", "Under $50k", "< 1 year": a numeric range label.
+_RANGE_LABEL = re.compile(
+    r"^\s*(?:(?:under|below|less than|fewer than|more than|over|up to|at least|<|>|≤|≥)\s*)?[$€£]?\d",
+    re.IGNORECASE,
+)
 
 
 class QuestionType(StrEnum):
@@ -42,8 +50,13 @@ class QuestionType(StrEnum):
     country = "country"
 
 
+MAX_INT = 2**31 - 1  # stored in integer columns (PostgreSQL `integer`)
+MAX_NUMBER = 1e15  # min/max of a number question: exact as a float, far beyond any answer
+MULTILINE_FIELDS = frozenset({"text", "help", "description"})  # may hold line breaks and tabs
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Option(_Strict):
@@ -75,12 +88,25 @@ class Question(_Strict):
     max_choices: int | None = Field(default=None, ge=1)
     rows: list[Option] = Field(default_factory=list)
     scale: list[Option] = Field(default_factory=list)
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
+    max: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
     integer: bool = True
     max_length: int = Field(default=2000, ge=1, le=10000)
     when: Condition | None = None
     prefer_not_to_say: bool = False
+    ordered: bool | None = None
+
+    @property
+    def is_ordered(self) -> bool:
+        """Whether the options are a scale (sizes, ranges) shown in their listed order rather than
+        by share: `ordered: true/false` when given, else true when every option except
+        "other" is a numeric range ("1-10", "More than 1,000")."""
+        if self.ordered is not None:
+            return self.ordered
+        if self.type not in (QuestionType.single, QuestionType.multi):
+            return False
+        labels = [o.label for o in self.options if o.id != "other"]
+        return len(labels) >= 2 and all(_RANGE_LABEL.match(label) for label in labels)
 
     @property
     def title(self) -> str:
@@ -121,7 +147,7 @@ class Questionnaire(_Strict):
     """A versioned questionnaire, e.g. the State of MLOps survey."""
 
     id: Identifier
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=MAX_INT)
     title: Annotated[str, StringConstraints(min_length=1, max_length=150)]
     description: str = ""
     minutes: int = Field(default=5, ge=1, le=120)
@@ -175,6 +201,9 @@ def question_problems(q: Question, i: int, earlier: dict[str, Question]) -> list
             problems.append(
                 f"{p}.max_choices: {q.max_choices} is more than the {len(q.options)} options"
             )
+    if q.ordered is not None and t not in (QuestionType.single, QuestionType.multi):
+        problems.append(f"{p}.ordered: only single and multi questions have an option order"
+                        + (" (a grid's scale is always shown in order)" if t is QuestionType.grid else ""))
     if t is QuestionType.single and any(o.exclusive for o in q.options):
         problems.append(f"{p}.options: exclusive only makes sense in a multi question")
     if t is QuestionType.grid:
@@ -232,6 +261,39 @@ def semantic_problems(qn: Questionnaire) -> list[str]:
             problems.append(f"questions[{i}].id: duplicate id '{q.id}'")
         problems += question_problems(q, i, earlier)
         earlier.setdefault(q.id, q)
+    return problems
+
+
+def raw_value_problems(data: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """What no field may hold, whatever its type: numbers that are not finite or too large to
+    store, and invisible characters (control characters; line breaks and tabs only in text,
+    help and description). Checked on the loaded YAML before the models, each with its path
+    (quoted numbers such as `version: "99999999999"` are bounded by the models as well)."""
+    problems: list[str] = []
+    where = format_location(path)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            problems += raw_value_problems(key, path) if isinstance(key, str) else []
+            problems += raw_value_problems(value, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            problems += raw_value_problems(value, (*path, i))
+    elif isinstance(data, bool):
+        pass
+    elif isinstance(data, float) and not math.isfinite(data):
+        problems.append(f"{where}: {data} is not a finite number")
+    elif isinstance(data, int | float) and path and path[-1] in ("min", "max"):
+        if abs(data) > MAX_NUMBER:
+            problems.append(f"{where}: {data:.3g} is out of range (at most {MAX_NUMBER:.0e} either way)")
+    elif isinstance(data, int) and abs(data) > MAX_INT:
+        shown = str(data) if abs(data) < 10**20 else f"{data:.3g}"
+        problems.append(f"{where}: {shown} is too large (at most {MAX_INT:,})")
+    elif isinstance(data, str):
+        allowed = "\n\t" if path and path[-1] in MULTILINE_FIELDS else ""
+        bad = invisible_in(data, allowed)
+        if bad:
+            listed = ", ".join(escape_char(ch) for ch in bad)
+            problems.append(f"{where}: contains invisible or control characters ({listed})")
     return problems
 
 

@@ -68,38 +68,111 @@ async def ensure_space(
     return (await session.execute(stmt)).scalar_one()
 
 
+LOCAL_PLATFORMS = frozenset({"console"})  # the operator's own terminal: always the community's
+
+
+def own_slug(platform: str, external_id: str) -> str:
+    """The slug of the community an unlinked space gets for itself."""
+    return f"{platform}-{external_id}"[:64]
+
+
+def _joins_default(key: str, platform: str, linked: Collection[str]) -> bool | None:
+    """True: the space belongs to the default community; False: it does not; None: nothing is
+    linked, so the first space of each platform is adopted (the zero-configuration case)."""
+    if platform in LOCAL_PLATFORMS or key in linked:
+        return True
+    if linked:  # some space is linked (on any platform): only linked spaces join
+        return False
+    return None
+
+
 async def community_of_space(
     session: AsyncSession, platform: str, external_id: str, default_slug: str, timezone: str = "UTC",
     *, linked: Collection[str] = (),
 ) -> Community:
-    """The community a space belongs to. An unknown space joins the default community when it
-    is linked (`platform:id` in `linked`), or, for a platform with no linked space, when it is
-    the first space of that platform there; any other gets a community of its own, so a
-    stranger's server never sees or steers the community's data.
+    """The community a space belongs to.
+
+    A space joins the default community when it is linked (`platform:id` in `linked`). When
+    any space is linked, on any platform, no other space ever joins: it gets a community of
+    its own, so a stranger's workspace or server never sees or steers the community's data.
+    Only when nothing at all is linked is the first space of each platform adopted (logged).
+    A stored space follows the links: one adopted earlier but unlinked now leaves the default
+    community, and a linked one that had a community of its own comes back (both logged).
     """
-    stmt = (
-        select(Community)
-        .join(Space, Space.community_id == Community.id)
-        .where(Space.platform == platform, Space.external_id == external_id)
-    )
-    found = (await session.execute(stmt)).scalar_one_or_none()
-    if found is not None:
-        return found
-    community = await ensure_community(session, default_slug, timezone=timezone)
     key = f"{platform}:{external_id}"
-    joins = key in linked
-    if not joins and not any(item.startswith(f"{platform}:") for item in linked):
+    verdict = _joins_default(key, platform, linked)
+    stmt = select(Space).where(Space.platform == platform, Space.external_id == external_id)
+    space = (await session.execute(stmt)).scalar_one_or_none()
+    if space is not None:
+        current = await session.get(Community, space.community_id)
+        assert current is not None  # a space's community is deleted with it (cascade)
+        if verdict is False and current.slug == default_slug:
+            return await _move(session, space, platform, external_id, timezone, default_slug, False)
+        if verdict is True and current.slug == own_slug(platform, external_id):
+            return await _move(session, space, platform, external_id, timezone, default_slug, True)
+        return current
+    community = await ensure_community(session, default_slug, timezone=timezone)
+    if verdict is None:
         taken = (await session.execute(
             select(Space.id).where(Space.community_id == community.id, Space.platform == platform).limit(1)
         )).first()
-        joins = taken is None
-    if not joins:
-        community = await ensure_community(session, f"{platform}-{external_id}"[:64],
+        verdict = taken is None
+        if verdict:
+            log.warning("%s joined community %s as its first %s space: nothing is linked "
+                        "(set STATEOF_COMMUNITY_SPACES to choose the spaces)", key, default_slug, platform)
+    if not verdict:
+        community = await ensure_community(session, own_slug(platform, external_id),
                                            name=f"{platform} {external_id}", timezone=timezone)
         log.warning("a %s space not linked to community %s (%s) gets a community of its own; "
                     "link it with STATEOF_COMMUNITY_SPACES", platform, default_slug, key)
     await ensure_space(session, community, platform, external_id)
     return community
+
+
+async def _move(
+    session: AsyncSession, space: Space, platform: str, external_id: str, timezone: str,
+    default_slug: str, into_default: bool,
+) -> Community:
+    key = f"{platform}:{external_id}"
+    if into_default:
+        target = await ensure_community(session, default_slug, timezone=timezone)
+        log.warning("%s is linked now: it joins community %s (it had a community of its own)",
+                    key, default_slug)
+    else:
+        target = await ensure_community(session, own_slug(platform, external_id),
+                                        name=f"{platform} {external_id}", timezone=timezone)
+        log.warning("%s joined community %s before spaces were linked and is not linked: it leaves "
+                    "it for a community of its own (link it with STATEOF_COMMUNITY_SPACES to keep it)",
+                    key, default_slug)
+    space.community_id = target.id
+    await session.flush()
+    return target
+
+
+async def community_spaces_report(
+    session: AsyncSession, default_slug: str, timezone: str, linked: dict[str, str],
+) -> list[str]:
+    """Log lines saying which spaces form the default community (`linked`: `platform:id` → why),
+    after applying the links to every stored space (see `community_of_space`)."""
+    community = await ensure_community(session, default_slug, timezone=timezone)
+    stored = (await session.execute(select(Space).where(Space.community_id == community.id))).scalars().all()
+    for key in sorted({f"{s.platform}:{s.external_id}" for s in stored} | set(linked)):
+        platform, _, external_id = key.partition(":")
+        await community_of_space(session, platform, external_id, default_slug, timezone, linked=linked)
+    members = (await session.execute(
+        select(Space).where(Space.community_id == community.id).order_by(Space.platform, Space.external_id)
+    )).scalars().all()
+    parts = []
+    for s in members:
+        key = f"{s.platform}:{s.external_id}"
+        why = linked.get(key) or ("local" if s.platform in LOCAL_PLATFORMS else "first seen, nothing linked")
+        parts.append(f"{key} ({why})")
+    formed = ", ".join(parts) or "no space yet"
+    if linked:
+        return [f"community {default_slug}: {formed}; any other Slack workspace or Discord server "
+                "gets a community of its own"]
+    return [f"community {default_slug}: {formed}; nothing is linked, so the first Slack workspace and "
+            "the first Discord server to use the bot join it (set STATEOF_COMMUNITY_SPACES to choose)"]
 
 
 def checksum(qn: Questionnaire) -> str:

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.saving import UNSAVED
 from surveys.flow import Progress
 from surveys.paging import Page
 from surveys.schema import Option, Question, QuestionType
@@ -24,8 +25,11 @@ MARKED_BELOW = "Please answer the required questions marked below."
 OTHER_COMMUNITY = "This survey belongs to another community."
 GONE_QUESTION = "This question is no longer part of the survey."
 NO_QUESTIONS = "There are no questions for you in this survey."
-NOT_SAVED = ("Your answers on this page could not be saved just now; nothing you gave is lost. "
-             "Please try again in a moment.")
+NOT_SAVED_PAGE = UNSAVED
+NOT_SAVED_ANSWER = ("We could not save your answer: our database is not answering right now. It is "
+                    "still shown below; please give it again in a minute.")
+UNAVAILABLE = ("The survey cannot be reached right now: our database is not answering. Please try "
+               "again in a minute.")
 
 
 def number_text(value: Any) -> str:

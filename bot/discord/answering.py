@@ -8,6 +8,10 @@ modal with a Label-wrapped text input for numbers and free text. Every pick is s
 once through `AnswerFlow.submit` (answering again replaces), Next/Back move between pages,
 and pressing "Take the survey" again resumes at the first unanswered page.
 
+A pick, a modal or Next that had to be deferred (the database was slow) is saved with
+retries (`bot.saving`) until it lands; after the deadline the page comes back with the
+member's pick still shown and a "could not save" notice, never a false "saved".
+
 Components keep their state in their custom_id (`bot.discord.items`), so an open page
 keeps working after the bot restarts.
 """
@@ -33,6 +37,7 @@ from bot.discord.items import (
 )
 from bot.discord.render import clip, safe
 from bot.discord.respond import Outcome, answer, text_layout
+from bot.saving import SaveFailed, SavePolicy, save_with_retries
 from bot.services import Services
 from surveys.errors import PageInvalid, SurveyError
 from surveys.flow import Progress
@@ -337,6 +342,12 @@ def modal_values(components: list[dict]) -> dict[str, str]:
     return found
 
 
+UNSAVED_PICK = ("We could not save your answer: our database is not answering right now. It is still "
+                "shown below; choose it again in a minute.")
+UNSAVED_PAGE = ("We could not save this page: our database is not answering right now. The answers "
+                "you picked before are kept; please press the button again in a minute.")
+
+
 # -- handling ------------------------------------------------------------------------------
 class AnswerUI:
     """Turns component clicks and modal submits into `AnswerFlow` calls and answer pages."""
@@ -346,6 +357,7 @@ class AnswerUI:
         self.flow = services.flow
         self._waves: dict[int, tuple[str, Questionnaire]] = {}
         self._gate = services.answer_gate  # one member at a time; SQLite: one writer
+        self.save_policy = SavePolicy()
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -435,11 +447,25 @@ class AnswerUI:
                 return await self.flow.progress(wave_id, member), pf.key, exc.errors
 
         try:
-            progress, key, errors = await self._db(member, submit)
+            progress, key, errors = await save_with_retries(
+                lambda: self._db(member, submit), policy=self.save_policy, what="saving a Discord answer")
         except SurveyError as exc:
             return Outcome(view=text_layout(str(exc)))
+        except SaveFailed:
+            return await self._unsaved(member, wave_id, code, part, values)
         screen = await self._screen(wave_id, member.space, progress, errors=errors)
         screen.index = page_of(screen.pages, key)
+        return Outcome(view=render_page(screen))
+
+    async def _unsaved(
+        self, member: Member, wave_id: int, code: str, part: int | None, values: list[str]
+    ) -> Outcome:
+        """The page again with what the member picked or typed still shown, and why it was not saved."""
+        qn = await self._questionnaire(wave_id)
+        pf = field_of(qn, code)
+        typed = Progress(wave_id, qn, {pf.key: _raw_value(pf, part, values, None)})
+        screen = await self._screen(wave_id, member.space, typed, notice=UNSAVED_PICK)
+        screen.index = page_of(screen.pages, pf.key)
         return Outcome(view=render_page(screen))
 
     async def _questionnaire(self, wave_id: int) -> Questionnaire:
@@ -512,9 +538,13 @@ class AnswerUI:
 
         async def work() -> Outcome:
             try:
-                return await self._db(member, lambda: self._navigate(member, wave_id, anchor, direction))
+                return await save_with_retries(
+                    lambda: self._db(member, lambda: self._navigate(member, wave_id, anchor, direction)),
+                    policy=self.save_policy, what="moving to another Discord survey page")
             except SurveyError as exc:
                 return Outcome(view=text_layout(str(exc)))
+            except SaveFailed:
+                return Outcome(view=text_layout(UNSAVED_PAGE))
 
         await answer(interaction, work, edit=True)
 

@@ -17,6 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 GLOBAL_PER_SECOND = 50.0  # Discord's published global limit per bot
@@ -47,4 +49,5 @@ class FanoutLimiter:
         delay = start - now
         if delay > 0:
             self.waited += delay
+            metrics.RATE_LIMIT_WAIT.labels("discord").inc(delay)
             await self._sleep(delay)

@@ -9,8 +9,9 @@ into its events and its screens into modal views (`bot.slack.modals`):
 - Submitting a page is checked first (no database): problems go back as `response_action:
   errors` on the field itself and nothing is stored. A valid page is Next (Finish on the last
   page); when storing takes longer than `SUBMIT_BUDGET` the submission is acknowledged with
-  "Saving your answers…" and the modal updated once it is stored (or shown again with the
-  member's input and why it was not saved).
+  "Saving your answers…" and the modal updated once it is stored: the conversation retries
+  the write until it lands or, after `save_policy.deadline`, shows the page again with the
+  member's input filled in and a clear "could not save" notice, never "Saving…" forever.
 - Back and closing the modal keep what is valid on the page.
 """
 
@@ -25,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.answering.conversation import Conversation, WaveBook
 from bot.answering.screens import Notice
+from bot.saving import SavePolicy
 from bot.services import Services
 from bot.slack.clients import SlackClients
 from bot.slack.modals import PageMeta, loading_view, message_view, modal_pages, state_values, view_of
@@ -54,6 +56,15 @@ class SlackAnswers:
         self.clients = clients
         self.book = WaveBook(services, PLATFORM)  # shared with the DM conversation
         self.conversation = Conversation(services, PLATFORM, modal_pages, book=self.book)
+
+    @property
+    def save_policy(self) -> SavePolicy:
+        """How long a page behind "Saving your answers…" is retried (`bot.saving`)."""
+        return self.conversation.save_policy
+
+    @save_policy.setter
+    def save_policy(self, policy: SavePolicy) -> None:
+        self.conversation.save_policy = policy
 
     @staticmethod
     def _member(body: dict[str, Any], team: str = "") -> Member:

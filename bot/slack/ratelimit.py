@@ -32,6 +32,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 TIER_PER_MINUTE = {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0}
@@ -145,6 +147,7 @@ class SlackRateLimiter:
 
     async def _wait(self, seconds: float) -> None:
         self.stats.waited_seconds += seconds
+        metrics.RATE_LIMIT_WAIT.labels("slack").inc(seconds)
         await self.sleep(seconds)
 
     def blocked_for(self, who: str, method: str) -> float:
@@ -156,6 +159,7 @@ class SlackRateLimiter:
         key = (who, method)
         self._blocked[key] = max(self._blocked.get(key, 0.0), until)
         self.stats.rate_limited[method] += 1
+        metrics.RATE_LIMITED.labels("slack").inc()
 
 
 def token_key(token: str | None) -> str:

@@ -121,6 +121,8 @@ async def start_slack(
         if settings.slack_bot_token:
             identity = await _check_token(clients, settings.slack_bot_token)
             log.info("Slack bot token works for workspace %s", identity.get("team_id"))
+            if identity.get("team_id"):  # the operator's own workspace: part of the community
+                services.link_space("slack", str(identity["team_id"]), "workspace of SLACK_BOT_TOKEN")
         oauth_settings = None
         if oauth and store is not None:
             oauth_settings = AsyncOAuthSettings(

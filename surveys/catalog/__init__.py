@@ -11,13 +11,24 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from surveys.catalog.safe_yaml import YamlLimitError, check_size, load_limited
 from surveys.errors import UnknownSurvey
-from surveys.schema import Question, Questionnaire, format_location, question_problems, semantic_problems
+from surveys.schema import (
+    Question,
+    Questionnaire,
+    format_location,
+    question_problems,
+    raw_value_problems,
+    semantic_problems,
+)
 
 log = logging.getLogger(__name__)
 
 
-class _Yaml12Loader(yaml.SafeLoader):
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed
+
+
+class _Yaml12Loader(_SafeBase):  # type: ignore[misc, valid-type]
     """Safe loader where only true/false are booleans (`yes`, `no`, `on` stay text)."""
 
 
@@ -46,9 +57,15 @@ class CatalogEntry:
 
 
 def parse_questionnaire(text: str, source: str = "<text>") -> Questionnaire:
-    """Parse and check a YAML questionnaire; raise QuestionnaireError listing every problem."""
+    """Parse and check a YAML questionnaire; raise QuestionnaireError listing every problem.
+
+    Size, nesting, aliases and duplicate keys are checked before anything is built (see
+    `safe_yaml`); then numbers must be finite and bounded and text free of control characters.
+    """
     try:
-        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+        data = load_limited(text, _Yaml12Loader)
+    except YamlLimitError as exc:
+        raise QuestionnaireError(source, [str(exc)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -56,6 +73,9 @@ def parse_questionnaire(text: str, source: str = "<text>") -> Questionnaire:
         raise QuestionnaireError(source, [f"{where}malformed YAML: {reason}"]) from None
     if not isinstance(data, dict):
         raise QuestionnaireError(source, ["(top level): expected a mapping with id, title, questions"])
+    problems = raw_value_problems(data)
+    if problems:
+        raise QuestionnaireError(source, problems)
     try:
         qn = Questionnaire.model_validate(data)
     except ValidationError as exc:
@@ -108,7 +128,10 @@ def load_file(path: str | Path) -> Questionnaire:
     """Load one questionnaire file."""
     p = Path(path)
     try:
+        check_size(p.stat().st_size)
         text = p.read_text("utf-8")
+    except YamlLimitError as exc:
+        raise QuestionnaireError(str(p), [str(exc)]) from None
     except OSError as exc:
         raise QuestionnaireError(str(p), [f"cannot read file: {exc.strerror}"]) from None
     except UnicodeDecodeError:

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import json
 
-from analytics.compare import result_changes
+from analytics.compare import adjust_significance, result_changes
 from analytics.model import ChoiceResult, GridResult, QuestionSummary, Summary, TextResult, WaveInfo
 from analytics.report import chat_lines, md, pct, points, to_json, to_markdown
 
 
 def _summary(suppressed: bool = False) -> Summary:
     before = ChoiceResult(
-        answered=194, shares={"monitoring": 0.13, "deploy": 0.40}, counts={"monitoring": 26, "deploy": 80}
+        answered=194, shares={"monitoring": 0.13, "deploy": 0.40}, counts={"monitoring": 26, "deploy": 80},
+        base=200,
     )
     after = ChoiceResult(
-        answered=97, shares={"monitoring": 0.31, "deploy": 0.41}, counts={"monitoring": 31, "deploy": 41}
+        answered=97, shares={"monitoring": 0.31, "deploy": 0.41}, counts={"monitoring": 31, "deploy": 41},
+        base=100,
     )
     focus = QuestionSummary("focus", "multi", "Focus", {"2021": after, "2020": before})
-    focus.changes["2020"] = result_changes("focus", before, after, 200, 100, "2020")
+    focus.changes["2020"] = result_changes("focus", before, after, "2020")
+    significance = adjust_significance(focus.changes["2020"])
     grid = QuestionSummary(
         "tooling",
         "grid",
         "Tooling",
         {
             "2021": GridResult(
-                rows={"ml_pipeline": ChoiceResult(answered=93, shares={"established": 0.5, "looking": 0.33})}
+                rows={"ml_pipeline": ChoiceResult(answered=93, shares={"established": 0.5, "looking": 0.33},
+                                                  counts={"established": 50, "looking": 33}, base=100)}
             )
         },
     )
@@ -52,6 +56,7 @@ def _summary(suppressed: bool = False) -> Summary:
             },
             "notes": {"title": "Notes | pipes", "options": {}},
         },
+        significance=significance,
     )
 
 
@@ -66,6 +71,10 @@ def test_json_has_the_design_shape():
     assert data["respondents"] == {"2021": 100, "2020": 200}
     focus = data["questions"][0]
     assert focus["changes"]["monitoring"]["significant"] is True
+    assert focus["changes"]["monitoring"]["p_adjusted"] == 0.0003589
+    assert focus["results"]["2021"]["base"] == 100
+    assert focus["results"]["2021"]["ci"]["monitoring"] == [0.2278, 0.4063]
+    assert data["significance"]["method"] == "benjamini-hochberg"
     assert data["movers"][0]["option"] == "monitoring"
     assert json.loads(to_json(_summary(suppressed=True)))["respondents"]["2021"] is None
 
@@ -80,8 +89,10 @@ def test_markdown_reads_like_key_findings():
         > findings
     )
     assert "![Biggest movers](movers.png)" in text and "![Focus](focus.png)" in text
-    assert "| Monitoring models in production | 31% | 13% | +18 pts ↑ |" in text
-    assert "**ML pipeline**" in text and "| Established | 50% |" in text
+    assert "| Monitoring models in production | 31% (23–41%) | 13% (9–18%) | +18 pts ↑ |" in text
+    assert "**ML pipeline**" in text and "| Established | 50% (40–60%) |" in text
+    assert "Answers — 2021: 93 answered of 100 respondents" in text
+    assert "Benjamini–Hochberg correction for all 2 changes" in text
     assert "Notes \\| pipes" in text and "never quoted" in text
     assert "totals can be below 100%" in text
     hidden = to_markdown(_summary(suppressed=True))
@@ -91,11 +102,13 @@ def test_markdown_reads_like_key_findings():
 def test_chat_lines_lead_with_movers_or_one_question():
     lines = chat_lines(_summary())
     assert lines[0].startswith("2021: 100 respondents")
-    assert lines[1] == "Biggest movers since 2020:"
+    assert lines[1] == "Biggest significant changes since 2020:"
     rise = "Focus — Monitoring models in production: 13% → 31% since 2020 (+18 pts), a significant rise"
     assert lines[2] == f"• {rise}"
     one = chat_lines(_summary(), question="tooling")
-    assert "• ML pipeline: Established 50%, Looking 33%" in one
+    assert "• ML pipeline (93 answered): Established 50%, Looking 33% (±10 pts)" in one
+    assert one[-1].startswith("“Significant” means the change's p-value stays below 0.05 after the "
+                              "Benjamini–Hochberg correction")
     assert chat_lines(_summary(), question="nope")[-1] == "'nope' is not in this summary."
     assert len(chat_lines(_summary(suppressed=True))) == 1
 

@@ -127,7 +127,7 @@ async def _questions_a_wave_did_not_ask_have_no_entry(db, waves):
     years = s.question("years").results["2021"]
     assert (years.q1, years.median, years.q3) == (2.0, 4.5, 7.0)
     notes = s.to_dict()["questions"][-1]
-    assert notes["results"]["2020"] == {"answered": 7}  # a count, never the texts
+    assert notes["results"]["2020"] == {"base": 200, "answered": 7}  # counts, never the texts
 
 
 async def _where_segment_restricts_everything(db, waves):

@@ -83,3 +83,27 @@ async def test_database_down_is_not_ready_but_live(services):
         assert (await client.get("/livez")).status == 200
     finally:
         await client.close()
+
+
+async def test_rate_limiters_count_429s_and_waiting():
+    from prometheus_client import REGISTRY
+
+    from bot.discord.pacing import FanoutLimiter
+    from bot.slack.ratelimit import SlackRateLimiter
+
+    def value(name: str, platform: str) -> float:
+        return REGISTRY.get_sample_value(name, {"platform": platform}) or 0.0
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    before_429 = value("stateof_rate_limited_total", "slack")
+    before_wait = value("stateof_rate_limiter_wait_seconds_total", "discord")
+    SlackRateLimiter(sleep=sleep).penalize("team", "chat.postMessage", 3.0)
+    fanout = FanoutLimiter(2.0, clock=lambda: 100.0, sleep=sleep)
+    await fanout.acquire()
+    await fanout.acquire()
+    assert value("stateof_rate_limited_total", "slack") == before_429 + 1
+    assert value("stateof_rate_limiter_wait_seconds_total", "discord") == before_wait + 0.5
