@@ -50,17 +50,17 @@ def number_hint(q: Question) -> str:
     return f"{kind}."
 
 
-def hint(q: Question, *, typed: bool = False) -> str:
+def hint(q: Question, *, typed: bool = False, with_help: bool = True) -> str:
     """What to give: the limit of a multi question, a number's range, the question's help.
     `typed` front ends (the member types a country) also say how to write a country."""
-    parts = []
+    parts: list[str] = []
     if q.type is QuestionType.multi:
         parts.append(f"Choose up to {q.max_choices}." if q.max_choices else "Choose all that apply.")
     if q.type is QuestionType.number:
         parts.append(number_hint(q))
     if q.type is QuestionType.country and typed:
         parts.append("Type the country's name or its two-letter code (for example DE).")
-    if q.help:
+    if q.help and with_help:
         parts.append(q.help)
     return " ".join(parts)
 
