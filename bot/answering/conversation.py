@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -144,6 +145,21 @@ class WaveBook:
         return cached[1]
 
 
+class Front:
+    """What every front end holds: its conversation, whose save policy tests may change."""
+
+    conversation: Conversation
+
+    @property
+    def save_policy(self) -> SavePolicy:
+        """How long a save is retried before the member sees it was not saved (`bot.saving`)."""
+        return self.conversation.save_policy
+
+    @save_policy.setter
+    def save_policy(self, policy: SavePolicy) -> None:
+        self.conversation.save_policy = policy
+
+
 class Conversation:
     """One front end's answering: `handle(member, event)` → a screen to render."""
 
@@ -253,6 +269,19 @@ class Conversation:
                                                        if not blank(v) and not isinstance(v, Merge)})
         return await self.page(wave_id, typed, key=key, notice=notice,
                                draft={k: v for k, v in given.items() if not isinstance(v, Merge)})
+
+    async def prefill(self, member: Member, wave_id: int, key: str, budget: float) -> Any:
+        """The stored answer of `key` for a form that must open within `budget` seconds (None
+        when the database is slower: the form opens empty rather than late); a Notice when
+        the member cannot answer."""
+        read = asyncio.ensure_future(self.show(member, wave_id, key))
+        done, _ = await asyncio.wait({read}, timeout=budget)
+        if not done:  # let the read finish on its own: cancelling mid-query helps nobody
+            read.add_done_callback(lambda task: task.cancelled() or task.exception())
+            log.info("opening a form without the saved answer: the database is busy")
+            return None
+        shown = read.result()
+        return shown.progress.answers.get(key) if isinstance(shown, PageScreen) else shown
 
     # -- the events ------------------------------------------------------------------------
     async def take(self, member: Member, wave_id: int) -> Screen | None:

@@ -8,8 +8,9 @@ questions this member is shown) are worded here once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.saving import UNSAVED
 from surveys.flow import Progress
@@ -18,6 +19,8 @@ from surveys.schema import Option, Question, QuestionType
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 COMPLETED_NOTICE = "You have completed this survey. You can change any answer until it closes."
 RESUMED_NOTICE = "Welcome back: picking up where you left off."
 STILL_OPEN = "A few required questions are still open."
@@ -25,6 +28,8 @@ MARKED_BELOW = "Please answer the required questions marked below."
 OTHER_COMMUNITY = "This survey belongs to another community."
 GONE_QUESTION = "This question is no longer part of the survey."
 NO_QUESTIONS = "There are no questions for you in this survey."
+STOPPED = "Your answers so far are saved."
+ALREADY_OPEN = "The survey is already open."
 NOT_SAVED_PAGE = UNSAVED
 NOT_SAVED_ANSWER = ("We could not save your answer: our database is not answering right now. It is "
                     "still shown below; please give it again in a minute.")
@@ -196,3 +201,21 @@ class Notice:
 
 
 Screen = PageScreen | Thanks | Stopped | Notice
+
+
+def draw(
+    screen: Screen, *, page: Callable[[PageScreen], T], thanks: Callable[[Thanks], T],
+    notice: Callable[[str, str], T], stopped: Callable[[Stopped], T] | None = None,
+) -> T:
+    """A screen through a renderer's functions (`notice(text, title)`; a front end without
+    its own "stopped" says so as a notice)."""
+    match screen:
+        case PageScreen():
+            return page(screen)
+        case Thanks():
+            return thanks(screen)
+        case Stopped():
+            return stopped(screen) if stopped else notice(STOPPED, screen.title)
+        case Notice():
+            return notice(screen.text, screen.title)
+    raise TypeError(f"not a screen: {screen!r}")

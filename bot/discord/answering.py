@@ -20,7 +20,6 @@ keeps working after the bot restarts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -29,22 +28,22 @@ from typing import Any
 
 import discord
 
-from bot.answering.conversation import Conversation, Merge, Picked
+from bot.answering.conversation import Conversation, Front, Merge, Picked
 from bot.answering.screens import (
+    ALREADY_OPEN,
     NO_QUESTIONS,
     Field,
     Notice,
     PageScreen,
     Screen,
-    Stopped,
     Thanks,
+    draw,
     hint,
     number_text,
 )
 from bot.discord.items import MODAL, PREFIX, AnswerSelect, NavButton, RangeSelect, WriteButton
 from bot.discord.render import clip, safe
 from bot.discord.respond import Outcome, answer, text_layout
-from bot.saving import SavePolicy
 from bot.services import Services
 from surveys.errors import SurveyError
 from surveys.flow import Progress
@@ -90,7 +89,6 @@ def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
 MODAL_READ_BUDGET = 1.0  # seconds to read an answer to prefill a modal; it must open within 3 s
 OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
 RANGE_PICKER = -1
-ALREADY_OPEN = "The survey is already open."
 
 
 # -- fields and their codes ------------------------------------------------------------
@@ -270,16 +268,8 @@ def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
 
 def view_of(screen: Screen, space: str, ranges: dict[str, int] | None = None) -> discord.ui.LayoutView:
     """Any screen of the conversation as a layout view."""
-    match screen:
-        case PageScreen():
-            return render_page(screen, space, ranges)
-        case Thanks():
-            return render_thanks(screen, space)
-        case Stopped():
-            return text_layout("Your answers so far are saved.")
-        case Notice():
-            return text_layout(screen.text)
-    raise TypeError(f"not a screen: {screen!r}")
+    return draw(screen, page=lambda page: render_page(page, space, ranges),
+                thanks=lambda s: render_thanks(s, space), notice=lambda text, _title: text_layout(text))
 
 
 def render_modal(title: str, pf: PageField, code: str, wave_id: int, space: str,
@@ -331,21 +321,12 @@ def picked_value(pf: PageField, part: int | None, values: list[str]) -> Any:
 
 
 # -- handling ------------------------------------------------------------------------------
-class AnswerUI:
+class AnswerUI(Front):
     """Turns component clicks and modal submits into conversation events and answer pages."""
 
     def __init__(self, services: Services):
         # a second "Take the survey" opens a second private page: no double-click window
         self.conversation = Conversation(services, PLATFORM, pages_of, double_click=0)
-
-    @property
-    def save_policy(self) -> SavePolicy:
-        """How long a deferred pick or page is retried (`bot.saving`)."""
-        return self.conversation.save_policy
-
-    @save_policy.setter
-    def save_policy(self, policy: SavePolicy) -> None:
-        self.conversation.save_policy = policy
 
     @staticmethod
     def member(interaction: discord.Interaction, space: str) -> Member:
@@ -415,17 +396,9 @@ class AnswerUI:
             pf = field_of(info.questionnaire, code)
             # A modal cannot follow a deferral: when the database is busy, it opens empty
             # rather than late (the saved answer is still replaced only on submit).
-            read = asyncio.ensure_future(self.conversation.show(member, wave_id, pf.key))
-            done, _ = await asyncio.wait({read}, timeout=MODAL_READ_BUDGET)
-            value = None
-            if done:
-                shown = read.result()
-                if isinstance(shown, Notice):
-                    return Outcome(view=text_layout(shown.text))
-                value = shown.progress.answers.get(pf.key) if isinstance(shown, PageScreen) else None
-            else:  # let the read finish on its own: cancelling mid-query helps nobody
-                read.add_done_callback(lambda task: task.cancelled() or task.exception())
-                log.info("opening a modal without the saved answer: the database is busy")
+            value = await self.conversation.prefill(member, wave_id, pf.key, MODAL_READ_BUDGET)
+            if isinstance(value, Notice):
+                return Outcome(view=text_layout(value.text))
             return Outcome(modal=render_modal(info.title, pf, code, wave_id, member.space, value))
 
         await answer(interaction, work, edit=True, budget=2.5)

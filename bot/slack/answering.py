@@ -24,9 +24,8 @@ from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
-from bot.answering.conversation import Conversation, WaveBook
-from bot.answering.screens import Notice
-from bot.saving import SavePolicy
+from bot.answering.conversation import Conversation, Front, WaveBook
+from bot.answering.screens import ALREADY_OPEN, Notice
 from bot.services import Services
 from bot.slack.clients import SlackClients
 from bot.slack.modals import PageMeta, loading_view, message_view, modal_pages, state_values, view_of
@@ -48,7 +47,7 @@ async def within(task: asyncio.Future[T], budget: float) -> bool:
     return bool(done)
 
 
-class SlackAnswers:
+class SlackAnswers(Front):
     """Turns button clicks, submissions and closed modals into conversation events."""
 
     def __init__(self, services: Services, clients: SlackClients):
@@ -56,15 +55,6 @@ class SlackAnswers:
         self.clients = clients
         self.book = WaveBook(services, PLATFORM)  # shared with the DM conversation
         self.conversation = Conversation(services, PLATFORM, modal_pages, book=self.book)
-
-    @property
-    def save_policy(self) -> SavePolicy:
-        """How long a page behind "Saving your answers…" is retried (`bot.saving`)."""
-        return self.conversation.save_policy
-
-    @save_policy.setter
-    def save_policy(self, policy: SavePolicy) -> None:
-        self.conversation.save_policy = policy
 
     @staticmethod
     def _member(body: dict[str, Any], team: str = "") -> Member:
@@ -97,7 +87,7 @@ class SlackAnswers:
             opened = await client.views_open(trigger_id=body["trigger_id"], view=loading_view("Survey"))
             screen = await task
             await self._update(member, body, opened["view"]["id"],
-                               view_of(screen or Notice("The survey is already open."), member.space))
+                               view_of(screen or Notice(ALREADY_OPEN), member.space))
         except SlackApiError as exc:
             log.warning("could not open the survey modal: %s", exc.response.get("error"))
         finally:

@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,8 +33,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.answering.conversation import Conversation, Picked, one_at_a_time
-from bot.answering.screens import Notice, PageScreen, Screen, Stopped, Thanks
-from bot.slack.answering import PLATFORM, SlackAnswers, enterprise_of, team_of, within
+from bot.answering.screens import Notice, Screen, draw
+from bot.slack.answering import PLATFORM, SlackAnswers, enterprise_of, team_of
 from bot.slack.clients import NotInstalled, SlackClients
 from bot.slack.dm_render import (
     DM_MULTI,
@@ -87,16 +86,9 @@ def origin_of(body: dict[str, Any], respond: Respond | None) -> Origin:
 
 def message_of(screen: Screen) -> dict[str, Any]:
     """Any screen of the conversation as a DM message."""
-    match screen:
-        case PageScreen():
-            return asked_message(screen)
-        case Thanks():
-            return thanks_message(screen.title, screen.wave_id, again=screen.again)
-        case Stopped():
-            return stopped_message(screen.title, screen.wave_id)
-        case Notice():
-            return notice_message(screen.text)
-    raise TypeError(f"not a screen: {screen!r}")
+    return draw(screen, page=asked_message, notice=lambda text, _title: notice_message(text),
+                thanks=lambda s: thanks_message(s.title, s.wave_id, again=s.again),
+                stopped=lambda s: stopped_message(s.title, s.wave_id))
 
 
 class SlackDMAnswers:
@@ -249,13 +241,10 @@ class SlackDMAnswers:
         except SurveyError as exc:
             await self._replace(origin, notice_message(str(exc)))
             return
-        task = asyncio.ensure_future(self.conversation.show(member, ref.wave_id, ref.key))
-        current = None
-        if await within(task, PREFILL_BUDGET):
-            shown = task.result()
-            current = shown.progress.answers.get(ref.key) if isinstance(shown, PageScreen) else None
-        else:
-            task.cancel()
+        current = await self.conversation.prefill(member, ref.wave_id, ref.key, PREFILL_BUDGET)
+        if isinstance(current, Notice):
+            await self._replace(origin, notice_message(current.text))
+            return
         meta = WriteMeta(ref.wave_id, member.space, ref.key, origin.channel, origin.ts)
         view = write_view(info.title, f, current, meta)
         try:

@@ -41,16 +41,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.answering.screens import (
-    NO_QUESTIONS,
-    Field,
-    Notice,
-    PageScreen,
-    Screen,
-    Stopped,
-    Thanks,
-    number_text,
-)
+from bot.answering.screens import NO_QUESTIONS, Field, PageScreen, Screen, draw, number_text
 from bot.slack.render import pt
 from bot.slack.text import clip
 from surveys.flow import Progress
@@ -245,16 +236,8 @@ def loading_view(title: str) -> dict[str, Any]:
 
 def view_of(screen: Screen, team: str) -> dict[str, Any]:
     """Any screen of the conversation as a modal view."""
-    match screen:
-        case PageScreen():
-            return page_view(screen, team)
-        case Thanks():
-            return thanks_view(screen.title)
-        case Stopped():
-            return message_view(screen.title, "Your answers so far are saved.")
-        case Notice():
-            return message_view(screen.title, screen.text)
-    raise TypeError(f"not a screen: {screen!r}")
+    return draw(screen, page=lambda page: page_view(page, team), thanks=lambda s: thanks_view(s.title),
+                notice=lambda text, title: message_view(title, text))
 
 
 def state_value(entry: dict[str, Any] | None) -> Any:
