@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ from bot.answering.screens import (
     hint,
     number_text,
 )
-from bot.discord.items import MODAL, PREFIX, AnswerSelect, NavButton, RangeSelect, WriteButton
+from bot.discord.items import MODAL, PREFIX, AnswerButton, AnswerSelect
 from bot.discord.render import clip, safe
 from bot.discord.respond import Outcome, answer, text_layout
 from bot.services import Services
@@ -185,7 +186,8 @@ def _field_items(page: DiscordPage, f: Field, code: str, text: str) -> list[disc
         shown = "-# Not answered yet." if value is None else "> " + safe(clip(str(value), 300))
         items.append(discord.ui.TextDisplay(f"{text}\n{shown}"))
         label = "Write your answer" if value is None else "Change your answer"
-        items.append(discord.ui.ActionRow(WriteButton(page.cid("write", code), label=label)))
+        items.append(discord.ui.ActionRow(AnswerButton(page.cid("write", code), label=label, emoji="✏️",
+                                                       style=discord.ButtonStyle.secondary)))
         return items
     items.append(discord.ui.TextDisplay(text))
     if q.type is QuestionType.grid:
@@ -222,7 +224,7 @@ def _single_select(page: DiscordPage, f: Field, code: str) -> discord.ui.Item:
     if chosen is None and value is not None:
         chosen = next((i for i, g in enumerate(groups) if any(o.id == value for o in g)), None)
     if chosen is None or chosen == RANGE_PICKER or not 0 <= chosen < len(groups):
-        return RangeSelect(
+        return AnswerSelect(
             page.cid("range", code),
             options=[discord.SelectOption(label=range_label(g), value=str(i))
                      for i, g in enumerate(groups)],
@@ -240,12 +242,12 @@ def _nav_row(page: DiscordPage) -> discord.ui.ActionRow:
     anchor = field_code(screen.progress.questionnaire, screen.pages[screen.index].fields[0])
     nav = page.cid("nav", anchor)
     row = discord.ui.ActionRow(
-        NavButton(f"{nav}:b", label="Back", style=discord.ButtonStyle.secondary, disabled=screen.first)
+        AnswerButton(f"{nav}:b", label="Back", style=discord.ButtonStyle.secondary, disabled=screen.first)
     )
     if not screen.last:
-        row.add_item(NavButton(f"{nav}:n", label="Next"))
+        row.add_item(AnswerButton(f"{nav}:n", label="Next"))
     else:
-        row.add_item(NavButton(f"{nav}:f", label="Finish", style=discord.ButtonStyle.success))
+        row.add_item(AnswerButton(f"{nav}:f", label="Finish", style=discord.ButtonStyle.success))
     return row
 
 
@@ -259,7 +261,7 @@ def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
     pages = pages_of(screen.progress)
     if pages:
         anchor = field_code(screen.progress.questionnaire, pages[0].fields[0])
-        view.add_item(discord.ui.ActionRow(NavButton(
+        view.add_item(discord.ui.ActionRow(AnswerButton(
             f"{PREFIX}:nav:{screen.wave_id}:{space}:{anchor}:s", label="Review or change my answers",
             style=discord.ButtonStyle.secondary,
         )))
@@ -359,33 +361,35 @@ class AnswerUI(Front):
     async def take(self, interaction: discord.Interaction, wave_id: int, space: str) -> None:
         await self._show(interaction, space, lambda m, _r: self.conversation.take(m, wave_id), edit=False)
 
-    async def pick(
-        self, interaction: discord.Interaction, wave_id: int, space: str, code: str,
-        part: int | None, values: list[str],
+    async def component(
+        self, interaction: discord.Interaction, match: re.Match[str], values: list[str]
     ) -> None:
+        """A select or button of an answer page (`bot.discord.items`): its event, its page."""
+        wave_id, code, kind = int(match["wave"]), match["field"], match["kind"]
+        if kind == "write":
+            await self.write(interaction, wave_id, match["space"], code)
+            return
+
         async def work(member: Member, ranges: dict[str, int]) -> Screen | Picked:
             pf = await self._field(wave_id, code)
-            if OTHER_RANGE in values:  # back to the letters picker of a long list
-                ranges[pf.key] = RANGE_PICKER
+            if kind == "range" or OTHER_RANGE in values:  # a letters group, or back to the picker
+                ranges[pf.key] = int(values[0]) if kind == "range" and values[0].isdigit() else RANGE_PICKER
                 return await self.conversation.show(member, wave_id, pf.key)
-            return await self.conversation.pick(member, wave_id, pf.key, picked_value(pf, part, values))
+            if kind == "pick":
+                part = int(match["part"]) if match["part"] is not None else None
+                return await self.conversation.pick(member, wave_id, pf.key, picked_value(pf, part, values))
+            if match["dir"] == "s":  # review, from the thank-you
+                return await self.conversation.show(member, wave_id)
+            if match["dir"] == "b":
+                return await self.conversation.back(member, wave_id, pf.key)
+            # Next / Finish: what is left blank on this page counts as skipped
+            return await self.conversation.next(member, wave_id, pf.key, None, finish=match["dir"] == "f")
 
-        await self._show(interaction, space, work)
+        await self._show(interaction, match["space"], work)
 
-    async def pick_range(
-        self, interaction: discord.Interaction, wave_id: int, space: str, code: str,
-        values: list[str],
-    ) -> None:
-        async def work(member: Member, ranges: dict[str, int]) -> Screen:
-            key = (await self._field(wave_id, code)).key
-            ranges[key] = int(values[0]) if values and values[0].isdigit() else RANGE_PICKER
-            return await self.conversation.show(member, wave_id, key)
-
-        await self._show(interaction, space, work)
-
-    async def write(
-        self, interaction: discord.Interaction, wave_id: int, space: str, code: str
-    ) -> None:
+    async def write(self, interaction: discord.Interaction, wave_id: int, space: str, code: str) -> None:
+        """Open the modal of a number or text question, holding the saved answer if it is
+        read in time (a modal cannot follow a deferral: it opens empty rather than late)."""
         member = self.member(interaction, space)
 
         async def work() -> Outcome:
@@ -394,8 +398,6 @@ class AnswerUI(Front):
             except SurveyError as exc:
                 return Outcome(view=text_layout(str(exc)))
             pf = field_of(info.questionnaire, code)
-            # A modal cannot follow a deferral: when the database is busy, it opens empty
-            # rather than late (the saved answer is still replaced only on submit).
             value = await self.conversation.prefill(member, wave_id, pf.key, MODAL_READ_BUDGET)
             if isinstance(value, Notice):
                 return Outcome(view=text_layout(value.text))
@@ -418,17 +420,3 @@ class AnswerUI(Front):
 
         await self._show(interaction, match["space"], work)
         return True
-
-    async def navigate(
-        self, interaction: discord.Interaction, wave_id: int, space: str, anchor: str, direction: str
-    ) -> None:
-        async def work(member: Member, _ranges: dict[str, int]) -> Screen:
-            key = (await self._field(wave_id, anchor)).key
-            if direction == "s":  # review, from the thank-you
-                return await self.conversation.show(member, wave_id)
-            if direction == "b":
-                return await self.conversation.back(member, wave_id, key)
-            # Next / Finish: what is left blank on this page counts as skipped
-            return await self.conversation.next(member, wave_id, key, None, finish=direction == "f")
-
-        await self._show(interaction, space, work)
