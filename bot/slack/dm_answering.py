@@ -1,25 +1,16 @@
-"""Answering in DMs, one question at a time: what "Answer in DMs" starts.
+"""Answering in Slack DMs, one question (or grid row) a message: clicks in, messages out.
 
-- "Answer in DMs" (next to "Take the survey" in the announcement, a reminder DM or the App
-  Home) marks the member as started and posts the next open question in their DM with the
-  app (`bot.slack.dm_render`). Pressing it again continues with the next open question;
-  a second press within `DOUBLE_CLICK` seconds (with no answer in between) is dropped.
-- Each answer is stored at once through `AnswerFlow.submit` (the modal's validation and
-  idempotent recording). The answered message is then replaced by the question with the
-  answer and no buttons, and the next question is posted; after the last one, "Thank you"
-  with a button that opens the modal to review or change answers. An invalid answer (four
-  choices where three are allowed) replaces the message with the question again, the
-  problem shown above its buttons, and nothing is stored.
-- The message is replaced through the click's `response_url` (not rate-limited per
-  workspace, unlike chat.update's 50 a minute); chat.update is the fallback, and what the
-  one-field modal ("Write answer") uses, as its submission has no response_url.
-- Idempotent: the next question is posted only when the click moved the member's next
-  open question, so a repeated click (a double click, a stale copy of an answered
-  question, a replayed submission) stores once and posts nothing twice. The conversation
-  (`bot.answering`, one field a page) decides all of this; this module only turns clicks
-  into its events and its screens into messages.
-- A wave that closed meanwhile turns the clicked message into the flow's clear
-  "has closed; answers are not accepted" and stores nothing.
+"Answer in DMs" (in the announcement, a reminder DM or the App Home) is the conversation's
+take: the next open question is posted in the member's DM with the app
+(`bot.slack.dm_render`). Each click is a pick, stored at once; the clicked message is
+replaced by the question with its answer and, when the click moved the member on, the next
+question (or the thank-you) is posted; a problem puts the question back with what to fix.
+What is stored, double clicks, repeated deliveries, resume and closed waves are the
+conversation's (`bot.answering`, one field a page).
+
+The clicked message is replaced through the click's `response_url` (not rate-limited per
+workspace, unlike chat.update's 50 a minute); chat.update is the fallback, and what the
+one-field modal ("Write answer") uses, as its submission has no response_url.
 """
 
 from __future__ import annotations
@@ -38,6 +29,9 @@ from bot.slack.answering import PLATFORM, SlackAnswers, enterprise_of, team_of
 from bot.slack.clients import NotInstalled, SlackClients
 from bot.slack.dm_render import (
     DM_MULTI,
+    DM_SAVE,
+    DM_SELECT,
+    DM_SKIP,
     INPUT_PREFIX,
     Ref,
     WriteMeta,
@@ -184,35 +178,26 @@ class SlackDMAnswers:
         await self._replace(origin_of(body, respond), message_of(screen))
 
     # -- answers -------------------------------------------------------------------------------
-    async def choose(self, body: dict[str, Any], value: str, respond: Respond | None) -> None:
-        """A button: a single-choice option or a grid row's scale point."""
-        ref = Ref.load(value)
-        await self.record(self._member(body), origin_of(body, respond), ref.wave_id, ref.key, ref.option)
-
-    async def select(self, body: dict[str, Any], action: dict[str, Any], respond: Respond | None) -> None:
-        """A single-choice option picked from a static select (saved at once)."""
-        ref = Ref.from_block(str(action.get("block_id", "")))
-        option = (action.get("selected_option") or {}).get("value")
-        await self.record(self._member(body), origin_of(body, respond), ref.wave_id, ref.key, option)
-
-    async def save(self, body: dict[str, Any], value: str, respond: Respond | None) -> None:
-        """"Save" under checkboxes / a multi-select: the ticked options in the message state."""
-        ref = Ref.load(value)
-        member = self._member(body)
-        origin = origin_of(body, respond)
-        values = (body.get("state") or {}).get("values") or {}
-        chosen = state_value((values.get(INPUT_PREFIX + ref.dump()) or {}).get(DM_MULTI)) or []
-        if not chosen:  # ticking nothing is no answer here (Skip is)
-            screen = await self.conversation.show(member, ref.wave_id, ref.key, {ref.key: CHOOSE_ONE},
-                                                  {ref.key: []})
-            await self._replace(origin, message_of(screen))
-            return
-        await self.record(member, origin, ref.wave_id, ref.key, chosen)
-
-    async def skip(self, body: dict[str, Any], value: str, respond: Respond | None) -> None:
-        """Skip an optional question (a grid: this row); recorded as skipped."""
-        ref = Ref.load(value)
-        await self.record(self._member(body), origin_of(body, respond), ref.wave_id, ref.key, None)
+    async def answer(self, body: dict[str, Any], action: dict[str, Any], respond: Respond | None) -> None:
+        """A click that answers: an option or scale button, a select, "Save" under ticked
+        options (the message state), or "Skip" (recorded as skipped)."""
+        kind = str(action.get("action_id", "")).split(":", 1)[0]
+        member, origin = self._member(body), origin_of(body, respond)
+        if kind == DM_SELECT:
+            ref = Ref.from_block(str(action.get("block_id", "")))
+            value: Any = (action.get("selected_option") or {}).get("value")
+        else:
+            ref = Ref.load(str(action.get("value", "")))
+            value = None if kind == DM_SKIP else ref.option
+        if kind == DM_SAVE:
+            values = (body.get("state") or {}).get("values") or {}
+            value = state_value((values.get(INPUT_PREFIX + ref.dump()) or {}).get(DM_MULTI)) or []
+            if not value:  # ticking nothing is no answer here (Skip is)
+                screen = await self.conversation.show(member, ref.wave_id, ref.key, {ref.key: CHOOSE_ONE},
+                                                      {ref.key: []})
+                await self._replace(origin, message_of(screen))
+                return
+        await self.record(member, origin, ref.wave_id, ref.key, value)
 
     async def record(self, member: Member, origin: Origin, wave_id: int, key: str, value: Any) -> None:
         """Store `value` for `key`, replace the message, and post the next question."""
