@@ -13,15 +13,14 @@ from typing import Any
 
 from bot.answering.conversation import Conversation, Picked
 from bot.answering.events import Back, Finish, Next, Pick, Show, Stop, Take, Write
-from bot.answering.screens import PageScreen, Screen, answer_text, draw
+from bot.answering.screens import PageScreen, Screen, answer_text, draw, thanks_text
 from surveys.identity import Member
 
 log = logging.getLogger(__name__)
 
 
 def _page_text(screen: PageScreen) -> str:
-    done, total = screen.position
-    lines = [f"{screen.title} · page {screen.index + 1} of {len(screen.pages)} · {done} of {total} answered"]
+    lines = [f"{screen.title} · {screen.where}"]
     lines += [screen.notice] if screen.notice else []
     lines += [f"! {message}" for message in screen.stray_errors]
     for f in screen.fields:
@@ -37,8 +36,7 @@ def render(screen: Screen | None) -> str:
     if screen is None:
         return ""
     return draw(screen, page=_page_text, notice=lambda text, _title: text,
-                thanks=lambda s: f"{'You have already answered' if s.again else 'Thank you! You answered'} "
-                                 f"{s.title}.")
+                thanks=lambda s: thanks_text(s.title, again=s.again))
 
 
 class MemoryMember:

@@ -28,13 +28,23 @@ MARKED_BELOW = "Please answer the required questions marked below."
 OTHER_COMMUNITY = "This survey belongs to another community."
 GONE_QUESTION = "This question is no longer part of the survey."
 NO_QUESTIONS = "There are no questions for you in this survey."
-STOPPED = "Your answers so far are saved."
 ALREADY_OPEN = "The survey is already open."
 NOT_SAVED_PAGE = UNSAVED
 NOT_SAVED_ANSWER = ("We could not save your answer: our database is not answering right now. It is "
                     "still shown below; please give it again in a minute.")
 UNAVAILABLE = ("The survey cannot be reached right now: our database is not answering. Please try "
                "again in a minute.")
+
+
+def thanks_text(title: str, *, again: bool = False, command: str = "/survey my-data") -> str:
+    """The thank-you, with what the member can still do (`title` already escaped)."""
+    lead = "You have already answered" if again else "Thank you! You answered"
+    return (f"{lead} every question of {title}. Your answers are saved under a pseudonym. You can "
+            f"review or change them until the survey closes, and see or delete them with {command}.")
+
+
+def stopped_text(title: str) -> str:
+    return f"Stopped for now. Your answers to {title} so far are saved."
 
 
 def number_text(value: Any) -> str:
@@ -153,6 +163,18 @@ class PageScreen:
         return len(self.progress.visible())
 
     @property
+    def where(self) -> str:
+        """Progress in words: "Page 2 of 4 · 5 of 11 questions answered"."""
+        done, total = self.position
+        return f"Page {self.index + 1} of {max(len(self.pages), 1)} · {done} of {total} questions answered"
+
+    def asking(self, f: Field) -> str:
+        """Where one field stands: "question 7 of 11 · row 2 of 9" (grid rows)."""
+        said = f"question {f.number} of {self.total}" if f.number else ""
+        row, rows = f.row_position
+        return f"{said} · row {row} of {rows}" if rows else said
+
+    @property
     def fields(self) -> list[Field]:
         if self.page is None:
             return []
@@ -215,7 +237,7 @@ def draw(
         case Thanks():
             return thanks(screen)
         case Stopped():
-            return stopped(screen) if stopped else notice(STOPPED, screen.title)
+            return stopped(screen) if stopped else notice(stopped_text(screen.title), screen.title)
         case Notice():
             return notice(screen.text, screen.title)
     raise TypeError(f"not a screen: {screen!r}")

@@ -41,6 +41,7 @@ from bot.answering.screens import (
     draw,
     hint,
     number_text,
+    thanks_text,
 )
 from bot.discord.items import MODAL, PREFIX, AnswerButton, AnswerSelect
 from bot.discord.render import clip, safe
@@ -156,9 +157,7 @@ def render_page(
     """One page as a layout view: the questions, one select or button each, Back/Next."""
     page = DiscordPage(screen, space, ranges or {})
     view = discord.ui.LayoutView(timeout=None)
-    done, total = screen.position
-    header = f"## {safe(screen.title, 200)}\n-# Page {screen.index + 1} of {max(len(screen.pages), 1)} · " \
-             f"{done} of {total} questions answered · saved as you go"
+    header = f"## {safe(screen.title, 200)}\n-# {screen.where} · saved as you go"
     if screen.notice:
         header += f"\n{safe(screen.notice, 400)}"
     view.add_item(discord.ui.TextDisplay(header))
@@ -253,11 +252,7 @@ def _nav_row(page: DiscordPage) -> discord.ui.ActionRow:
 
 def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
     view = discord.ui.LayoutView(timeout=None)
-    view.add_item(discord.ui.TextDisplay(
-        f"## Thank you!\nYour answers to {safe(screen.title, 200)} are saved under a pseudonym. "
-        "You can change them until the survey closes, and see or delete them with "
-        "`/survey my-data`."
-    ))
+    view.add_item(discord.ui.TextDisplay(thanks_text(safe(screen.title, 200), command="`/survey my-data`")))
     pages = pages_of(screen.progress)
     if pages:
         anchor = field_code(screen.progress.questionnaire, pages[0].fields[0])

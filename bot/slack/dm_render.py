@@ -36,7 +36,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.answering.screens import Field, PageScreen, answer_text, hint
+from bot.answering.screens import Field, PageScreen, answer_text, hint, stopped_text, thanks_text
 from bot.slack.modals import (
     MODAL_TITLE,
     VALUE_ACTION,
@@ -128,11 +128,9 @@ def field_screen(title: str, progress: Progress, f: PageField, **kw: Any) -> Pag
 
 # -- pieces --------------------------------------------------------------------------------
 def _header(screen: PageScreen, f: Field) -> list[Block]:
-    where = f"{screen.title} · question {f.number} of {screen.total}" if f.number else screen.title
+    where = " · ".join(part for part in (screen.title, screen.asking(f)) if part)
     text = f"{f.number}. {f.question.text}" if f.number else f.question.text
     if f.row is not None:
-        row, rows = f.row_position
-        where += f" · row {row} of {rows}"
         text += f"\n\n{f.row.label}"
     return [ContextBlock(elements=[pt(where, 2000)]), SectionBlock(text=pt(text, 3000))]
 
@@ -224,17 +222,13 @@ def review_button(wave_id: int) -> ButtonElement:
 
 def thanks_message(title: str, wave_id: int, *, again: bool = False) -> dict[str, Any]:
     """Every question answered; a button opens the modal to review or change answers."""
-    lead = ("You have already answered every question of" if again
-            else "Thank you! You answered every question of")
-    text = (f"{lead} {title}. Your answers are saved under a pseudonym. You can review or "
-            "change them until the survey closes, and see or delete them with /survey my-data.")
+    text = thanks_text(title, again=again)
     return _payload(text, [SectionBlock(text=pt(text, 3000)), _buttons(review_button(wave_id))])
 
 
 def stopped_message(title: str, wave_id: int) -> dict[str, Any]:
     """"Stop for now": what is answered stays saved; a button continues later."""
-    text = (f"Stopped for now. Your answers to {title} so far are saved. Press \"Answer in "
-            "DMs\" whenever you like to continue with the next open question.")
+    text = f"{stopped_text(title)} Press \"Answer in DMs\" whenever you like to continue."
     resume = ButtonElement(text=pt("Answer in DMs", BUTTON_TEXT), action_id=DM_START,
                            value=str(wave_id))
     return _payload(text, [SectionBlock(text=pt(text, 3000)), _buttons(resume)])

@@ -41,7 +41,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.answering.screens import NO_QUESTIONS, Field, PageScreen, Screen, draw, number_text
+from bot.answering.screens import NO_QUESTIONS, Field, PageScreen, Screen, draw, number_text, thanks_text
 from bot.slack.render import pt
 from bot.slack.text import clip
 from surveys.flow import Progress
@@ -173,10 +173,7 @@ def element_for(f: Field) -> Any:
 
 def page_blocks(screen: PageScreen) -> list[Block]:
     """The blocks of one page: progress, notice, the fields, and Back."""
-    done, total = screen.position
-    blocks: list[Block] = [ContextBlock(elements=[pt(
-        f"Page {screen.index + 1} of {len(screen.pages)} · {done} of {total} questions answered · "
-        "saved at every page", 2000)])]
+    blocks: list[Block] = [ContextBlock(elements=[pt(f"{screen.where} · saved at every page", 2000)])]
     if screen.notice:
         blocks.append(SectionBlock(text=pt(screen.notice, 3000)))
     if screen.errors:  # a page shown again (not an errors response): say what to fix
@@ -220,23 +217,14 @@ def message_view(title: str, text: str, *, close: str = "Close") -> dict[str, An
     ).to_dict()
 
 
-def thanks_view(title: str) -> dict[str, Any]:
-    return message_view(
-        title,
-        f"Thank you! Your answers to {title} are saved under a pseudonym. You can "
-        "change them until the survey closes (press \"Take the survey\" again), and see or "
-        "delete them with /survey my-data.",
-        close="Done",
-    )
-
-
 def loading_view(title: str) -> dict[str, Any]:
     return message_view(title, "One moment: loading your survey…")
 
 
 def view_of(screen: Screen, team: str) -> dict[str, Any]:
     """Any screen of the conversation as a modal view."""
-    return draw(screen, page=lambda page: page_view(page, team), thanks=lambda s: thanks_view(s.title),
+    return draw(screen, page=lambda page: page_view(page, team),
+                thanks=lambda s: message_view(s.title, thanks_text(s.title), close="Done"),
                 notice=lambda text, title: message_view(title, text))
 
 

@@ -69,7 +69,7 @@ async def test_the_whole_builtin_questionnaire_page_by_page(services):
     ada = _member(services, wave_id)
     first = await ada.take()
     assert isinstance(first, PageScreen) and first.first and not first.notice
-    assert "page 1 of" in ada.text
+    assert "Page 1 of 5 · 0 of 10 questions answered" in ada.text
     while isinstance(ada.screen, PageScreen):
         values = {key: ANSWERS[key] for key in ada.page.keys}
         await (ada.finish(values) if ada.page.last else ada.next(values))
