@@ -6,9 +6,10 @@
   minute) and reads the wave's title and questionnaire from a cache (both are fixed once a
   wave exists);
 - one member's database work runs in order and SQLite sees one writer (`AnswerGate`); a
-  write that fails for a passing reason (a dropped connection, a locked database) is
-  retried a bounded number of times, then the page comes back with what the member gave
-  and a notice, so nothing they typed is lost;
+  write that fails for a passing reason (a dropped connection, a hanging database, a
+  failover) is retried until `save_policy.deadline` (`bot.saving`), then the page comes back
+  with what the member gave and a notice, so nothing they typed is lost and no front end
+  waits forever;
 - a second "take" of the same wave within `double_click` seconds is dropped (None);
 - where the member lands: resume at the first open page with "Welcome back", the first page
   to review after finishing, the next page after Next, "a few required questions are still
@@ -24,26 +25,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
 from bot.answering.events import Back, Event, Next, Pick, Show, Stop, Take
 from bot.answering.screens import (
     GONE_QUESTION,
     MARKED_BELOW,
-    NOT_SAVED,
+    NOT_SAVED_ANSWER,
+    NOT_SAVED_PAGE,
     OTHER_COMMUNITY,
     STILL_OPEN,
+    UNAVAILABLE,
     Notice,
     PageScreen,
     Screen,
     Stopped,
     Thanks,
 )
+from bot.saving import SaveFailed, SavePolicy, save_with_retries
 from bot.services import Services
 from surveys.errors import PageInvalid, SurveyError
 from surveys.flow import AnswerFlow, Progress
 from surveys.identity import Member
-from surveys.paging import Page, opening_page, paginate
+from surveys.paging import Page, PageField, opening_page, paginate
 from surveys.schema import Questionnaire, QuestionType
 from surveys.validation import field_key, split_field
 from surveys.waves import questionnaire_of, wave_by_id
@@ -53,8 +55,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DOUBLE_CLICK = 2.0  # a second "take" by the same member within this many seconds is dropped
 COMMUNITY_TTL = 60.0  # seconds a space's community is cached
-STORE_ATTEMPTS = 3  # a write failing for a passing reason is tried this often in all
-STORE_BACKOFF = 0.2  # seconds before the second attempt (doubling)
 Layout = Callable[[Progress], list[Page]]
 
 
@@ -84,11 +84,6 @@ def first_open(progress: Progress) -> str | None:
 
 def blank(value: Any) -> bool:
     return value is None or value == [] or (isinstance(value, str) and not value.strip())
-
-
-def transient(exc: DBAPIError) -> bool:
-    """A database failure worth trying again (the connection, a lock), not a bad statement."""
-    return isinstance(exc, OperationalError | InterfaceError) or bool(exc.connection_invalidated)
 
 
 @dataclass(frozen=True)
@@ -150,6 +145,21 @@ class WaveBook:
         return cached[1]
 
 
+class Front:
+    """What every front end holds: its conversation, whose save policy tests may change."""
+
+    conversation: Conversation
+
+    @property
+    def save_policy(self) -> SavePolicy:
+        """How long a save is retried before the member sees it was not saved (`bot.saving`)."""
+        return self.conversation.save_policy
+
+    @save_policy.setter
+    def save_policy(self, policy: SavePolicy) -> None:
+        self.conversation.save_policy = policy
+
+
 class Conversation:
     """One front end's answering: `handle(member, event)` → a screen to render."""
 
@@ -165,6 +175,7 @@ class Conversation:
         self.check_community = check_community
         self.review_on_open = review_on_open
         self._recent: dict[tuple[Member, int], float] = {}
+        self.save_policy = SavePolicy()
 
     async def handle(self, member: Member, event: Event) -> Screen | Picked | None:
         match event:
@@ -190,17 +201,24 @@ class Conversation:
             raise SurveyError(OTHER_COMMUNITY)
         return info
 
-    async def write(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()` in the member's order; a passing database failure is tried again."""
-        for attempt in range(STORE_ATTEMPTS):
-            try:
-                return await self.gate.run(member, call)
-            except DBAPIError as exc:
-                if not transient(exc) or attempt == STORE_ATTEMPTS - 1:
-                    raise
-                log.warning("saving answers failed (%s); trying again", type(exc).__name__)
-                await asyncio.sleep(STORE_BACKOFF * 2**attempt)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+    async def field(self, member: Member, wave_id: int, key: str) -> tuple[WaveInfo, PageField]:
+        """The wave and the field of `key`; a SurveyError when it is no longer asked."""
+        info = await self.admit(member, wave_id)
+        qid, row_id = split_field(key)
+        if not info.questionnaire.has_question(qid):
+            raise SurveyError(GONE_QUESTION)
+        q = info.questionnaire.question(qid)
+        row = q.row(row_id) if row_id else None
+        if row_id and row is None:
+            raise SurveyError(GONE_QUESTION)
+        return info, PageField(q, row)
+
+    async def write(self, member: Member, call: Callable[[], Awaitable[T]],
+                    what: str = "saving answers") -> T:
+        """`call()` in the member's order, retried while the database falters (`bot.saving`);
+        SaveFailed after the policy's deadline, a SurveyError at once."""
+        return await save_with_retries(lambda: self.gate.run(member, call), policy=self.save_policy,
+                                       what=what)
 
     async def page(self, wave_id: int, progress: Progress, *, key: str | None = None,
                    index: int | None = None, **kw: Any) -> PageScreen:
@@ -243,18 +261,41 @@ class Conversation:
             keep[key] = value
         return keep
 
+    async def unsaved(self, info: WaveInfo, wave_id: int, key: str, given: dict[str, Any],
+                      notice: str) -> PageScreen:
+        """The page again after a save gave up: what the member gave still shown, and why
+        (built without the database, which is not answering)."""
+        typed = Progress(wave_id, info.questionnaire, {k: v for k, v in given.items()
+                                                       if not blank(v) and not isinstance(v, Merge)})
+        return await self.page(wave_id, typed, key=key, notice=notice,
+                               draft={k: v for k, v in given.items() if not isinstance(v, Merge)})
+
+    async def prefill(self, member: Member, wave_id: int, key: str, budget: float) -> Any:
+        """The stored answer of `key` for a form that must open within `budget` seconds (None
+        when the database is slower: the form opens empty rather than late); a Notice when
+        the member cannot answer."""
+        read = asyncio.ensure_future(self.show(member, wave_id, key))
+        done, _ = await asyncio.wait({read}, timeout=budget)
+        if not done:  # let the read finish on its own: cancelling mid-query helps nobody
+            read.add_done_callback(lambda task: task.cancelled() or task.exception())
+            log.info("opening a form without the saved answer: the database is busy")
+            return None
+        shown = read.result()
+        return shown.progress.answers.get(key) if isinstance(shown, PageScreen) else shown
+
     # -- the events ------------------------------------------------------------------------
     async def take(self, member: Member, wave_id: int) -> Screen | None:
-        """Start or resume; None for a double click (the first one is being answered)."""
+        """Start or resume; None for a double click (the first one is being answered).
+        Why the member cannot answer (a closed wave, another community) is said every time."""
+        twice = bool(self.double_click) and self._clicked_twice(member, wave_id)
         try:
             info = await self.admit(member, wave_id)
             progress = await self.write(member, lambda: self.flow.start(wave_id, member))
         except SurveyError as exc:
             return Notice(str(exc))
-        except DBAPIError:
-            log.exception("could not start a survey")
-            return Notice(NOT_SAVED)
-        if self.double_click and self._clicked_twice(member, wave_id):
+        except SaveFailed:
+            return Notice(UNAVAILABLE)
+        if twice:
             log.info("dropped a repeated take-the-survey click")
             return None
         if not self.review_on_open and first_open(progress) is None:
@@ -265,11 +306,9 @@ class Conversation:
     async def pick(self, member: Member, wave_id: int, key: str, value: Any) -> Picked | Notice:
         """Store one field now; its page shows the problem when it is not valid."""
         try:
-            info = await self.admit(member, wave_id)
+            info, _field = await self.field(member, wave_id, key)
         except SurveyError as exc:
             return Notice(str(exc))
-        if not info.questionnaire.has_question(split_field(key)[0]):
-            return Notice(GONE_QUESTION, info.title)
 
         async def store() -> tuple[Progress, Progress | None, dict[str, str], Any]:
             before = await self.flow.progress(wave_id, member)
@@ -280,13 +319,11 @@ class Conversation:
                 return before, None, exc.errors, given
 
         try:
-            before, after, errors, given = await self.write(member, store)
+            before, after, errors, given = await self.write(member, store, "saving an answer")
         except SurveyError as exc:
             return Notice(str(exc), info.title)
-        except DBAPIError:
-            log.exception("could not save an answer")
-            progress = await self.flow.progress(wave_id, member)
-            page = await self.page(wave_id, progress, key=key, notice=NOT_SAVED, draft={key: value})
+        except SaveFailed:
+            page = await self.unsaved(info, wave_id, key, {key: value}, NOT_SAVED_ANSWER)
             return Picked(page, page, False)
         if after is None:
             problem = errors.get(key) or " ".join(errors.values())
@@ -322,13 +359,11 @@ class Conversation:
             return progress, {}
 
         try:
-            progress, errors = await self.write(member, store)
+            progress, errors = await self.write(member, store, "saving a page of answers")
         except SurveyError as exc:
             return Notice(str(exc), info.title)
-        except DBAPIError:
-            log.exception("could not save a page of answers")
-            progress = await self.flow.progress(wave_id, member)
-            return await self.page(wave_id, progress, key=anchor, notice=NOT_SAVED, draft=values or {})
+        except SaveFailed:
+            return await self.unsaved(info, wave_id, anchor, values or {}, NOT_SAVED_PAGE)
         if errors:
             return await self.page(wave_id, progress, key=anchor, errors=errors, notice=MARKED_BELOW,
                                    draft=values or {})
@@ -359,6 +394,8 @@ class Conversation:
             progress = await self._keep(member, wave_id, values)
         except SurveyError as exc:
             return Notice(str(exc))
+        except SaveFailed:
+            return Notice(UNAVAILABLE)
         return await self.page(wave_id, progress, index=page_of(self.layout(progress), anchor) - 1)
 
     async def stop(self, member: Member, wave_id: int, values: dict[str, Any] | None = None) -> Screen:
@@ -370,6 +407,8 @@ class Conversation:
                 await self._keep(member, wave_id, values)
         except SurveyError as exc:
             return Notice(str(exc))
+        except SaveFailed:
+            return Notice(UNAVAILABLE)
         return Stopped(wave_id, info.title)
 
     async def show(self, member: Member, wave_id: int, key: str | None = None,
@@ -377,7 +416,10 @@ class Conversation:
         """The page holding `key` as stored (with a problem and the member's draft, if any)."""
         try:
             await self.admit(member, wave_id)
-            progress = await self.write(member, lambda: self.flow.progress(wave_id, member))
+            progress = await self.write(member, lambda: self.flow.progress(wave_id, member),
+                                        "reading answers")
         except SurveyError as exc:
             return Notice(str(exc))
+        except SaveFailed:
+            return Notice(UNAVAILABLE)
         return await self.page(wave_id, progress, key=key, errors=errors or {}, draft=draft or {})

@@ -13,37 +13,30 @@ from typing import Any
 
 from bot.answering.conversation import Conversation, Picked
 from bot.answering.events import Back, Finish, Next, Pick, Show, Stop, Take, Write
-from bot.answering.screens import Notice, PageScreen, Screen, Stopped, Thanks, answer_text
+from bot.answering.screens import PageScreen, Screen, answer_text, draw, thanks_text
 from surveys.identity import Member
 
 log = logging.getLogger(__name__)
 
 
+def _page_text(screen: PageScreen) -> str:
+    lines = [f"{screen.title} · {screen.where}"]
+    lines += [screen.notice] if screen.notice else []
+    lines += [f"! {message}" for message in screen.stray_errors]
+    for f in screen.fields:
+        head = f"{f.number}. {f.question.text}" + (f" / {f.row.label}" if f.row else "")
+        shown = answer_text(f.question, f.value, f.row) if f.stored or f.value is not None else "-"
+        lines.append(f"{head} [{shown}]" + (f" ({f.hint})" if f.hint else ""))
+        lines += [f"! {f.error}"] if f.error else []
+    return "\n".join(lines)
+
+
 def render(screen: Screen | None) -> str:
     """A screen as plain text: progress, notice, each field with its hint, value and error."""
-    match screen:
-        case None:
-            return ""
-        case Notice():
-            return screen.text
-        case Stopped():
-            return f"Stopped for now. Your answers to {screen.title} so far are saved."
-        case Thanks():
-            lead = "You have already answered" if screen.again else "Thank you! You answered"
-            return f"{lead} {screen.title}."
-        case PageScreen():
-            done, total = screen.position
-            lines = [f"{screen.title} · page {screen.index + 1} of {len(screen.pages)} · "
-                     f"{done} of {total} answered"]
-            lines += [screen.notice] if screen.notice else []
-            lines += [f"! {message}" for message in screen.stray_errors]
-            for f in screen.fields:
-                head = f"{f.number}. {f.question.text}" + (f" / {f.row.label}" if f.row else "")
-                shown = answer_text(f.question, f.value, f.row) if f.stored or f.value is not None else "-"
-                lines.append(f"{head} [{shown}]" + (f" ({f.hint})" if f.hint else ""))
-                lines += [f"! {f.error}"] if f.error else []
-            return "\n".join(lines)
-    raise TypeError(f"not a screen: {screen!r}")
+    if screen is None:
+        return ""
+    return draw(screen, page=_page_text, notice=lambda text, _title: text,
+                thanks=lambda s: thanks_text(s.title, again=s.again))
 
 
 class MemoryMember:

@@ -8,14 +8,18 @@ questions this member is shown) are worded here once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from bot.saving import UNSAVED
 from surveys.flow import Progress
 from surveys.paging import Page
 from surveys.schema import Option, Question, QuestionType
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 COMPLETED_NOTICE = "You have completed this survey. You can change any answer until it closes."
 RESUMED_NOTICE = "Welcome back: picking up where you left off."
@@ -24,8 +28,23 @@ MARKED_BELOW = "Please answer the required questions marked below."
 OTHER_COMMUNITY = "This survey belongs to another community."
 GONE_QUESTION = "This question is no longer part of the survey."
 NO_QUESTIONS = "There are no questions for you in this survey."
-NOT_SAVED = ("Your answers on this page could not be saved just now; nothing you gave is lost. "
-             "Please try again in a moment.")
+ALREADY_OPEN = "The survey is already open."
+NOT_SAVED_PAGE = UNSAVED
+NOT_SAVED_ANSWER = ("We could not save your answer: our database is not answering right now. It is "
+                    "still shown below; please give it again in a minute.")
+UNAVAILABLE = ("The survey cannot be reached right now: our database is not answering. Please try "
+               "again in a minute.")
+
+
+def thanks_text(title: str, *, again: bool = False, command: str = "/survey my-data") -> str:
+    """The thank-you, with what the member can still do (`title` already escaped)."""
+    lead = "You have already answered" if again else "Thank you! You answered"
+    return (f"{lead} every question of {title}. Your answers are saved under a pseudonym. You can "
+            f"review or change them until the survey closes, and see or delete them with {command}.")
+
+
+def stopped_text(title: str) -> str:
+    return f"Stopped for now. Your answers to {title} so far are saved."
 
 
 def number_text(value: Any) -> str:
@@ -46,17 +65,17 @@ def number_hint(q: Question) -> str:
     return f"{kind}."
 
 
-def hint(q: Question, *, typed: bool = False) -> str:
+def hint(q: Question, *, typed: bool = False, with_help: bool = True) -> str:
     """What to give: the limit of a multi question, a number's range, the question's help.
     `typed` front ends (the member types a country) also say how to write a country."""
-    parts = []
+    parts: list[str] = []
     if q.type is QuestionType.multi:
         parts.append(f"Choose up to {q.max_choices}." if q.max_choices else "Choose all that apply.")
     if q.type is QuestionType.number:
         parts.append(number_hint(q))
     if q.type is QuestionType.country and typed:
         parts.append("Type the country's name or its two-letter code (for example DE).")
-    if q.help:
+    if q.help and with_help:
         parts.append(q.help)
     return " ".join(parts)
 
@@ -144,6 +163,18 @@ class PageScreen:
         return len(self.progress.visible())
 
     @property
+    def where(self) -> str:
+        """Progress in words: "Page 2 of 4 · 5 of 11 questions answered"."""
+        done, total = self.position
+        return f"Page {self.index + 1} of {max(len(self.pages), 1)} · {done} of {total} questions answered"
+
+    def asking(self, f: Field) -> str:
+        """Where one field stands: "question 7 of 11 · row 2 of 9" (grid rows)."""
+        said = f"question {f.number} of {self.total}" if f.number else ""
+        row, rows = f.row_position
+        return f"{said} · row {row} of {rows}" if rows else said
+
+    @property
     def fields(self) -> list[Field]:
         if self.page is None:
             return []
@@ -192,3 +223,21 @@ class Notice:
 
 
 Screen = PageScreen | Thanks | Stopped | Notice
+
+
+def draw(
+    screen: Screen, *, page: Callable[[PageScreen], T], thanks: Callable[[Thanks], T],
+    notice: Callable[[str, str], T], stopped: Callable[[Stopped], T] | None = None,
+) -> T:
+    """A screen through a renderer's functions (`notice(text, title)`; a front end without
+    its own "stopped" says so as a notice)."""
+    match screen:
+        case PageScreen():
+            return page(screen)
+        case Thanks():
+            return thanks(screen)
+        case Stopped():
+            return stopped(screen) if stopped else notice(stopped_text(screen.title), screen.title)
+        case Notice():
+            return notice(screen.text, screen.title)
+    raise TypeError(f"not a screen: {screen!r}")

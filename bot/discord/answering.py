@@ -8,9 +8,11 @@ modal with a Label-wrapped text input for numbers and free text. Every pick is s
 once through `AnswerFlow.submit` (answering again replaces), Next/Back move between pages,
 and pressing "Take the survey" again resumes at the first unanswered page.
 
-A pick, a modal or Next that had to be deferred (the database was slow) is saved with
-retries (`bot.saving`) until it lands; after the deadline the page comes back with the
-member's pick still shown and a "could not save" notice, never a false "saved".
+The conversation (`bot.answering`) decides what is stored and shown — the community check,
+per-member order, hints, progress, navigation, and saving with retries (`bot.saving`: after
+the deadline the page comes back with the member's pick still shown and a "could not save"
+notice, never a false "saved"); this module turns interactions into its events and its
+screens into layout views.
 
 Components keep their state in their custom_id (`bot.discord.items`), so an open page
 keeps working after the bot restarts.
@@ -18,34 +20,38 @@ keeps working after the bot restarts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import discord
 
-from bot.discord.items import (
-    MODAL,
-    PREFIX,
-    AnswerSelect,
-    NavButton,
-    RangeSelect,
-    WriteButton,
+from bot.answering.conversation import Conversation, Front, Merge, Picked
+from bot.answering.screens import (
+    ALREADY_OPEN,
+    NO_QUESTIONS,
+    Field,
+    Notice,
+    PageScreen,
+    Screen,
+    Thanks,
+    draw,
+    hint,
+    number_text,
+    thanks_text,
 )
+from bot.discord.items import MODAL, PREFIX, AnswerButton, AnswerSelect
 from bot.discord.render import clip, safe
 from bot.discord.respond import Outcome, answer, text_layout
-from bot.saving import SaveFailed, SavePolicy, save_with_retries
 from bot.services import Services
-from surveys.errors import PageInvalid, SurveyError
+from surveys.errors import SurveyError
 from surveys.flow import Progress
 from surveys.identity import Member
-from surveys.models import Wave
-from surveys.paging import Page, PageField, opening_page, paginate, resume_page
-from surveys.schema import Option, Question, Questionnaire, QuestionType
-from surveys.waves import questionnaire_of, wave_by_id
+from surveys.paging import Page, PageField, paginate
+from surveys.schema import Option, Questionnaire, QuestionType
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,6 @@ def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
 MODAL_READ_BUDGET = 1.0  # seconds to read an answer to prefill a modal; it must open within 3 s
 OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
 RANGE_PICKER = -1
-T = TypeVar("T")
 
 
 # -- fields and their codes ------------------------------------------------------------
@@ -118,140 +123,108 @@ def range_label(group: list[Option]) -> str:
     return clip(f"{first} – {last}" if first != last else first, 100)
 
 
-def page_of(pages: list[Page], key: str) -> int:
-    for page in pages:
-        if any(f.key == key for f in page.fields):
-            return page.index
-    return 0
-
-
 # -- rendering -------------------------------------------------------------------------
-@dataclass
-class Screen:
-    """Everything one answer page shows."""
+@dataclass(frozen=True)
+class DiscordPage:
+    """A conversation page with what only Discord needs: the guild in every custom_id, and
+    the letters group chosen in a long list (field key → group)."""
 
-    wave_id: int
+    screen: PageScreen
     space: str
-    title: str
-    progress: Progress
-    index: int = 0
-    notice: str = ""
-    errors: dict[str, str] = field(default_factory=dict)
-    ranges: dict[str, int] = field(default_factory=dict)  # field key → chosen letters group
-
-    @property
-    def pages(self) -> list[Page]:
-        return pages_of(self.progress)
+    ranges: dict[str, int] = field(default_factory=dict)
 
     def cid(self, kind: str, code: str) -> str:
-        return f"{PREFIX}:{kind}:{self.wave_id}:{self.space}:{code}"
+        return f"{PREFIX}:{kind}:{self.screen.wave_id}:{self.space}:{code}"
 
 
 def _option(opt: Option, chosen: bool) -> discord.SelectOption:
     return discord.SelectOption(label=clip(opt.label, 100), value=opt.id, default=chosen)
 
 
-def _question_text(number: int, q: Question, *, hint: str = "") -> str:
-    text = f"**{number}. {safe(q.text, 500)}**"
+def _question_text(f: Field) -> str:
+    q = f.question
+    text = f"**{f.number}. {safe(q.text, 500)}**"
     if q.help:
         text += f"\n-# {safe(q.help, 250)}"
-    if hint:
-        text += f"\n-# {hint}"
+    if q.type is QuestionType.multi:
+        text += f"\n-# {hint(q, with_help=False)}"
     return text
 
 
-def _multi_hint(q: Question) -> str:
-    if q.max_choices:
-        return f"Choose up to {q.max_choices}."
-    return "Choose all that apply."
-
-
-def render_page(screen: Screen) -> discord.ui.LayoutView:
+def render_page(
+    screen: PageScreen, space: str, ranges: dict[str, int] | None = None
+) -> discord.ui.LayoutView:
     """One page as a layout view: the questions, one select or button each, Back/Next."""
-    progress = screen.progress
-    qn = progress.questionnaire
-    pages = screen.pages
-    index = min(max(screen.index, 0), max(len(pages) - 1, 0))
+    page = DiscordPage(screen, space, ranges or {})
     view = discord.ui.LayoutView(timeout=None)
-    done, total = progress.position
-    header = f"## {safe(screen.title, 200)}\n-# Page {index + 1} of {max(len(pages), 1)} · " \
-             f"{done} of {total} questions answered · saved as you go"
+    header = f"## {safe(screen.title, 200)}\n-# {screen.where} · saved as you go"
     if screen.notice:
         header += f"\n{safe(screen.notice, 400)}"
     view.add_item(discord.ui.TextDisplay(header))
-    if not pages:
-        view.add_item(discord.ui.TextDisplay("There are no questions for you in this survey."))
+    if not screen.pages:
+        view.add_item(discord.ui.TextDisplay(NO_QUESTIONS))
         return view
-    page = pages[index]
-    numbers = {q.id: i + 1 for i, q in enumerate(progress.visible())}
-    shown_question: set[str] = set()
-    for pf in page.fields:
-        q = pf.question
-        code = field_code(qn, pf)
-        text = ""
-        if q.id not in shown_question:
-            hint = _multi_hint(q) if q.type is QuestionType.multi else ""
-            text = _question_text(numbers.get(q.id, 0), q, hint=hint)
-            shown_question.add(q.id)
-        if pf.row is not None:
-            text = (text + "\n" if text else "") + safe(pf.row.label, 150)
-        error = screen.errors.get(pf.key)
-        if error:
-            text += f"\n⚠️ {safe(error, 300)}"
-        for item in _field_items(screen, pf, code, text):
+    qn = screen.progress.questionnaire
+    for f in screen.fields:
+        text = _question_text(f) if f.first_of_question else ""
+        if f.row is not None:
+            text = (text + "\n" if text else "") + safe(f.row.label, 150)
+        if f.error:
+            text += f"\n⚠️ {safe(f.error, 300)}"
+        for item in _field_items(page, f, field_code(qn, PageField(f.question, f.row)), text):
             view.add_item(item)
-    view.add_item(_nav_row(screen, pages, index))
+    view.add_item(_nav_row(page))
     fit_text(view)
     return view
 
 
-def _field_items(screen: Screen, pf: PageField, code: str, text: str) -> list[discord.ui.Item]:
-    q = pf.question
-    value = screen.progress.answers.get(pf.key)
+def _field_items(page: DiscordPage, f: Field, code: str, text: str) -> list[discord.ui.Item]:
+    q, value = f.question, f.value
     items: list[discord.ui.Item] = []
     if q.type in (QuestionType.number, QuestionType.text):
         shown = "-# Not answered yet." if value is None else "> " + safe(clip(str(value), 300))
         items.append(discord.ui.TextDisplay(f"{text}\n{shown}"))
         label = "Write your answer" if value is None else "Change your answer"
-        items.append(discord.ui.ActionRow(WriteButton(screen.cid("write", code), label=label)))
+        items.append(discord.ui.ActionRow(AnswerButton(page.cid("write", code), label=label, emoji="✏️",
+                                                       style=discord.ButtonStyle.secondary)))
         return items
     items.append(discord.ui.TextDisplay(text))
     if q.type is QuestionType.grid:
         options = [_option(s, value == s.id) for s in q.scale[:MAX_OPTIONS]]
         items.append(discord.ui.ActionRow(AnswerSelect(
-            screen.cid("pick", code), options=options, placeholder="Choose one",
+            page.cid("pick", code), options=options, placeholder="Choose one",
         )))
     elif q.type is QuestionType.multi:
         chosen = set(value or [])
         groups = chunks(q.choices, MAX_OPTIONS)
         for part, group in enumerate(groups):
-            cid = screen.cid("pick", code) + (f"~{part}" if len(groups) > 1 else "")
+            cid = page.cid("pick", code) + (f"~{part}" if len(groups) > 1 else "")
             limit = min(q.max_choices or len(group), len(group))
             items.append(discord.ui.ActionRow(AnswerSelect(
                 cid, options=[_option(o, o.id in chosen) for o in group],
                 min_values=0, max_values=limit,
-                placeholder=clip(_multi_hint(q), 150) if len(groups) == 1 else
+                placeholder=clip(hint(q, with_help=False), 150) if len(groups) == 1 else
                 clip(f"{range_label(group)}: choose", 150),
             )))
     else:  # single or country
-        items.append(discord.ui.ActionRow(_single_select(screen, pf, code, value)))
+        items.append(discord.ui.ActionRow(_single_select(page, f, code)))
     return items
 
 
-def _single_select(screen: Screen, pf: PageField, code: str, value: Any) -> discord.ui.Item:
-    choices = pf.question.choices
+def _single_select(page: DiscordPage, f: Field, code: str) -> discord.ui.Item:
+    choices, value = f.question.choices, f.value
     if len(choices) <= MAX_OPTIONS:
         return AnswerSelect(
-            screen.cid("pick", code), options=[_option(o, o.id == value) for o in choices],
+            page.cid("pick", code), options=[_option(o, o.id == value) for o in choices],
             placeholder="Choose one",
         )
     groups = chunks(choices)
-    chosen = screen.ranges.get(pf.key)
+    chosen = page.ranges.get(f.key)
     if chosen is None and value is not None:
         chosen = next((i for i, g in enumerate(groups) if any(o.id == value for o in g)), None)
     if chosen is None or chosen == RANGE_PICKER or not 0 <= chosen < len(groups):
-        return RangeSelect(
-            screen.cid("range", code),
+        return AnswerSelect(
+            page.cid("range", code),
             options=[discord.SelectOption(label=range_label(g), value=str(i))
                      for i, g in enumerate(groups)],
             placeholder="First, pick where your answer is in the alphabet",
@@ -259,50 +232,53 @@ def _single_select(screen: Screen, pf: PageField, code: str, value: Any) -> disc
     options = [_option(o, o.id == value) for o in groups[chosen]]
     options.append(discord.SelectOption(label="Other letters…", value=OTHER_RANGE, emoji="↩️"))
     return AnswerSelect(
-        screen.cid("pick", code), options=options, placeholder=clip(range_label(groups[chosen]), 150),
+        page.cid("pick", code), options=options, placeholder=clip(range_label(groups[chosen]), 150),
     )
 
 
-def _nav_row(screen: Screen, pages: list[Page], index: int) -> discord.ui.ActionRow:
-    anchor = field_code(screen.progress.questionnaire, pages[index].fields[0])
-    nav = screen.cid("nav", anchor)
+def _nav_row(page: DiscordPage) -> discord.ui.ActionRow:
+    screen = page.screen
+    anchor = field_code(screen.progress.questionnaire, screen.pages[screen.index].fields[0])
+    nav = page.cid("nav", anchor)
     row = discord.ui.ActionRow(
-        NavButton(f"{nav}:b", label="Back", style=discord.ButtonStyle.secondary, disabled=index == 0)
+        AnswerButton(f"{nav}:b", label="Back", style=discord.ButtonStyle.secondary, disabled=screen.first)
     )
-    if index < len(pages) - 1:
-        row.add_item(NavButton(f"{nav}:n", label="Next"))
+    if not screen.last:
+        row.add_item(AnswerButton(f"{nav}:n", label="Next"))
     else:
-        row.add_item(NavButton(f"{nav}:f", label="Finish", style=discord.ButtonStyle.success))
+        row.add_item(AnswerButton(f"{nav}:f", label="Finish", style=discord.ButtonStyle.success))
     return row
 
 
-def render_thanks(screen: Screen) -> discord.ui.LayoutView:
+def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
     view = discord.ui.LayoutView(timeout=None)
-    view.add_item(discord.ui.TextDisplay(
-        f"## Thank you!\nYour answers to {safe(screen.title, 200)} are saved under a pseudonym. "
-        "You can change them until the survey closes, and see or delete them with "
-        "`/survey my-data`."
-    ))
-    pages = screen.pages
+    view.add_item(discord.ui.TextDisplay(thanks_text(safe(screen.title, 200), command="`/survey my-data`")))
+    pages = pages_of(screen.progress)
     if pages:
         anchor = field_code(screen.progress.questionnaire, pages[0].fields[0])
-        view.add_item(discord.ui.ActionRow(NavButton(
-            screen.cid("nav", anchor) + ":s", label="Review or change my answers",
+        view.add_item(discord.ui.ActionRow(AnswerButton(
+            f"{PREFIX}:nav:{screen.wave_id}:{space}:{anchor}:s", label="Review or change my answers",
             style=discord.ButtonStyle.secondary,
         )))
     return view
 
 
-def render_modal(screen: Screen, pf: PageField, code: str) -> discord.ui.Modal:
+def view_of(screen: Screen, space: str, ranges: dict[str, int] | None = None) -> discord.ui.LayoutView:
+    """Any screen of the conversation as a layout view."""
+    return draw(screen, page=lambda page: render_page(page, space, ranges),
+                thanks=lambda s: render_thanks(s, space), notice=lambda text, _title: text_layout(text))
+
+
+def render_modal(title: str, pf: PageField, code: str, wave_id: int, space: str,
+                 value: Any = None) -> discord.ui.Modal:
     """A modal with one Label-wrapped text input for a number or free-text question."""
     q = pf.question
-    value = screen.progress.answers.get(pf.key)
-    modal = discord.ui.Modal(title=clip(screen.title, 45), custom_id=screen.cid("modal", code))
+    modal = discord.ui.Modal(title=clip(title, 45), custom_id=f"{PREFIX}:modal:{wave_id}:{space}:{code}")
     if q.type is QuestionType.number:
-        hint = _range_hint(q)
         text_input = discord.ui.TextInput(
             custom_id=code, style=discord.TextStyle.short, required=q.required, max_length=32,
-            placeholder=clip(hint, 100), default=None if value is None else _number_text(value),
+            placeholder=clip(hint(q, with_help=False), 100),
+            default=None if value is None else number_text(value),
         )
     else:
         text_input = discord.ui.TextInput(
@@ -313,20 +289,6 @@ def render_modal(screen: Screen, pf: PageField, code: str) -> discord.ui.Modal:
     description = clip(q.text, 100) if q.text != label else (clip(q.help, 100) if q.help else None)
     modal.add_item(discord.ui.Label(text=label, description=description, component=text_input))
     return modal
-
-
-def _range_hint(q: Question) -> str:
-    if q.min is not None and q.max is not None:
-        return f"A number from {q.min:g} to {q.max:g}"
-    if q.min is not None:
-        return f"A number, at least {q.min:g}"
-    if q.max is not None:
-        return f"A number, at most {q.max:g}"
-    return "A number"
-
-
-def _number_text(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def modal_values(components: list[dict]) -> dict[str, str]:
@@ -342,176 +304,99 @@ def modal_values(components: list[dict]) -> dict[str, str]:
     return found
 
 
-UNSAVED_PICK = ("We could not save your answer: our database is not answering right now. It is still "
-                "shown below; choose it again in a minute.")
-UNSAVED_PAGE = ("We could not save this page: our database is not answering right now. The answers "
-                "you picked before are kept; please press the button again in a minute.")
+def picked_value(pf: PageField, part: int | None, values: list[str]) -> Any:
+    """What a select gave, as the conversation takes it: one of several menus of a long
+    multi list merges with the others' stored choices."""
+    q = pf.question
+    if q.type is QuestionType.multi:
+        if part is None:
+            return values
+        groups = chunks(q.choices, MAX_OPTIONS)
+        in_part = {o.id for o in groups[part]} if 0 <= part < len(groups) else set()
+        return Merge(frozenset(in_part), tuple(values))
+    return values[0] if values else None
 
 
 # -- handling ------------------------------------------------------------------------------
-class AnswerUI:
-    """Turns component clicks and modal submits into `AnswerFlow` calls and answer pages."""
+class AnswerUI(Front):
+    """Turns component clicks and modal submits into conversation events and answer pages."""
 
     def __init__(self, services: Services):
-        self.services = services
-        self.flow = services.flow
-        self._waves: dict[int, tuple[str, Questionnaire]] = {}
-        self._gate = services.answer_gate  # one member at a time; SQLite: one writer
-        self.save_policy = SavePolicy()
+        # a second "Take the survey" opens a second private page: no double-click window
+        self.conversation = Conversation(services, PLATFORM, pages_of, double_click=0)
 
-    # -- helpers -------------------------------------------------------------------------
     @staticmethod
     def member(interaction: discord.Interaction, space: str) -> Member:
         guild = interaction.guild_id
         return Member(PLATFORM, str(guild) if guild else space, str(interaction.user.id))
 
-    async def _db(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
-        """One member's database work, in order (see bot.serial)."""
-        return await self._gate.run(member, call)
+    async def _show(self, interaction: discord.Interaction, space: str,
+                    work: Callable[[Member, dict[str, int]], Awaitable[Screen | Picked | None]],
+                    *, edit: bool = True) -> None:
+        """Answer the interaction with the screen `work` leads to (a pick: its page); `work`
+        may fill in the letters group to show for a long list."""
+        member = self.member(interaction, space)
 
-    async def _wave_info(self, wave_id: int, wave: Wave | None = None) -> tuple[str, Questionnaire]:
-        """Title and questionnaire of a wave (both fixed once the wave exists), cached."""
-        if wave_id not in self._waves:
-            if wave is None:
-                async with self.services.db.session() as session:
-                    wave = await wave_by_id(session, wave_id)
-            qn = questionnaire_of(wave)
-            self._waves[wave_id] = (f"{qn.title} {wave.label}", qn)
-        return self._waves[wave_id]
+        async def outcome() -> Outcome:
+            ranges: dict[str, int] = {}
+            try:
+                shown = await work(member, ranges)
+            except SurveyError as exc:  # an unknown wave in an old button
+                shown = Notice(str(exc))
+            if isinstance(shown, Picked):
+                shown = shown.page
+            return Outcome(view=view_of(shown or Notice(ALREADY_OPEN), member.space, ranges))
 
-    async def _wave_and_community(self, wave_id: int, space: str) -> tuple[Wave, int]:
-        """The wave, and the community this guild belongs to."""
-        async with self.services.db.session() as session:
-            wave = await wave_by_id(session, wave_id)
-        community = await self.services.community_for(PLATFORM, space)
-        return wave, community.id
+        await answer(interaction, outcome, edit=edit)
 
-    async def title(self, wave_id: int, wave: Wave | None = None) -> str:
-        return (await self._wave_info(wave_id, wave))[0]
-
-    async def _screen(self, wave_id: int, space: str, progress: Progress, **kw: Any) -> Screen:
-        return Screen(wave_id, space, await self.title(wave_id), progress, **kw)
+    async def _field(self, wave_id: int, code: str) -> PageField:
+        return field_of((await self.conversation.book.wave(wave_id)).questionnaire, code)
 
     # -- entry points (called by the dynamic items and the modal listener) -------------------
     async def take(self, interaction: discord.Interaction, wave_id: int, space: str) -> None:
+        await self._show(interaction, space, lambda m, _r: self.conversation.take(m, wave_id), edit=False)
+
+    async def component(
+        self, interaction: discord.Interaction, match: re.Match[str], values: list[str]
+    ) -> None:
+        """A select or button of an answer page (`bot.discord.items`): its event, its page."""
+        wave_id, code, kind = int(match["wave"]), match["field"], match["kind"]
+        if kind == "write":
+            await self.write(interaction, wave_id, match["space"], code)
+            return
+
+        async def work(member: Member, ranges: dict[str, int]) -> Screen | Picked:
+            pf = await self._field(wave_id, code)
+            if kind == "range" or OTHER_RANGE in values:  # a letters group, or back to the picker
+                ranges[pf.key] = int(values[0]) if kind == "range" and values[0].isdigit() else RANGE_PICKER
+                return await self.conversation.show(member, wave_id, pf.key)
+            if kind == "pick":
+                part = int(match["part"]) if match["part"] is not None else None
+                return await self.conversation.pick(member, wave_id, pf.key, picked_value(pf, part, values))
+            if match["dir"] == "s":  # review, from the thank-you
+                return await self.conversation.show(member, wave_id)
+            if match["dir"] == "b":
+                return await self.conversation.back(member, wave_id, pf.key)
+            # Next / Finish: what is left blank on this page counts as skipped
+            return await self.conversation.next(member, wave_id, pf.key, None, finish=match["dir"] == "f")
+
+        await self._show(interaction, match["space"], work)
+
+    async def write(self, interaction: discord.Interaction, wave_id: int, space: str, code: str) -> None:
+        """Open the modal of a number or text question, holding the saved answer if it is
+        read in time (a modal cannot follow a deferral: it opens empty rather than late)."""
         member = self.member(interaction, space)
 
         async def work() -> Outcome:
             try:
-                wave, community_id = await self._db(member, lambda: self._wave_and_community(
-                    wave_id, member.space))
-                if community_id != wave.community_id:
-                    return Outcome(view=text_layout("This survey belongs to another community."))
-                progress = await self._db(member, lambda: self.flow.start(wave_id, member))
+                info = await self.conversation.book.wave(wave_id)
             except SurveyError as exc:
                 return Outcome(view=text_layout(str(exc)))
-            index, notice = opening_page(progress, pages_of(progress))
-            screen = Screen(wave_id, member.space, await self.title(wave_id, wave), progress,
-                            index=index, notice=notice)
-            return Outcome(view=render_page(screen))
-
-        await answer(interaction, work, edit=False)
-
-    async def pick(
-        self, interaction: discord.Interaction, wave_id: int, space: str, code: str,
-        part: int | None, values: list[str],
-    ) -> None:
-        member = self.member(interaction, space)
-
-        async def work() -> Outcome:
-            if OTHER_RANGE in values:
-                progress = await self._db(member, lambda: self.flow.progress(wave_id, member))
-                pf = field_of(progress.questionnaire, code)
-                screen = await self._screen(wave_id, member.space, progress,
-                                            ranges={pf.key: RANGE_PICKER})
-                screen.index = page_of(screen.pages, pf.key)
-                return Outcome(view=render_page(screen))
-            return await self._save(member, wave_id, code, part, values)
-
-        await answer(interaction, work, edit=True)
-
-    async def _save(
-        self, member: Member, wave_id: int, code: str, part: int | None, values: list[str]
-    ) -> Outcome:
-        async def submit() -> tuple[Progress, str, dict[str, str]]:
-            progress = None
-            if part is not None:  # a long multi list split into several selects
-                progress = await self.flow.progress(wave_id, member)
-            qn = (progress.questionnaire if progress else await self._questionnaire(wave_id))
-            pf = field_of(qn, code)
-            raw: Any = _raw_value(pf, part, values, progress)
-            try:
-                result = await self.flow.submit(wave_id, member, {pf.key: raw})
-                return result.progress, pf.key, {}
-            except PageInvalid as exc:
-                return await self.flow.progress(wave_id, member), pf.key, exc.errors
-
-        try:
-            progress, key, errors = await save_with_retries(
-                lambda: self._db(member, submit), policy=self.save_policy, what="saving a Discord answer")
-        except SurveyError as exc:
-            return Outcome(view=text_layout(str(exc)))
-        except SaveFailed:
-            return await self._unsaved(member, wave_id, code, part, values)
-        screen = await self._screen(wave_id, member.space, progress, errors=errors)
-        screen.index = page_of(screen.pages, key)
-        return Outcome(view=render_page(screen))
-
-    async def _unsaved(
-        self, member: Member, wave_id: int, code: str, part: int | None, values: list[str]
-    ) -> Outcome:
-        """The page again with what the member picked or typed still shown, and why it was not saved."""
-        qn = await self._questionnaire(wave_id)
-        pf = field_of(qn, code)
-        typed = Progress(wave_id, qn, {pf.key: _raw_value(pf, part, values, None)})
-        screen = await self._screen(wave_id, member.space, typed, notice=UNSAVED_PICK)
-        screen.index = page_of(screen.pages, pf.key)
-        return Outcome(view=render_page(screen))
-
-    async def _questionnaire(self, wave_id: int) -> Questionnaire:
-        return (await self._wave_info(wave_id))[1]
-
-    async def pick_range(
-        self, interaction: discord.Interaction, wave_id: int, space: str, code: str,
-        values: list[str],
-    ) -> None:
-        member = self.member(interaction, space)
-
-        async def work() -> Outcome:
-            try:
-                progress = await self._db(member, lambda: self.flow.progress(wave_id, member))
-            except SurveyError as exc:
-                return Outcome(view=text_layout(str(exc)))
-            pf = field_of(progress.questionnaire, code)
-            chosen = int(values[0]) if values and values[0].isdigit() else RANGE_PICKER
-            screen = await self._screen(wave_id, member.space, progress, ranges={pf.key: chosen})
-            screen.index = page_of(screen.pages, pf.key)
-            return Outcome(view=render_page(screen))
-
-        await answer(interaction, work, edit=True)
-
-    async def write(
-        self, interaction: discord.Interaction, wave_id: int, space: str, code: str
-    ) -> None:
-        member = self.member(interaction, space)
-
-        async def work() -> Outcome:
-            # A modal cannot follow a deferral: when the database is busy, it opens empty
-            # rather than late (the saved answer is still replaced only on submit).
-            read = asyncio.ensure_future(self._db(member, lambda: self.flow.progress(wave_id, member)))
-            done, _ = await asyncio.wait({read}, timeout=MODAL_READ_BUDGET)
-            if done:
-                try:
-                    progress = read.result()
-                except SurveyError as exc:
-                    return Outcome(view=text_layout(str(exc)))
-            else:  # let the read finish on its own: cancelling mid-query helps nobody
-                read.add_done_callback(lambda task: task.cancelled() or task.exception())
-                log.info("opening a modal without the saved answer: the database is busy")
-                progress = Progress(wave_id, await self._questionnaire(wave_id))
-            pf = field_of(progress.questionnaire, code)
-            screen = await self._screen(wave_id, member.space, progress)
-            return Outcome(modal=render_modal(screen, pf, code))
+            pf = field_of(info.questionnaire, code)
+            value = await self.conversation.prefill(member, wave_id, pf.key, MODAL_READ_BUDGET)
+            if isinstance(value, Notice):
+                return Outcome(view=text_layout(value.text))
+            return Outcome(modal=render_modal(info.title, pf, code, wave_id, member.space, value))
 
         await answer(interaction, work, edit=True, budget=2.5)
 
@@ -522,72 +407,11 @@ class AnswerUI:
         if match is None:
             return False
         wave_id, code = int(match["wave"]), match["field"]
-        member = self.member(interaction, match["space"])
         value = modal_values(data.get("components", [])).get(code, "")
 
-        async def work() -> Outcome:
-            return await self._save(member, wave_id, code, None, [value])
+        async def work(member: Member, _ranges: dict[str, int]) -> Picked | Notice:
+            key = (await self._field(wave_id, code)).key
+            return await self.conversation.pick(member, wave_id, key, value)
 
-        await answer(interaction, work, edit=True)
+        await self._show(interaction, match["space"], work)
         return True
-
-    async def navigate(
-        self, interaction: discord.Interaction, wave_id: int, space: str, anchor: str, direction: str
-    ) -> None:
-        member = self.member(interaction, space)
-
-        async def work() -> Outcome:
-            try:
-                return await save_with_retries(
-                    lambda: self._db(member, lambda: self._navigate(member, wave_id, anchor, direction)),
-                    policy=self.save_policy, what="moving to another Discord survey page")
-            except SurveyError as exc:
-                return Outcome(view=text_layout(str(exc)))
-            except SaveFailed:
-                return Outcome(view=text_layout(UNSAVED_PAGE))
-
-        await answer(interaction, work, edit=True)
-
-    async def _navigate(self, member: Member, wave_id: int, anchor: str, direction: str) -> Outcome:
-        progress = await self.flow.progress(wave_id, member)
-        key = field_of(progress.questionnaire, anchor).key
-        pages = pages_of(progress)
-        current = page_of(pages, key)
-        if direction == "s":
-            return Outcome(view=render_page(await self._screen(wave_id, member.space, progress)))
-        if direction == "b":
-            screen = await self._screen(wave_id, member.space, progress, index=current - 1)
-            return Outcome(view=render_page(screen))
-        # Next / Finish: what is left blank on this page counts as skipped (saved as such).
-        blank = {f.key: None for f in pages[current].fields if f.key not in progress.answers}
-        finish = direction == "f"
-        try:
-            if blank or finish:
-                progress = (await self.flow.submit(wave_id, member, blank, finish=finish)).progress
-        except PageInvalid as exc:
-            screen = await self._screen(wave_id, member.space, progress, index=current,
-                                        errors=exc.errors, notice="Please answer the required "
-                                        "questions marked below.")
-            return Outcome(view=render_page(screen))
-        screen = await self._screen(wave_id, member.space, progress)
-        pages = screen.pages
-        if finish or current >= len(pages) - 1:
-            if progress.completed:
-                return Outcome(view=render_thanks(screen))
-            screen.index = resume_page(progress, pages)
-            screen.notice = "A few required questions are still open."
-            return Outcome(view=render_page(screen))
-        screen.index = page_of(pages, key) + 1
-        return Outcome(view=render_page(screen))
-
-
-def _raw_value(pf: PageField, part: int | None, values: list[str], progress: Progress | None) -> Any:
-    q = pf.question
-    if q.type is QuestionType.multi:
-        if part is None or progress is None:
-            return values
-        groups = chunks(q.choices, MAX_OPTIONS)
-        in_part = {o.id for o in groups[part]} if 0 <= part < len(groups) else set()
-        kept = [v for v in (progress.answers.get(pf.key) or []) if v not in in_part]
-        return kept + values
-    return values[0] if values else None

@@ -31,10 +31,8 @@ PREFIX = "stateof"
 _WS = r"(?P<wave>\d+):(?P<space>\d+)"
 _FIELD = r"(?P<field>\d+(?:\.\d+)?)"
 TAKE = rf"{PREFIX}:take:{_WS}"
-PICK = rf"{PREFIX}:pick:{_WS}:{_FIELD}(?:~(?P<part>\d+))?"
-RANGE = rf"{PREFIX}:range:{_WS}:{_FIELD}"
-WRITE = rf"{PREFIX}:write:{_WS}:{_FIELD}"
-NAV = rf"{PREFIX}:nav:{_WS}:{_FIELD}:(?P<dir>[nbfs])"
+SELECT = rf"{PREFIX}:(?P<kind>pick|range):{_WS}:{_FIELD}(?:~(?P<part>\d+))?"
+BUTTON = rf"{PREFIX}:(?P<kind>write|nav):{_WS}:{_FIELD}(?::(?P<dir>[nbfs]))?"
 MY = rf"{PREFIX}:my:(?P<action>[a-z_]+):(?P<space>\d+)"
 MODAL = re.compile(rf"{PREFIX}:modal:{_WS}:{_FIELD}")
 
@@ -71,68 +69,31 @@ class TakeSurveyButton(_Item, template=TAKE):
         await _stateof(interaction).answers.take(interaction, int(m["wave"]), m["space"])
 
 
-class AnswerSelect(_Item, template=PICK):
+class _Answering(_Item, template=r"stateof:__never__"):
+    """An answer page's component: the conversation gets its kind, ids and any values."""
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+        return cls(match.string)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        values = list(getattr(self.item, "values", []))
+        await _stateof(interaction).answers.component(interaction, self.match, values)
+
+
+class AnswerSelect(_Answering, template=SELECT):
+    """An answer select (`pick`), or the first-letters picker of a long list (`range`)."""
+
     def __init__(self, custom_id: str, **select: Any):
         super().__init__(discord.ui.Select(custom_id=custom_id, **select))
 
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
-        return cls(match.string)
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        part = int(m["part"]) if m["part"] is not None else None
-        await _stateof(interaction).answers.pick(
-            interaction, int(m["wave"]), m["space"], m["field"], part, list(self.item.values)
-        )
+class AnswerButton(_Answering, template=BUTTON):
+    """"Write your answer" (`write`, opens a modal) or Back/Next/Finish/review (`nav`)."""
 
-
-class RangeSelect(_Item, template=RANGE):
-    def __init__(self, custom_id: str, **select: Any):
-        super().__init__(discord.ui.Select(custom_id=custom_id, **select))
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
-        return cls(match.string)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        await _stateof(interaction).answers.pick_range(
-            interaction, int(m["wave"]), m["space"], m["field"], list(self.item.values)
-        )
-
-
-class WriteButton(_Item, template=WRITE):
-    def __init__(self, custom_id: str, *, label: str = "Write your answer"):
-        super().__init__(discord.ui.Button(
-            label=label, style=discord.ButtonStyle.secondary, custom_id=custom_id, emoji="✏️",
-        ))
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
-        return cls(match.string)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        await _stateof(interaction).answers.write(interaction, int(m["wave"]), m["space"], m["field"])
-
-
-class NavButton(_Item, template=NAV):
-    def __init__(self, custom_id: str, *, label: str = "Next", style: discord.ButtonStyle =
-                 discord.ButtonStyle.primary, disabled: bool = False):
-        super().__init__(discord.ui.Button(
-            label=label, style=style, custom_id=custom_id, disabled=disabled,
-        ))
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
-        return cls(match.string)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        await _stateof(interaction).answers.navigate(
-            interaction, int(m["wave"]), m["space"], m["field"], m["dir"]
-        )
+    def __init__(self, custom_id: str, *, label: str = "Next",
+                 style: discord.ButtonStyle = discord.ButtonStyle.primary, **button: Any):
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=custom_id, **button))
 
 
 class MyDataButton(_Item, template=MY):
@@ -153,4 +114,4 @@ class MyDataButton(_Item, template=MY):
         await _stateof(interaction).my_data_action(interaction, m["action"], m["space"])
 
 
-DYNAMIC_ITEMS = (TakeSurveyButton, AnswerSelect, RangeSelect, WriteButton, NavButton, MyDataButton)
+DYNAMIC_ITEMS = (TakeSurveyButton, AnswerSelect, AnswerButton, MyDataButton)

@@ -177,14 +177,15 @@ def build_app(
             await handle(body, str(action.get("value", "")), respond)
         return listener
 
-    for action_id, handle in ((DM_START, dm.start), (DM_CHOOSE, dm.choose), (DM_SAVE, dm.save),
-                              (DM_SKIP, dm.skip), (DM_STOP, dm.stop)):
+    for action_id, handle in ((DM_START, dm.start), (DM_STOP, dm.stop)):
         app.action(_action(action_id))(on_dm_button(handle))
 
-    @app.action(_action(DM_SELECT))
-    async def dm_select(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    answering = "|".join(re.escape(a) for a in (DM_CHOOSE, DM_SELECT, DM_SAVE, DM_SKIP))
+
+    @app.action(re.compile(rf"^({answering})(:\d+)?$"))
+    async def dm_answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
-        await dm.select(body, action, respond)
+        await dm.answer(body, action, respond)
 
     @app.action(_action(DM_MULTI))
     async def dm_ticked(ack: Any) -> None:

@@ -12,14 +12,15 @@ flow's per-field errors map straight onto `response_action: errors`:
 - number: a number input with the question's min/max; text: a multi-line text input.
 
 The view's `private_metadata` carries the wave, the workspace and the page's field keys,
-so a submission is understood without any server-side session.
+so a submission is understood without any server-side session. What a page shows (hints,
+progress, notices, current values) comes from the conversation's `PageScreen`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -40,10 +41,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.answering.screens import NO_QUESTIONS, Field, PageScreen, Screen, draw, number_text, thanks_text
 from bot.slack.render import pt
 from bot.slack.text import clip
 from surveys.flow import Progress
-from surveys.paging import Page, PageField, paginate
+from surveys.paging import Page, paginate
 from surveys.schema import Option as SurveyOption
 from surveys.schema import Question, QuestionType
 
@@ -72,6 +74,10 @@ class PageMeta:
     index: int = 0
     last: bool = False  # the last page when it was shown (its submit finishes the survey)
 
+    @property
+    def anchor(self) -> str:
+        return self.keys[0] if self.keys else ""
+
     def dump(self) -> str:
         return json.dumps({"w": self.wave_id, "t": self.team, "k": list(self.keys), "i": self.index,
                            "l": int(self.last)}, separators=(",", ":"))
@@ -83,164 +89,122 @@ class PageMeta:
                    bool(data.get("l", 0)))
 
 
-@dataclass
-class Screen:
-    """Everything one answer page shows."""
-
-    wave_id: int
-    team: str
-    title: str
-    progress: Progress
-    index: int = 0
-    notice: str = ""
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> list[Page]:
-        return paginate(self.progress, MAX_FIELDS)
-
-
-def page_of(pages: list[Page], key: str) -> int:
-    """The index of the page holding field `key` (0 when it is not shown any more)."""
-    for page in pages:
-        if any(f.key == key for f in page.fields):
-            return page.index
-    return 0
+def modal_pages(progress: Progress) -> list[Page]:
+    """The modal's pages: at most `MAX_FIELDS` inputs each."""
+    return paginate(progress, MAX_FIELDS)
 
 
 def _option(opt: SurveyOption) -> Option:
     return Option(value=opt.id, text=pt(opt.label, OPTION_TEXT))
 
 
-def _hint(q: Question) -> str:
-    parts = []
-    if q.type is QuestionType.multi:
-        parts.append(f"Choose up to {q.max_choices}." if q.max_choices else "Choose all that apply.")
-    if q.type is QuestionType.number and (q.min is not None or q.max is not None):
-        low = f"{q.min:g}" if q.min is not None else "any"
-        high = f"{q.max:g}" if q.max is not None else "any"
-        parts.append(f"A number from {low} to {high}.")
-    if q.help:
-        parts.append(q.help)
-    return " ".join(parts)
-
-
-def _select(options: list[SurveyOption], value: Any, placeholder: str) -> StaticSelectElement:
+def options_select(options: list[SurveyOption], placeholder: str, *, action_id: str = VALUE_ACTION,
+                   value: Any = None) -> StaticSelectElement:
+    """A static select of `options` (groups of `SELECT_MAX` for longer lists, e.g. countries)."""
     built = {o.id: _option(o) for o in options}
     initial = built.get(value) if isinstance(value, str) else None
     if len(options) <= SELECT_MAX:
         return StaticSelectElement(
-            action_id=VALUE_ACTION, placeholder=pt(placeholder, 150), options=list(built.values()),
+            action_id=action_id, placeholder=pt(placeholder, 150), options=list(built.values()),
             initial_option=initial,
         )
     groups = []
-    ids = [o.id for o in options]
-    for start in range(0, len(ids), SELECT_MAX):
+    for start in range(0, len(options), SELECT_MAX):
         part = options[start:start + SELECT_MAX]
         label = f"{part[0].label[:1]}–{part[-1].label[:1]}"
         groups.append(OptionGroup(label=pt(label, OPTION_TEXT), options=[built[o.id] for o in part]))
     return StaticSelectElement(
-        action_id=VALUE_ACTION, placeholder=pt(placeholder, 150), option_groups=groups,
+        action_id=action_id, placeholder=pt(placeholder, 150), option_groups=groups,
         initial_option=initial,
     )
 
 
-def element_for(pf: PageField, value: Any) -> Any:
-    """The input element of one field, pre-filled with the member's current answer."""
-    q = pf.question
-    if pf.row is not None:  # a grid row: one of the scale
-        return _select(q.scale, value, "Choose one")
-    if q.type in (QuestionType.single, QuestionType.country):
-        choices = q.choices
-        if len(choices) <= RADIO_MAX and q.type is QuestionType.single:
-            built = [_option(o) for o in choices]
-            initial = next((b for b, o in zip(built, choices, strict=True) if o.id == value), None)
-            return RadioButtonsElement(action_id=VALUE_ACTION, options=built, initial_option=initial)
-        return _select(choices, value, "Choose one")
-    if q.type is QuestionType.multi:
-        choices = q.choices
-        built = [_option(o) for o in choices]
-        chosen = set(value or [])
-        initial = [b for b, o in zip(built, choices, strict=True) if o.id in chosen] or None
-        if q.max_choices is None and len(choices) <= CHECKBOX_MAX:
-            return CheckboxesElement(action_id=VALUE_ACTION, options=built, initial_options=initial)
-        return StaticMultiSelectElement(
-            action_id=VALUE_ACTION, placeholder=pt(_hint(q) or "Choose", 150),
-            options=built, initial_options=initial,
-            max_selected_items=min(q.max_choices, len(choices)) if q.max_choices else None,
-        )
-    if q.type is QuestionType.number:
-        return NumberInputElement(
-            action_id=VALUE_ACTION, is_decimal_allowed=not q.integer,
-            min_value=_num(q.min), max_value=_num(q.max),
-            initial_value=_num(value) if value is not None else None,
-        )
+def multi_element(f: Field, chosen: Any, *, action_id: str = VALUE_ACTION, limit_in_menu: bool = True) -> Any:
+    """Checkboxes for a short list, else a multi-select with "up to N". With `limit_in_menu`
+    a list with a limit is always the multi-select, so the menu itself enforces it."""
+    q = f.question
+    choices = q.choices
+    built = [_option(o) for o in choices]
+    picked = set(chosen or [])
+    initial = [b for b, o in zip(built, choices, strict=True) if o.id in picked] or None
+    if len(choices) <= CHECKBOX_MAX and not (limit_in_menu and q.max_choices):
+        return CheckboxesElement(action_id=action_id, options=built, initial_options=initial)
+    return StaticMultiSelectElement(
+        action_id=action_id, placeholder=pt(f.hint or "Choose", 150), options=built,
+        initial_options=initial,
+        max_selected_items=min(q.max_choices, len(choices)) if q.max_choices else None,
+    )
+
+
+def number_element(q: Question, value: Any) -> NumberInputElement:
+    return NumberInputElement(
+        action_id=VALUE_ACTION, is_decimal_allowed=not q.integer,
+        min_value=None if q.min is None else number_text(q.min),
+        max_value=None if q.max is None else number_text(q.max),
+        initial_value=None if value is None else number_text(value),
+    )
+
+
+def text_element(q: Question, value: Any) -> PlainTextInputElement:
     return PlainTextInputElement(
         action_id=VALUE_ACTION, multiline=True, max_length=min(q.max_length, 3000),
         initial_value=clip(str(value), 3000) if value is not None else None,
     )
 
 
-def _num(value: Any) -> str | None:
-    if value is None:
-        return None
-    number = float(value)
-    return str(int(number)) if number == int(number) else f"{number:g}"
+def element_for(f: Field) -> Any:
+    """The input element of one field, pre-filled with the member's current answer."""
+    q = f.question
+    if f.row is not None:  # a grid row: one of the scale
+        return options_select(q.scale, "Choose one", value=f.value)
+    if q.type in (QuestionType.single, QuestionType.country):
+        choices = q.choices
+        if len(choices) <= RADIO_MAX and q.type is QuestionType.single:
+            built = [_option(o) for o in choices]
+            initial = next((b for b, o in zip(built, choices, strict=True) if o.id == f.value), None)
+            return RadioButtonsElement(action_id=VALUE_ACTION, options=built, initial_option=initial)
+        return options_select(choices, "Choose one", value=f.value)
+    if q.type is QuestionType.multi:
+        return multi_element(f, f.value)
+    if q.type is QuestionType.number:
+        return number_element(q, f.value)
+    return text_element(q, f.value)
 
 
-def page_blocks(screen: Screen, page: Page) -> list[Block]:
+def page_blocks(screen: PageScreen) -> list[Block]:
     """The blocks of one page: progress, notice, the fields, and Back."""
-    progress = screen.progress
-    pages = screen.pages
-    done, total = progress.position
-    blocks: list[Block] = [ContextBlock(elements=[pt(
-        f"Page {page.index + 1} of {len(pages)} · {done} of {total} questions answered · "
-        "saved at every page", 2000)])]
+    blocks: list[Block] = [ContextBlock(elements=[pt(f"{screen.where} · saved at every page", 2000)])]
     if screen.notice:
         blocks.append(SectionBlock(text=pt(screen.notice, 3000)))
-    numbers = {q.id: i + 1 for i, q in enumerate(progress.visible())}
-    keys = {f.key for f in page.fields}
-    stray = [msg for key, msg in screen.errors.items() if key not in keys]
-    if stray:
-        blocks.append(SectionBlock(text=pt("Please check: " + " ".join(stray), 3000)))
-    shown: set[str] = set()
-    for pf in page.fields:
-        q = pf.question
-        value = progress.answers.get(pf.key)
-        number = numbers.get(q.id, 0)
-        if pf.row is not None:
-            if q.id not in shown:
-                hint = f"\n{q.help}" if q.help else ""
-                blocks.append(SectionBlock(text=pt(f"{number}. {q.text}{hint}", 3000)))
-                shown.add(q.id)
-            label = pf.row.label
-            hint_text = ""
-        else:
-            label = f"{number}. {q.text}"
-            hint_text = _hint(q)
+    if screen.errors:  # a page shown again (not an errors response): say what to fix
+        blocks.append(SectionBlock(text=pt("Please check: " + " ".join(screen.errors.values()), 3000)))
+    for f in screen.fields:
+        q = f.question
+        label, hint_text = f"{f.number}. {q.text}", f.hint
+        if f.row is not None:
+            if f.first_of_question:
+                help_text = f"\n{q.help}" if q.help else ""
+                blocks.append(SectionBlock(text=pt(f"{f.number}. {q.text}{help_text}", 3000)))
+            label, hint_text = f.row.label, ""
         blocks.append(InputBlock(
-            block_id=pf.key, label=pt(label, LABEL_TEXT), element=element_for(pf, value),
+            block_id=f.key, label=pt(label, LABEL_TEXT), element=element_for(f),
             optional=not q.required, hint=pt(hint_text, HINT_TEXT) if hint_text else None,
         ))
-    if page.index > 0:
+    if not screen.first:
         blocks.append(ActionsBlock(block_id="nav", elements=[ButtonElement(
-            action_id=BACK_ACTION, text=pt("Back", 75), value=str(page.index))]))
+            action_id=BACK_ACTION, text=pt("Back", 75), value=str(screen.index))]))
     return blocks
 
 
-def page_view(screen: Screen) -> dict[str, Any]:
-    """The modal for `screen.index` (clamped to the pages there are)."""
-    pages = screen.pages
-    if not pages:
-        return message_view(screen.title, "There are no questions for you in this survey.")
-    index = min(max(screen.index, 0), len(pages) - 1)
-    page = pages[index]
-    last = index == len(pages) - 1
-    meta = PageMeta(screen.wave_id, screen.team, tuple(f.key for f in page.fields), index, last)
+def page_view(screen: PageScreen, team: str) -> dict[str, Any]:
+    """The modal of one page."""
+    if not screen.pages:
+        return message_view(screen.title, NO_QUESTIONS)
+    meta = PageMeta(screen.wave_id, team, screen.keys, screen.index, screen.last)
     view = View(
         type="modal", callback_id=PAGE_CALLBACK, title=pt(screen.title, MODAL_TITLE),
-        submit=pt("Finish" if last else "Next", 24), close=pt("Close", 24),
-        notify_on_close=True, private_metadata=meta.dump(), blocks=page_blocks(screen, page),
+        submit=pt("Finish" if screen.last else "Next", 24), close=pt("Close", 24),
+        notify_on_close=True, private_metadata=meta.dump(), blocks=page_blocks(screen),
     )
     return view.to_dict()
 
@@ -253,18 +217,15 @@ def message_view(title: str, text: str, *, close: str = "Close") -> dict[str, An
     ).to_dict()
 
 
-def thanks_view(screen: Screen) -> dict[str, Any]:
-    return message_view(
-        screen.title,
-        f"Thank you! Your answers to {screen.title} are saved under a pseudonym. You can "
-        "change them until the survey closes (press \"Take the survey\" again), and see or "
-        "delete them with /survey my-data.",
-        close="Done",
-    )
-
-
 def loading_view(title: str) -> dict[str, Any]:
     return message_view(title, "One moment: loading your survey…")
+
+
+def view_of(screen: Screen, team: str) -> dict[str, Any]:
+    """Any screen of the conversation as a modal view."""
+    return draw(screen, page=lambda page: page_view(page, team),
+                thanks=lambda s: message_view(s.title, thanks_text(s.title), close="Done"),
+                notice=lambda text, title: message_view(title, text))
 
 
 def state_value(entry: dict[str, Any] | None) -> Any:

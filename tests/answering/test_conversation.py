@@ -11,7 +11,8 @@ from bot.answering.memory import MemoryMember, render
 from bot.answering.screens import (
     COMPLETED_NOTICE,
     MARKED_BELOW,
-    NOT_SAVED,
+    NOT_SAVED_ANSWER,
+    NOT_SAVED_PAGE,
     OTHER_COMMUNITY,
     RESUMED_NOTICE,
     STILL_OPEN,
@@ -22,6 +23,7 @@ from bot.answering.screens import (
     hint,
     number_hint,
 )
+from bot.saving import SavePolicy
 from surveys.identity import Member
 from surveys.models import Answer, WaveStatus
 from surveys.paging import paginate
@@ -67,7 +69,7 @@ async def test_the_whole_builtin_questionnaire_page_by_page(services):
     ada = _member(services, wave_id)
     first = await ada.take()
     assert isinstance(first, PageScreen) and first.first and not first.notice
-    assert "page 1 of" in ada.text
+    assert "Page 1 of 5 · 0 of 10 questions answered" in ada.text
     while isinstance(ada.screen, PageScreen):
         values = {key: ANSWERS[key] for key in ada.page.keys}
         await (ada.finish(values) if ada.page.last else ada.next(values))
@@ -275,6 +277,7 @@ async def test_another_communitys_wave_and_a_closed_wave_are_clear_notices(servi
 async def test_a_passing_database_failure_is_retried_then_reported_keeping_the_input(services, monkeypatch):
     wave_id = await _wave(services)
     ada = _member(services, wave_id, one_at_a_time)
+    ada.conversation.save_policy = SavePolicy(deadline=1.5, attempt_timeout=1.0, first_delay=0.01)
     real = services.flow.submit
     failures = {"left": 1}
 
@@ -284,15 +287,19 @@ async def test_a_passing_database_failure_is_retried_then_reported_keeping_the_i
             raise OperationalError("INSERT", {}, Exception("server closed the connection"))
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr("bot.answering.conversation.STORE_BACKOFF", 0.0)
     monkeypatch.setattr(services.flow, "submit", flaky)
     await ada.pick("title", "researcher")
     assert ada.page.keys == ("role",)  # stored on the second attempt
-    failures["left"] = 99
+    failures["left"] = 10_000
     await ada.pick("role", "models")
-    assert ada.page.notice == NOT_SAVED and ada.page.fields[0].value == "models"
+    assert ada.page.notice == NOT_SAVED_ANSWER and ada.page.fields[0].value == "models"
     assert not (await services.flow.progress(wave_id, ADA)).has("role")
-    assert "could not be saved" in render(ada.screen)
+    assert "could not save your answer" in render(ada.screen)
+    await ada.next({"role": "models"})  # a whole page: the page again, its input kept
+    assert ada.page.notice == NOT_SAVED_PAGE and ada.page.fields[0].value == "models"
+    failures["left"] = 0
+    await ada.pick("role", "models")  # the database is back: the same answer saves
+    assert (await services.flow.progress(wave_id, ADA)).value("role") == "models"
 
 
 @pytest.mark.parametrize("event_value", [None, "", []])

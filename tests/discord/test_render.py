@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import discord
 
+from bot.answering.screens import PageScreen
 from bot.discord.answering import (
     MAX_FIELDS,
-    Screen,
     chunks,
     field_code,
     field_of,
     modal_values,
+    pages_of,
     render_modal,
     render_page,
 )
@@ -19,6 +20,11 @@ from surveys.catalog import Catalog
 from surveys.flow import Progress
 from surveys.paging import paginate
 from surveys.schema import Option, QuestionType
+
+
+def page_screen(title: str, progress: Progress, index: int = 0) -> PageScreen:
+    """A page of the answering conversation, paged as on Discord."""
+    return PageScreen(1, title, progress, pages_of(progress), index)
 
 
 def mlops_progress(**answers) -> Progress:
@@ -58,7 +64,7 @@ def test_every_page_fits_discord_layout_limits():
     progress = mlops_progress(title="ml_engineer", role="lead")
     pages = paginate(progress, MAX_FIELDS)
     for index in range(len(pages)):
-        view = render_page(Screen(1, "42", "State of MLOps 2026", progress, index=index))
+        view = render_page(page_screen("State of MLOps 2026", progress, index), "42")
         payload = view.to_components()
         assert view.total_children_count <= 40
         assert sum(len(c.content) for c in view.walk_children()
@@ -73,7 +79,7 @@ def test_multi_select_allows_up_to_max_choices():
     qn = progress.questionnaire
     pages = paginate(progress, MAX_FIELDS)
     index = next(p.index for p in pages if any(f.question.id == "focus" for f in p.fields))
-    view = render_page(Screen(1, "42", "t", progress, index=index))
+    view = render_page(page_screen("t", progress, index), "42")
     focus = next(f for f in pages[index].fields if f.question.id == "focus")
     code = field_code(qn, focus)
     select = next(c for c in view.walk_children()
@@ -86,7 +92,7 @@ def test_modal_wraps_text_input_in_a_label():
     qn = progress.questionnaire
     text_q = next(q for q in qn.questions if q.type is QuestionType.text)
     pf = next(f for p in paginate(progress, MAX_FIELDS) for f in p.fields if f.question is text_q)
-    modal = render_modal(Screen(1, "42", "x" * 60, progress), pf, field_code(qn, pf))
+    modal = render_modal("x" * 60, pf, field_code(qn, pf), 1, "42")
     data = modal.to_dict()
     assert len(data["title"]) <= 45
     (label,) = data["components"]
@@ -121,12 +127,10 @@ def test_a_communitys_long_questionnaire_still_fits_every_page():
                   for k in range(4))
     )
     progress = Progress(1, qn, {})
-    from bot.discord.answering import pages_of
-
     pages = pages_of(progress)
     assert max(len(p.fields) for p in pages) <= MAX_FIELDS
     for index in range(len(pages)):
-        view = render_page(Screen(1, "42", "Big 2026", progress, index=index))
+        view = render_page(page_screen("Big 2026", progress, index), "42")
         assert view.total_children_count <= 40, index
         assert sum(len(c.content) for c in view.walk_children()
                    if isinstance(c, discord.ui.TextDisplay)) <= 4000, index
