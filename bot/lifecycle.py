@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, func, select, update
 
-from analytics.charts import render_charts
+from analytics.charts import lead_chart
 from analytics.report import chat_lines
 from analytics.service import build_summary, previous_labels
 from bot.services import Services
@@ -327,10 +327,10 @@ async def summary_message(
     )
     attachments = []
     if charts:
-        pngs = render_charts(summary, [question] if question else None)
-        chosen = [question + ".png"] if question else ["movers.png"]
-        chosen = [name for name in chosen if name in pngs] or list(pngs)[:1]
-        attachments = [Attachment(name, pngs[name], title=name.removesuffix(".png")) for name in chosen]
+        chart = lead_chart(summary, question)
+        if chart is not None:
+            name, png = chart
+            attachments = [Attachment(name, png, title=name.removesuffix(".png"))]
     qn = questionnaire_of(wave)
     return Message(
         title=title or f"{qn.title} {wave.label}: results so far",
