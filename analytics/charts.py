@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "render_charts", "question_chart", "question_figure", "movers_chart", "movers_figure",
-    "MOVERS_FILE", "MOVERS_LIMIT",
+    "MOVERS_FILE", "MOVERS_LIMIT", "lead_chart",
 ]
 
 MOVERS_FILE = "movers.png"
@@ -739,6 +739,26 @@ def question_figure(summary: Summary, question_id: str) -> Figure | None:
         return _grid_figure(summary, qs.id, qs.results)
     if qs.type == "number":
         return _number_figure(summary, qs.id, qs.results)
+    return None
+
+
+def lead_chart(summary: Summary, question: str | None = None) -> tuple[str, bytes] | None:
+    """The one chart a chat post carries, drawn alone (rendering every chart would block the
+    bot for seconds): the question's chart, else the movers chart, else the first question
+    chart there is; as (file name, PNG bytes), or None when nothing can be drawn."""
+    if question:
+        png = question_chart(summary, question)
+        if png is not None:
+            return f"{question}.png", png
+        movers = movers_chart(summary, questions=[question])
+        return None if movers is None else (MOVERS_FILE, movers)
+    movers = movers_chart(summary)
+    if movers is not None:
+        return MOVERS_FILE, movers
+    for qs in summary.questions:
+        png = question_chart(summary, qs.id)
+        if png is not None:
+            return f"{qs.id}.png", png
     return None
 
 

@@ -339,7 +339,7 @@ async def summary_message(
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
     members who answered on that platform)."""
-    from analytics.charts import render_charts  # pandas and matplotlib: only for summaries
+    from analytics.charts import lead_chart  # pandas and matplotlib: only for summaries
     from analytics.report import chat_lines
     from analytics.service import build_summary, previous_labels
 
@@ -354,10 +354,10 @@ async def summary_message(
     )
     attachments = []
     if charts:
-        pngs = render_charts(summary, [question] if question else None)
-        chosen = [question + ".png"] if question else ["movers.png"]
-        chosen = [name for name in chosen if name in pngs] or list(pngs)[:1]
-        attachments = [Attachment(name, pngs[name], title=name.removesuffix(".png")) for name in chosen]
+        chart = lead_chart(summary, question)
+        if chart is not None:
+            name, png = chart
+            attachments = [Attachment(name, png, title=name.removesuffix(".png"))]
     qn = questionnaire_of(wave)
     return Message(
         title=title or f"{qn.title} {wave.label}: results so far",
