@@ -21,38 +21,18 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-REWRITES_ROWS = "0004p"  # re-keys and coarsens rows: SQLite's freed pages still hold the old ones
-
-
 def upgrade(database_url: str, revision: str = "head", *, secret_key: bytes | None = None) -> None:
     """Migrate to `revision`. `secret_key` (else the bot's settings) seals stored Slack tokens.
 
-    SQLite is VACUUMed after a migration that rewrote rows, so the file keeps no freed page
-    with an old id, time or token (docs/privacy.md).
+    A migration that rewrote rows asks for a VACUUM (`attributes["vacuum"]`): on SQLite the
+    file then keeps no freed page with an old id, time or token (docs/privacy.md).
     """
     cfg = alembic_config(database_url)
     if secret_key is not None:
         cfg.attributes["secret_key"] = secret_key
-    before = _applied(database_url)
     command.upgrade(cfg, revision)
-    if REWRITES_ROWS not in before and REWRITES_ROWS in _applied(database_url):
+    if cfg.attributes.get("vacuum"):
         _vacuum(database_url)
-
-
-def _applied(database_url: str) -> set[str]:
-    """Revisions applied to the database (the current one and its ancestors)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine, pool
-
-    engine = create_engine(database_url, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            heads = MigrationContext.configure(conn).get_current_heads()
-    finally:
-        engine.dispose()
-    script = ScriptDirectory.from_config(alembic_config(database_url))
-    return {rev.revision for head in heads for rev in script.iterate_revisions(head, "base")}
 
 
 def _vacuum(database_url: str) -> None:

@@ -76,6 +76,10 @@ class UTCDay(UTCDateTime):
         value = super().process_bind_param(value, dialect)
         return None if value is None else day_start(value)
 
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        """A bound compared with a day (`started_at >= week_start`) is kept exact, not cut."""
+        return UTCDateTime()
+
 
 def day_start(when: datetime) -> datetime:
     """00:00 UTC of the day `when` falls on (UTC)."""
