@@ -257,10 +257,9 @@ class Commands:
         wave = await self._wave(inv, inv.args.get("wave"))
         community = await self._community(inv)
         info = await lifecycle.wave_status(self.services, wave)
-        rate = f"{info.response_rate:.0%}" if info.response_rate is not None else "n/a"
         lines = [
             f"Respondents: {info.respondents} (completed: {info.completed})",
-            f"Response rate: {rate} of {info.invited} invited",
+            f"Response rate: {info.rate_text()}",
             f"Status: {wave.status}, {info.time_left}",
             f"Closes: {local_time(wave.closes_at, community.timezone)}",
         ]

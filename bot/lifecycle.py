@@ -31,10 +31,12 @@ from surveys.models import (
     Wave,
     WaveAggregate,
     WaveStatus,
+    day_start,
+    random_key,
     utcnow,
 )
 from surveys.ports import TAKE_SURVEY, Attachment, Button, ChannelRef, Message
-from surveys.upsert import insert_ignore
+from surveys.upsert import dialect_insert
 from surveys.waves import (
     LABEL,
     close_wave,
@@ -91,8 +93,9 @@ def time_left(until: datetime | None, now: datetime | None = None) -> str:
     return f"{hours} h {(rest % 3600) // 60} min left"
 
 
-def announcement(wave: Wave, tz: str) -> Message:
-    """The message that opens a wave in a channel, with the "Take the survey" button."""
+def announcement(wave: Wave, tz: str, min_group_size: int) -> Message:
+    """The message that opens a wave in a channel, with the "Take the survey" button; its
+    privacy line names the configured minimum group size (STATEOF_MIN_GROUP_SIZE)."""
     qn = questionnaire_of(wave)
     text = qn.description or f"Help us see the state of our community: {qn.title}."
     return Message(
@@ -101,7 +104,7 @@ def announcement(wave: Wave, tz: str) -> Message:
         fields=[
             ("Takes about", f"{qn.minutes} minutes, {len(qn.questions)} questions"),
             ("Closes", local_time(wave.closes_at, tz)),
-            ("Privacy", "Stored under a pseudonym; groups under 5 are never shown."),
+            ("Privacy", f"Stored under a pseudonym; groups under {min_group_size} are never shown."),
         ],
         buttons=[Button("Take the survey", TAKE_SURVEY, str(wave.id))],
     )
@@ -161,7 +164,8 @@ async def announce(services: Services, wave_id: int, only: list[ChannelRef] | No
     posted = 0
     for channel in only if only is not None else [ChannelRef.from_dict(raw) for raw in wave.channels]:
         try:
-            if await services.post(channel, announcement(wave, community.timezone)) is not None:
+            message = announcement(wave, community.timezone, services.settings.min_group_size)
+            if await services.post(channel, message) is not None:
                 posted += 1
             await invite_channel(services, wave, channel)
         except Exception:  # a platform failure must not undo the opened wave
@@ -170,19 +174,22 @@ async def announce(services: Services, wave_id: int, only: list[ChannelRef] | No
 
 
 async def invite_channel(services: Services, wave: Wave, channel: ChannelRef) -> int:
-    """Record the channel's members as invited (drives reminders)."""
+    """Record the channel's members as invited (drives reminders and the response rate)."""
     notifier = services.notifiers.get(channel.platform)
     members = await notifier.channel_members(channel) if notifier else None
     if not members:
         return 0
-    now = utcnow()
     rows = [
-        {"wave_id": wave.id, "platform": channel.platform, "space_id": channel.space,
-         "user_id": user, "invited_at": now}
+        {"id": random_key(), "wave_id": wave.id, "platform": channel.platform,
+         "space_id": channel.space, "user_id": user, "invited": True}
         for user in members
     ]
     async with services.db.session() as session:
-        stmt = insert_ignore(session, Participation, ["wave_id", "platform", "space_id", "user_id"])
+        stmt = dialect_insert(session, Participation)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["wave_id", "platform", "space_id", "user_id"], set_={"invited": True},
+            where=Participation.invited.is_(False),
+        )
         for start in range(0, len(rows), 1000):
             await session.execute(stmt, rows[start:start + 1000])
     return len(rows)
@@ -197,15 +204,30 @@ async def _community(services: Services, community_id: int) -> Community:
 
 @dataclass
 class WaveStatusInfo:
+    """Counts for `/survey status`. The response rate covers only the platforms whose channel
+    members were invited (Discord without the Members intent knows no channel members: its
+    starters are not "invited", and its rate is n/a)."""
+
     wave: Wave
     respondents: int
     completed: int
-    invited: int
+    invited: int  # members invited on the platforms that list channel members
     time_left: str
+    counted: int = 0  # respondents on those platforms
+    unlisted: tuple[str, ...] = ()  # platforms with respondents but no invitations
 
     @property
     def response_rate(self) -> float | None:
-        return self.respondents / self.invited if self.invited else None
+        return min(1.0, self.counted / self.invited) if self.invited else None
+
+    def rate_text(self) -> str:
+        """e.g. `40% of 10 invited`, `n/a (no channel member list)`, plus platforms left out."""
+        if self.response_rate is None:
+            return "n/a (no channel member list)"
+        text = f"{self.response_rate:.0%} of {self.invited} invited"
+        if self.unlisted:
+            text += f"; n/a for {', '.join(p.capitalize() for p in self.unlisted)} (no member list)"
+        return text
 
 
 async def wave_status(services: Services, wave: Wave) -> WaveStatusInfo:
@@ -213,14 +235,20 @@ async def wave_status(services: Services, wave: Wave) -> WaveStatusInfo:
     async with services.db.session() as session:
         started = select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
         done = started.where(Response.completed_at.is_not(None))
-        invited = select(func.count()).select_from(Participation).where(
-            Participation.wave_id == wave.id
-        )
         respondents = (await session.execute(started)).scalar_one()
         completed = (await session.execute(done)).scalar_one()
-        invited_n = (await session.execute(invited)).scalar_one()
+        by_platform = dict((await session.execute(
+            select(Response.platform, func.count()).where(Response.wave_id == wave.id)
+            .group_by(Response.platform))).all())
+        invited_by = dict((await session.execute(
+            select(Participation.platform, func.count())
+            .where(Participation.wave_id == wave.id, Participation.invited.is_(True))
+            .group_by(Participation.platform))).all())
     left = time_left(wave.closes_at) if wave.status == WaveStatus.open.value else wave.status
-    return WaveStatusInfo(wave, respondents, completed, max(invited_n, respondents), left)
+    invited = sum(invited_by.values())
+    counted = sum(n for platform, n in by_platform.items() if platform in invited_by)
+    unlisted = tuple(sorted(p for p in by_platform if p not in invited_by and p in services.notifiers))
+    return WaveStatusInfo(wave, respondents, completed, invited, left, counted, unlisted)
 
 
 @dataclass
@@ -250,13 +278,15 @@ def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
         ReminderOptOut.space_id == Participation.space_id,
         ReminderOptOut.user_id == Participation.user_id,
     )
-    recently = (Participation.reminded_at.is_not(None) & (Participation.reminded_at >= skip_reminded_since)
+    # the ledger keeps the day of the last reminder: skipping "since t" skips that whole day
+    recently = (Participation.reminded_at.is_not(None)
+                & (Participation.reminded_at >= day_start(skip_reminded_since))
                 if skip_reminded_since is not None else false())
     return (
         select(Participation.id, Participation.platform, Participation.space_id, Participation.user_id)
         .where(
             Participation.wave_id == wave.id,
-            Participation.completed_at.is_(None),
+            Participation.completed.is_(False),
             Participation.opted_out.is_(False),
             Participation.dm_blocked.is_(False),
             ~opted_out.exists(),
@@ -270,9 +300,18 @@ async def pending_reminders(
 ) -> int:
     """How many members `remind` would DM now."""
     wave = await _reload(services, wave_id)
-    query = _reminder_query(wave, skip_reminded_since).subquery()
+    return len(await _reminder_rows(services, wave, skip_reminded_since))
+
+
+async def _reminder_rows(services: Services, wave: Wave, skip_reminded_since: datetime | None) -> list[Any]:
+    """The ledger's rows to remind, after applying earlier days' marks (surveys.ledger) and
+    leaving out members whose completion is still pending."""
+    ledger = services.flow.ledger
+    await ledger.flush(services.db)
+    done = await ledger.pending_completed(services.db, wave.id)
     async with services.db.session() as session:
-        return int((await session.execute(select(func.count()).select_from(query))).scalar_one())
+        rows = (await session.execute(_reminder_query(wave, skip_reminded_since))).all()
+    return [row for row in rows if (row[1], row[2], row[3]) not in done]
 
 
 async def remind(
@@ -288,8 +327,7 @@ async def remind(
     if wave.status != WaveStatus.open.value:
         raise LifecycleError(f"wave '{wave.label}' is not open; nothing to remind")
     community = await _community(services, wave.community_id)
-    async with services.db.session() as session:
-        rows = (await session.execute(_reminder_query(wave, skip_reminded_since))).all()
+    rows = await _reminder_rows(services, wave, skip_reminded_since)
     result = RemindResult()
     message = reminder_message(wave, community.timezone)
     for pid, platform, space, user in rows:

@@ -170,7 +170,7 @@ async def announce(ctx: JobContext, job: PlannedJob) -> str:
     if wave is None or community is None or wave.status != WaveStatus.open.value:
         await runs.finish(ctx.services.db, job.key, runs.NOOP, "wave is not open")
         return runs.NOOP
-    message = lifecycle.announcement(wave, community.timezone)
+    message = lifecycle.announcement(wave, community.timezone, ctx.services.settings.min_group_size)
     posted = 0
     for raw in wave.channels:
         channel = ChannelRef.from_dict(raw)

@@ -6,7 +6,7 @@ completed (analytics.releases). Existing open waves get their first release when
 next asks for one, so there are no rows to rewrite.
 
 Revision ID: 0004r
-Revises: 0003
+Revises: 0004p
 Create Date: 2026-12-03 15:10:00
 """
 
@@ -16,9 +16,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004r"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004p"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# respondents.id is a random 63-bit key since 0004p (an integer rowid on SQLite)
+RESPONDENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def _wave_fk(table: str) -> sa.ForeignKeyConstraint:
@@ -45,7 +48,7 @@ def upgrade() -> None:
     op.create_table(
         "released_members",
         sa.Column("wave_id", sa.Integer(), nullable=False),
-        sa.Column("respondent_id", sa.Integer(), nullable=False),
+        sa.Column("respondent_id", RESPONDENT_ID, nullable=False),
         sa.Column("platform", sa.String(length=16), nullable=False),
         sa.Column("completed", sa.Boolean(), nullable=False),
         _wave_fk("released_members"),
@@ -58,7 +61,7 @@ def upgrade() -> None:
         sa.Column("question_id", sa.String(length=64), nullable=False),
         sa.Column("row_id", sa.String(length=64), nullable=False),
         sa.Column("option_id", sa.String(length=64), nullable=False),
-        sa.Column("respondent_id", sa.Integer(), nullable=False),
+        sa.Column("respondent_id", RESPONDENT_ID, nullable=False),
         _wave_fk("released_choices"),
         _respondent_fk("released_choices"),
         sa.PrimaryKeyConstraint("wave_id", "question_id", "row_id", "option_id", "respondent_id",
@@ -69,7 +72,7 @@ def upgrade() -> None:
         "released_values",
         sa.Column("wave_id", sa.Integer(), nullable=False),
         sa.Column("question_id", sa.String(length=64), nullable=False),
-        sa.Column("respondent_id", sa.Integer(), nullable=False),
+        sa.Column("respondent_id", RESPONDENT_ID, nullable=False),
         sa.Column("number", sa.Float(), nullable=True),
         _wave_fk("released_values"),
         _respondent_fk("released_values"),

@@ -91,8 +91,10 @@ async def test_export_round_trips_through_import_with_an_identical_summary(db, t
     assert wave_results(copy, "copy") == wave_results(original, "2026")
     assert wave_results(copy, "copy")["focus"]["answered"] > 0
     again = await export_wave(db, community_id=community_id, survey_id=SURVEY, wave="copy")
-    strip = [{k: v for k, v in row.items() if k != "respondent"} for row in parse_csv(data)]
-    assert [{k: v for k, v in row.items() if k != "respondent"} for row in parse_csv(again)] == strip
+    # the same rows; their order follows the random respondent keys (docs/privacy.md)
+    strip = sorted(str({k: v for k, v in row.items() if k != "respondent"}) for row in parse_csv(data))
+    assert sorted(str({k: v for k, v in row.items() if k != "respondent"})
+                  for row in parse_csv(again)) == strip
 
 
 async def test_the_export_is_the_import_format_and_never_carries_a_user_id(db):
@@ -220,7 +222,7 @@ async def test_open_data_drops_free_text_and_leaves_no_group_under_the_minimum(d
     full = parse_csv(await export_wave(db, community_id=community_id, survey_id="open-test",
                                        wave="2025"))
     assert Counter(r["region"] for r in full) == {"europe": 9, "india": 3}
-    assert full[0]["story"] == "my secret story 0"
+    assert "my secret story 0" in {r["story"] for r in full}  # rows follow random respondent keys
 
 
 async def test_open_data_refuses_a_wave_smaller_than_the_minimum(db, tmp_path):

@@ -56,7 +56,7 @@ async def _open_wave(services, clock, channels, *, opened_days_ago: float = 2, m
                                  channels=[c.to_dict() for c in channels])
         wave.opened_at = clock.now() - days(opened_days_ago)
         session.add_all(Participation(wave_id=wave.id, platform="slack", space_id="T1", user_id=user,
-                                      invited_at=wave.opened_at) for user in members)
+                                      invited=True) for user in members)
         return wave.id
 
 
@@ -77,7 +77,8 @@ async def test_reminder_fan_out_killed_halfway_reaches_the_rest_once(services, n
     kill_after(notifier, "dm", 3)
     job = await _killed_midway(first, clock, REMIND)
     assert job.key == f"remind:wave:{wave_id}:halfway"
-    assert [s.target for s in notifier.dms()] == USERS[:3]
+    first_three = [s.target for s in notifier.dms()]  # in the ledger's (random) key order
+    assert len(set(first_three)) == 3 and set(first_three) <= set(USERS)
     assert await _outcome(services.db, job.key) == "running"  # left behind by the dead process
 
     del notifier.dm  # the platform works again in the new process
