@@ -182,6 +182,9 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
     try:
         qn = load_file(file)
     except QuestionnaireError as exc:
+        if len(exc.problems) == 1:  # one line: the file and its problem
+            err.print(f"{file}: {exc.problems[0]}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         err.print(f"[red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False, soft_wrap=True)
         for problem in exc.problems[:SHOWN_PROBLEMS]:
             err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
