@@ -212,6 +212,9 @@ async def wave_status(services: Services, wave: Wave) -> WaveStatusInfo:
     return WaveStatusInfo(wave, respondents, completed, max(invited_n, respondents), left)
 
 
+GIVE_UP_AFTER = 3  # members in a row whose DM failed after its retries: the fan-out stops
+
+
 @dataclass
 class RemindResult:
     sent: int = 0
@@ -279,7 +282,9 @@ async def remind(
     failed after its retries gives the claim back. `skip_reminded_since` leaves out members
     reminded at or after that time (default: the start of this run). `notifiers` are the
     ones to DM through (retrying ones, see bot.scheduling.delivery); a rate limit longer than
-    their cap (`TooLongToWait`) stops the fan-out at once, counting the rest as failed.
+    their cap (`TooLongToWait`) stops the fan-out at once, counting the rest as failed, and
+    so do `GIVE_UP_AFTER` members in a row whose DM failed after all retries (the platform is
+    down: the rest are left for the next run instead of failing one by one).
     """
     from bot.scheduling.delivery import TooLongToWait  # the scheduling package imports lifecycle
 
@@ -294,7 +299,13 @@ async def remind(
     result = RemindResult()
     message = reminder_message(wave, community.timezone)
     via = notifiers if notifiers is not None else services.notifiers
+    failed_in_row = 0
     for index, (pid, platform, space, user, before) in enumerate(rows):
+        if failed_in_row >= GIVE_UP_AFTER:
+            result.failed += len(rows) - index
+            result.stopped = f"stopped: {failed_in_row} DMs in a row failed (is {platform} down?)"
+            log.warning("reminders for wave %s %s", wave.label, result.stopped)
+            break
         notifier = via.get(platform)
         if notifier is None:
             result.failed += 1
@@ -313,7 +324,9 @@ async def remind(
             log.exception("reminder to a %s member failed", platform)
             await _release_member(services, pid, before)
             result.failed += 1
+            failed_in_row += 1
             continue
+        failed_in_row = 0
         if delivered:
             result.sent += 1
         else:

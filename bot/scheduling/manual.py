@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 SUFFIX = "manual"
 HEARTBEAT = 20.0  # seconds between touches of a running fan-out's row
 STALE_AFTER = timedelta(seconds=90)  # a running row untouched this long belongs to a dead process
-# 1, 2, 4, 8, 16 s (each shortened by up to half): a DM rides out a platform outage of about
-# 15 s; a Retry-After above 30 s stops the fan-out instead of blocking it
-RETRY = RetryPolicy(attempts=6, base=1.0, factor=2.0, cap=30.0, jitter=0.5)
+# 0.5 s growing by 1.6× up to 30 s, ten tries (each pause shortened by up to half): a DM rides
+# out about a minute of 5xx; a Retry-After above 30 s stops the fan-out instead of blocking it
+RETRY = RetryPolicy(attempts=10, base=0.5, factor=1.6, cap=30.0, jitter=0.5)
 
 
 def key_of(wave_id: int) -> str:

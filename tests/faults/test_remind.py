@@ -9,6 +9,7 @@ long Retry-After blocked the command for minutes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from bot import lifecycle
-from bot.scheduling import RetryPolicy, manual
+from bot.scheduling import manual
 from bot.slack.ratelimit import SlackRateLimiter
 from surveys.identity import Member
 from surveys.models import Participation, utcnow
@@ -46,7 +47,7 @@ async def paced_bot(fake, sservices):
 @pytest.fixture(autouse=True)
 def _quick_retries(monkeypatch):
     # the production policy (manual.RETRY) with its pauses ten times shorter
-    monkeypatch.setattr(manual, "RETRY", RetryPolicy(attempts=6, base=0.1, factor=2.0, cap=30.0, jitter=0.5))
+    monkeypatch.setattr(manual, "RETRY", dataclasses.replace(manual.RETRY, base=manual.RETRY.base / 10))
 
 
 def reminders_by_user(fake, users: list[str]) -> Counter:
