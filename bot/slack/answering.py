@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
+from bot.once import Once
 from bot.saving import UNSAVED, SaveFailed, SavePolicy, save_with_retries
 from bot.services import Services
 from bot.slack.clients import SlackClients
@@ -81,8 +82,16 @@ class SlackAnswers:
         self._communities: dict[str, tuple[float, int]] = {}
         self._gate = services.answer_gate  # one member at a time; SQLite: one writer
         self.save_policy = SavePolicy()
+        self._once: Once | None = None
 
     # -- helpers -----------------------------------------------------------------------
+    @property
+    def once(self) -> Once:
+        """Once-only claims shared with the other worker processes (duplicate deliveries, DM posts)."""
+        if self._once is None:
+            self._once = Once(self.services.db, self.services.secret)
+        return self._once
+
     async def _db(self, member: Member, call: Callable[[], Awaitable[T]]) -> T:
         """One member's database work, in order (see bot.serial)."""
         return await self._gate.run(member, call)

@@ -15,7 +15,8 @@
   one-field modal ("Write answer") uses, as its submission has no response_url.
 - Idempotent: the next question is posted only when the click moved the member's next
   open question, so a repeated click (a double click, a stale copy of an answered
-  question, a replayed submission) stores once and posts nothing twice. One member's
+  question, a replayed submission) stores once and posts nothing twice; when two worker
+  processes both see the move, a claim in the database (bot.once) lets one of them post. One member's
   clicks run one at a time (`AnswerGate`), so two clicks racing both see a consistent
   "before".
 - A wave that closed meanwhile turns the clicked message into the flow's clear
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 
 DOUBLE_CLICK = 2.0  # a second "Answer in DMs" by the same member within this many seconds
 PREFILL_BUDGET = 1.0  # seconds to read the current answer before the trigger_id runs out
+NEXT_QUESTION_TTL = 120.0  # seconds in which one answer step posts its next question once
 IN_YOUR_DMS = "The survey continues in your direct messages with the app."
 CANNOT_DM = ("I cannot send you direct messages. Allow messages from the app, or press "
              "\"Take the survey\" to answer in a form.")
@@ -97,6 +99,7 @@ class Recorded:
 
     progress: Progress
     moved: bool
+    step: str = ""  # "<next field before>><next field after>": what posting the next question means
 
 
 def _key(f: DMField | None) -> str | None:
@@ -275,7 +278,8 @@ class SlackDMAnswers:
         async def store() -> Recorded:
             before = await self.flow.progress(wave_id, member)
             after = (await self.flow.submit(wave_id, member, values)).progress
-            return Recorded(after, _key(next_field(before)) != _key(next_field(after)))
+            step = (_key(next_field(before)), _key(next_field(after)))
+            return Recorded(after, step[0] != step[1], f"{step[0]}>{step[1]}")
 
         try:
             done = await self.answers.in_order(member, store)
@@ -290,6 +294,11 @@ class SlackDMAnswers:
         await self._replace(origin, answered_message(title, done.progress, f))
         if not done.moved:
             log.debug("a repeated DM answer: nothing more to post")
+            return
+        # two workers can both see the move (a double click reaching two processes): one posts
+        step = f"dm-next:{member.key()}:{wave_id}:{done.step}"
+        if not await self.answers.once.first(step, NEXT_QUESTION_TTL):
+            log.info("the next DM question was posted by another delivery of this answer")
             return
         following = next_field(done.progress)
         payload = (question_message(title, done.progress, following) if following is not None
