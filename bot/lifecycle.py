@@ -234,6 +234,11 @@ def reminder_message(wave: Wave, tz: str) -> Message:
     )
 
 
+def reminded_since(since: datetime) -> Any:
+    """Ledger rows whose reminder counts as at or after `since` (the query and the claim agree)."""
+    return Participation.reminded_at.is_not(None) & (Participation.reminded_at >= since)
+
+
 def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
     """Participation rows to remind: started or invited, not completed, not opted out,
     not blocked, and (with `skip_reminded_since`) not reminded since then."""
@@ -243,8 +248,7 @@ def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
         ReminderOptOut.space_id == Participation.space_id,
         ReminderOptOut.user_id == Participation.user_id,
     )
-    recently = (Participation.reminded_at.is_not(None) & (Participation.reminded_at >= skip_reminded_since)
-                if skip_reminded_since is not None else false())
+    recently = reminded_since(skip_reminded_since) if skip_reminded_since is not None else false()
     return (
         select(Participation.id, Participation.platform, Participation.space_id, Participation.user_id,
                Participation.reminded_at)
@@ -340,10 +344,8 @@ async def _claim_member(services: Services, pid: int, cutoff: datetime, when: da
     """Record the reminder of one member before sending it; False when another run has."""
     async with services.db.session() as session:
         claimed = await session.execute(
-            update(Participation).where(
-                Participation.id == pid,
-                Participation.reminded_at.is_(None) | (Participation.reminded_at < cutoff),
-            ).values(reminded_at=when, reminders_sent=Participation.reminders_sent + 1)
+            update(Participation).where(Participation.id == pid, ~reminded_since(cutoff))
+            .values(reminded_at=when, reminders_sent=Participation.reminders_sent + 1)
         )
         return claimed.rowcount == 1
 
