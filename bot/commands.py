@@ -15,11 +15,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot import lifecycle
 from bot.command_table import BY_NAME, CommandError, bind_args, command, help_lines, parse_command_text
-from bot.lifecycle import LifecycleError, local_time, parse_duration
+from bot.lifecycle import local_time, parse_duration
+from bot.scheduling import manual
 from bot.scheduling.schedules import (
     describe_cron,
     list_schedules,
@@ -120,12 +121,6 @@ PLATFORMS = ("slack", "discord", "console")
 INLINE_REMINDERS = 100  # more are sent after the reply (chat replies must come within seconds)
 REMINDERS_PER_MINUTE = 50  # Slack's conversations.open (Tier 3); Discord allows more
 REMIND_GAP = timedelta(hours=1)
-
-
-def remind_text(result: Any) -> str:
-    return (f"Reminders sent: {result.sent}. Could not reach: {result.unreachable}. "
-            f"Failed: {result.failed}. Those who opted out, completed, or were reminded in the "
-            "last hour were skipped.")
 
 
 def split_platform(where: dict[str, list[str]]) -> str | None:
@@ -271,29 +266,28 @@ class Commands:
     @handles("remind")
     async def remind(self, inv: Invocation) -> Message:
         """DM who has not finished. Members reminded in the last hour are skipped (a second
-        `/survey remind` never nags twice); a large fan-out runs after the reply."""
+        `/survey remind` never nags twice); one fan-out per wave runs at a time, as a durable
+        job (bot.scheduling.manual) that a restart resumes; a large one runs after the reply
+        and its result comes as a DM."""
         wave = await self._wave(inv, inv.args.get("wave"))
         if wave.status != WaveStatus.open.value:
             raise CommandError(f"Wave '{wave.label}' is not open; nothing to remind.")
         since = utcnow() - REMIND_GAP
         pending = await lifecycle.pending_reminders(self.services, wave.id, skip_reminded_since=since)
+        request = manual.Request(since, inv.member)
+        if not await manual.claim(self.services, wave.id, request):
+            started = await manual.running_since(self.services, wave.id)
+            community = await self._community(inv)
+            return reply(f"Reminders for '{wave.label}' are already being sent (started "
+                         f"{local_time(started, community.timezone)}); whoever started them gets the "
+                         "result in a DM. Nobody is reminded twice.")
         if pending <= INLINE_REMINDERS:
-            result = await lifecycle.remind(self.services, wave.id, skip_reminded_since=since)
-            return reply(remind_text(result))
-        self.services.spawn(self._remind_later(inv, wave, since), f"remind:{wave.id}")
+            result = await manual.run(self.services, wave.id, request, tell=False)
+            return reply(manual.result_text(result))
+        self.services.spawn(manual.run(self.services, wave.id, request), f"remind:{wave.id}")
         minutes = max(1, round(pending / REMINDERS_PER_MINUTE))
         return reply(f"Sending {pending} reminders for '{wave.label}' in the background (about "
                      f"{minutes} min at the platform's pace). I'll send you the result in a DM.")
-
-    async def _remind_later(self, inv: Invocation, wave: Wave, since: datetime) -> None:
-        try:
-            result = await lifecycle.remind(self.services, wave.id, skip_reminded_since=since)
-            text = remind_text(result)
-        except LifecycleError as exc:
-            text = str(exc)
-        notifier = self.services.notifiers.get(inv.platform)
-        if notifier is not None:
-            await notifier.dm(inv.member, Message(title=f"Reminders for {wave.label}", text=text))
 
     @handles("close")
     async def close(self, inv: Invocation) -> Message:
@@ -539,7 +533,6 @@ def _label(q, option_id: str) -> str:
 
 
 def _default_label(community: Community) -> str:
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     return str(datetime.now(ZoneInfo(community.timezone)).year)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from surveys.models import (
     random_key,
     utcnow,
 )
-from surveys.ports import TAKE_SURVEY, Attachment, Button, ChannelRef, Message
+from surveys.ports import TAKE_SURVEY, Attachment, Button, ChannelRef, Message, Notifier
 from surveys.upsert import dialect_insert
 from surveys.waves import (
     LABEL,
@@ -251,11 +252,15 @@ async def wave_status(services: Services, wave: Wave) -> WaveStatusInfo:
     return WaveStatusInfo(wave, respondents, completed, invited, left, counted, unlisted)
 
 
+GIVE_UP_AFTER = 3  # members in a row whose DM failed after its retries: the fan-out stops
+
+
 @dataclass
 class RemindResult:
     sent: int = 0
     unreachable: int = 0
     failed: int = 0
+    stopped: str = ""  # why the fan-out stopped before the end (a long rate limit), if it did
 
 
 def reminder_message(wave: Wave, tz: str) -> Message:
@@ -269,6 +274,13 @@ def reminder_message(wave: Wave, tz: str) -> Message:
     )
 
 
+def reminded_since(since: datetime) -> Any:
+    """Ledger rows whose reminder counts as at or after `since` (the query and the claim agree).
+    The ledger keeps only the day of a reminder, so "since t" means "on t's day or later": two
+    runs on one day never both claim a member."""
+    return Participation.reminded_at.is_not(None) & (Participation.reminded_at >= day_start(since))
+
+
 def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
     """Participation rows to remind: started or invited, not completed, not opted out,
     not blocked, and (with `skip_reminded_since`) not reminded since then."""
@@ -278,12 +290,10 @@ def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
         ReminderOptOut.space_id == Participation.space_id,
         ReminderOptOut.user_id == Participation.user_id,
     )
-    # the ledger keeps the day of the last reminder: skipping "since t" skips that whole day
-    recently = (Participation.reminded_at.is_not(None)
-                & (Participation.reminded_at >= day_start(skip_reminded_since))
-                if skip_reminded_since is not None else false())
+    recently = reminded_since(skip_reminded_since) if skip_reminded_since is not None else false()
     return (
-        select(Participation.id, Participation.platform, Participation.space_id, Participation.user_id)
+        select(Participation.id, Participation.platform, Participation.space_id, Participation.user_id,
+               Participation.reminded_at)
         .where(
             Participation.wave_id == wave.id,
             Participation.completed.is_(False),
@@ -316,47 +326,92 @@ async def _reminder_rows(services: Services, wave: Wave, skip_reminded_since: da
 
 async def remind(
     services: Services, wave_id: int, *, now: datetime | None = None,
-    skip_reminded_since: datetime | None = None,
+    skip_reminded_since: datetime | None = None, notifiers: Mapping[str, Notifier] | None = None,
 ) -> RemindResult:
     """DM members who started or were invited and have not completed; never opted-out ones.
 
-    `skip_reminded_since` leaves out members reminded at or after that time (a scheduled
-    reminder resumed after an interruption reaches only the rest).
+    Each member is claimed in the database before the DM goes out (their reminder is
+    recorded first, and only by one run): two runs at once, in one process or two, never
+    DM anyone twice. A member claimed by a run that was killed before the DM is not DMed
+    again by the resumed run (a missing reminder is better than a double one); a DM that
+    failed after its retries gives the claim back. `skip_reminded_since` leaves out members
+    reminded at or after that time (default: the start of this run). `notifiers` are the
+    ones to DM through (retrying ones, see bot.scheduling.delivery); a rate limit longer than
+    their cap (`TooLongToWait`) stops the fan-out at once, counting the rest as failed, and
+    so do `GIVE_UP_AFTER` members in a row whose DM failed after all retries (the platform is
+    down: the rest are left for the next run instead of failing one by one).
     """
+    from bot.scheduling.delivery import TooLongToWait  # the scheduling package imports lifecycle
+
     wave = await _reload(services, wave_id)
     if wave.status != WaveStatus.open.value:
         raise LifecycleError(f"wave '{wave.label}' is not open; nothing to remind")
     community = await _community(services, wave.community_id)
-    rows = await _reminder_rows(services, wave, skip_reminded_since)
+    when = now or utcnow()
+    cutoff = skip_reminded_since or when
+    rows = await _reminder_rows(services, wave, cutoff)
     result = RemindResult()
     message = reminder_message(wave, community.timezone)
-    for pid, platform, space, user in rows:
-        notifier = services.notifiers.get(platform)
+    via = notifiers if notifiers is not None else services.notifiers
+    failed_in_row = 0
+    for index, (pid, platform, space, user, before) in enumerate(rows):
+        if failed_in_row >= GIVE_UP_AFTER:
+            result.failed += len(rows) - index
+            result.stopped = f"stopped: {failed_in_row} DMs in a row failed (is {platform} down?)"
+            log.warning("reminders for wave %s %s", wave.label, result.stopped)
+            break
+        notifier = via.get(platform)
         if notifier is None:
             result.failed += 1
             continue
+        if not await _claim_member(services, pid, cutoff, when):
+            continue  # another run reminds this member
         try:
             delivered = await notifier.dm(Member(platform, space, user), message)
+        except TooLongToWait as exc:
+            await _release_member(services, pid, before)
+            result.failed += len(rows) - index
+            result.stopped = f"stopped: {exc}"
+            log.warning("reminders for wave %s stopped: %s", wave.label, exc)
+            break
         except Exception:
             log.exception("reminder to a %s member failed", platform)
+            await _release_member(services, pid, before)
             result.failed += 1
+            failed_in_row += 1
             continue
-        await _record_reminder(services, pid, delivered, now or utcnow())
+        failed_in_row = 0
         if delivered:
             result.sent += 1
         else:
+            await _mark_blocked(services, pid, before)
             result.unreachable += 1
     log.info("reminders for wave %s: %s", wave.label, result)
     return result
 
 
-async def _record_reminder(services: Services, pid: int, delivered: bool, when: datetime) -> None:
-    values: dict[str, Any] = (
-        {"reminded_at": when, "reminders_sent": Participation.reminders_sent + 1}
-        if delivered else {"dm_blocked": True}
-    )
+async def _claim_member(services: Services, pid: int, cutoff: datetime, when: datetime) -> bool:
+    """Record the reminder of one member before sending it; False when another run has."""
     async with services.db.session() as session:
-        await session.execute(update(Participation).where(Participation.id == pid).values(**values))
+        claimed = await session.execute(
+            update(Participation).where(Participation.id == pid, ~reminded_since(cutoff))
+            .values(reminded_at=when, reminders_sent=Participation.reminders_sent + 1)
+        )
+        return claimed.rowcount == 1
+
+
+async def _release_member(services: Services, pid: int, before: datetime | None) -> None:
+    """Give a claim back (the DM did not go out): the next run reminds them."""
+    async with services.db.session() as session:
+        await session.execute(update(Participation).where(Participation.id == pid).values(
+            reminded_at=before, reminders_sent=Participation.reminders_sent - 1))
+
+
+async def _mark_blocked(services: Services, pid: int, before: datetime | None) -> None:
+    """The member cannot get DMs from us: never tried again (and not counted as reminded)."""
+    async with services.db.session() as session:
+        await session.execute(update(Participation).where(Participation.id == pid).values(
+            dm_blocked=True, reminded_at=before, reminders_sent=Participation.reminders_sent - 1))
 
 
 def preload_analytics() -> None:

@@ -427,3 +427,13 @@ class ReleasedValue(Base):
         ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
     )
     number: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class DeliveryClaim(Base):
+    """A once-only claim shared by all processes (bot.once): a keyed hash of a delivery id
+    (a Slack event or trigger id, a "post the next DM question" step) until it expires.
+    Holds no member id and nothing that pairs a member with answers."""
+
+    __tablename__ = "delivery_claims"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
