@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy import select
+
 from bot import lifecycle
 from bot.command_table import BY_NAME, CommandError, bind_args, command, help_lines, parse_command_text
 from bot.lifecycle import local_time, parse_duration
@@ -183,10 +185,17 @@ class Commands:
         return await HANDLERS[spec.name](self, inv)
 
     async def _community(self, inv: Invocation) -> Community:
-        if inv.platform == CLI:
+        if inv.platform == CLI:  # the community named by slug; only `launch` creates it
+            slug = inv.space or self.services.settings.community
             async with self.services.db.session() as session:
-                return await ensure_community(session, inv.space or self.services.settings.community,
-                                              timezone=self.services.settings.timezone)
+                if inv.command == "launch":
+                    return await ensure_community(session, slug, timezone=self.services.settings.timezone)
+                found = (await session.execute(select(Community).where(Community.slug == slug))
+                         ).scalar_one_or_none()
+            if found is None:
+                raise CommandError(f"unknown community '{slug}'; nothing has been launched there yet "
+                                   "(see --community)")
+            return found
         return await self.services.community_for(inv.platform, inv.space)
 
     async def _wave(self, inv: Invocation, label: str | None) -> Wave:
