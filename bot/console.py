@@ -20,7 +20,16 @@ from rich.table import Table
 
 from bot.answering.conversation import Conversation, Picked, first_open, one_at_a_time
 from bot.answering.events import Next, Pick, Stop
-from bot.answering.screens import Field, Notice, PageScreen, Screen, Thanks, answer_text
+from bot.answering.screens import (
+    COMPLETED_NOTICE,
+    RESUMED_NOTICE,
+    Field,
+    Notice,
+    PageScreen,
+    Screen,
+    Thanks,
+    answer_text,
+)
 from bot.services import Services
 from surveys.identity import Member
 from surveys.models import Wave, WaveStatus
@@ -111,7 +120,7 @@ class ConsoleChat:
             if finished and progress.answers:
                 shown = await self._review(screen)
             while isinstance(shown, PageScreen):
-                progress = shown.progress
+                progress = shown.progress if shown.saved else progress
                 shown = await self._ask(shown)
         except _Done:
             self.console.print("Your answers stay as they are. Thank you!")
@@ -146,6 +155,8 @@ class ConsoleChat:
     async def _ask(self, screen: PageScreen) -> Screen | None:
         """Show the page's one field, read an answer, and send it: the next screen."""
         f = screen.fields[0]
+        if screen.notice not in ("", RESUMED_NOTICE, COMPLETED_NOTICE):  # those, the intro says
+            self.console.print(f"[yellow]{escape(screen.notice)}[/]")
         for message in [f.error, *screen.stray_errors]:
             if message:
                 self.console.print(f"[red]{escape(message)}[/]")

@@ -268,7 +268,7 @@ class Conversation:
         (built without the database, which is not answering)."""
         typed = Progress(wave_id, info.questionnaire, {k: v for k, v in given.items()
                                                        if not blank(v) and not isinstance(v, Merge)})
-        return await self.page(wave_id, typed, key=key, notice=notice,
+        return await self.page(wave_id, typed, key=key, notice=notice, saved=False,
                                draft={k: v for k, v in given.items() if not isinstance(v, Merge)})
 
     async def prefill(self, member: Member, wave_id: int, key: str, budget: float) -> Any:

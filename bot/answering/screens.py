@@ -132,6 +132,7 @@ class PageScreen:
     notice: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     draft: dict[str, Any] = field(default_factory=dict)
+    saved: bool = True  # False: the database did not take the write; `progress` is what was given
 
     @property
     def page(self) -> Page | None:

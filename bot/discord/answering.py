@@ -1,21 +1,12 @@
-"""Answering a survey inside Discord: ephemeral pages of selects, buttons and modals.
+"""Answering a survey inside Discord: the conversation's screens as ephemeral layout views.
 
-A page (`surveys.paging`, at most five fields) is one ephemeral message in Discord's
-layout components: each field shows its question and one action row — a string select
-(at most 25 options; `max_values` for "up to N"; one select per grid row), a first-letters
-picker followed by a select for longer lists such as countries, or a button that opens a
-modal with a Label-wrapped text input for numbers and free text. Every pick is saved at
-once through `AnswerFlow.submit` (answering again replaces), Next/Back move between pages,
-and pressing "Take the survey" again resumes at the first unanswered page.
-
-The conversation (`bot.answering`) decides what is stored and shown — the community check,
-per-member order, hints, progress, navigation, and saving with retries (`bot.saving`: after
-the deadline the page comes back with the member's pick still shown and a "could not save"
-notice, never a false "saved"); this module turns interactions into its events and its
-screens into layout views.
-
-Components keep their state in their custom_id (`bot.discord.items`), so an open page
-keeps working after the bot restarts.
+A page is one ephemeral message in Discord's layout components: each field shows its
+question and one action row — a string select (at most 25 options; `max_values` for "up to
+N"; one select per grid row), a first-letters picker followed by a select for longer lists
+such as countries, or a button that opens a modal with a Label-wrapped text input for
+numbers and free text. Pages are cut by component count (`pages_of`). What is stored and
+shown next is the conversation's (`bot.answering`); components keep their state in their
+custom_id (`bot.discord.items`), so an open page keeps working after the bot restarts.
 """
 
 from __future__ import annotations

@@ -1,21 +1,11 @@
-"""One survey question as a DM message (Block Kit via slack_sdk's models), and its outcomes.
+"""The conversation's one-field screens as DM messages (Block Kit via slack_sdk's models).
 
-A member who prefers chat to a modal answers in their DM with the app, one question (or
-one grid row) per message. The interactive element fits the question:
-
-- single: one button per option (≤ `BUTTONS_MAX` options), else a static select (option
-  groups of ≤100 beyond 100 options);
-- multi: checkboxes (≤ 10 options), else a multi-select with
-  `max_selected_items` for "up to N"; both with a "Save" button (ticking saves nothing);
-- grid: one message per row, a button per scale point;
-- number, text, country: a "Write answer" button that opens a one-field modal (countries
-  are typed, name or ISO code: a select of ~250 countries is over Slack's limits).
-
-Optional questions get "Skip"; every question message has "Stop for now". What a button
-carries is a `Ref` (wave, field key, option) in its value; a select or checkboxes carry it
-in their block id, so any click is understood without server-side state. An answered
-message is replaced by the question with the answer and no buttons. What a message says
-(progress, hints, notices, problems) comes from the conversation's one-field `PageScreen`.
+The element fits the question: single → a button per option (≤ `BUTTONS_MAX`), else a
+static select; multi → checkboxes (≤ 10 options) or a multi-select, with "Save"; a grid row
+→ a button per scale point; number, text, country → "Write answer", a one-field modal
+(countries are typed: ~250 are over Slack's limits). Optional questions get "Skip", every
+question "Stop for now". A button carries a `Ref` (wave, field key, option) in its value, a
+select or checkboxes in their block id, so any click is understood without server state.
 """
 
 from __future__ import annotations

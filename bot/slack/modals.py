@@ -1,19 +1,12 @@
-"""Answer pages as Slack modals (Block Kit built with slack_sdk's models, so limits hold).
+"""The conversation's pages as Slack modals (Block Kit built with slack_sdk's models, so limits hold).
 
-One page (`surveys.paging`, at most `MAX_FIELDS` fields) is one modal view. Each field is
-an input block whose `block_id` is the field key (`focus`, `tooling.ml_pipeline`), so the
-flow's per-field errors map straight onto `response_action: errors`:
-
-- single: radio buttons (≤10 options) or a static select (≤100 options, else option
-  groups of ≤100 each, e.g. countries);
-- multi: a multi-select with `max_selected_items` for "up to N", checkboxes otherwise
-  (≤10 options);
-- grid: the question as a section, then one static select per row;
-- number: a number input with the question's min/max; text: a multi-line text input.
-
-The view's `private_metadata` carries the wave, the workspace and the page's field keys,
-so a submission is understood without any server-side session. What a page shows (hints,
-progress, notices, current values) comes from the conversation's `PageScreen`.
+One page (at most `MAX_FIELDS` fields) is one modal view. Each field is an input block whose
+`block_id` is the field key (`focus`, `tooling.ml_pipeline`), so per-field errors map straight
+onto `response_action: errors`: single → radio buttons (≤10) or a static select (option groups
+beyond 100, e.g. countries); multi → a multi-select with `max_selected_items` for "up to N",
+checkboxes otherwise; grid → the question, then one select per row; number → a number input;
+text → a multi-line input. `private_metadata` carries the wave, the workspace and the page's
+field keys, so a submission is understood without any server-side session.
 """
 
 from __future__ import annotations

@@ -293,6 +293,7 @@ async def test_a_passing_database_failure_is_retried_then_reported_keeping_the_i
     failures["left"] = 10_000
     await ada.pick("role", "models")
     assert ada.page.notice == NOT_SAVED_ANSWER and ada.page.fields[0].value == "models"
+    assert not ada.page.saved
     assert not (await services.flow.progress(wave_id, ADA)).has("role")
     assert "could not save your answer" in render(ada.screen)
     await ada.next({"role": "models"})  # a whole page: the page again, its input kept
@@ -309,3 +310,24 @@ async def test_a_required_question_cannot_be_skipped(services, event_value):
     await ada.pick("title", event_value)
     assert "needs an answer" in ada.page.fields[0].error
     assert await _stored(services) == 0
+
+
+async def test_the_terminal_says_when_an_answer_could_not_be_saved(services, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from bot.console import ConsoleChat
+
+    async def down(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    out = io.StringIO()
+    chat = ConsoleChat(services, Console(file=out, width=200, color_system=None),
+                       lambda _prompt: next(script), user="ada")
+    chat.conversation.save_policy = SavePolicy(deadline=0.3, attempt_timeout=0.2, first_delay=0.01)
+    script = iter(["2", "q"])
+    monkeypatch.setattr(services.flow, "submit", down)
+    outcome = await chat.run("state-of-mlops")
+    assert "could not save your answer" in out.getvalue()
+    assert outcome.answered == 0  # nothing was stored, and the chat does not claim so
