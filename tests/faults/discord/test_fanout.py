@@ -18,7 +18,7 @@ import bot.commands as commands
 from bot.scheduling import manual, start_scheduler
 from bot.scheduling.leader import SingleProcess
 from surveys.models import JobRun
-from tests.discord.kit import DiscordMember, texts
+from tests.discord.kit import DiscordMember, starters_on_ledger, texts
 from tests.discord.test_answering import launch
 from tests.slack.kit import count
 
@@ -34,9 +34,10 @@ def _quick_retries(monkeypatch):
     monkeypatch.setattr(manual, "RETRY", dataclasses.replace(manual.RETRY, base=manual.RETRY.base / 10))
 
 
-async def _starters(fake, announcement) -> list[int]:
+async def _starters(fake, services, announcement) -> list[int]:
     users = [fake.add_member(fake.guild_id, f"starter{i}") for i in range(STARTERS)]
     await asyncio.gather(*(DiscordMember(fake, u).take(announcement) for u in users))
+    await starters_on_ledger(services)  # the remind comes a day later (the ledger's daily batch)
     return users
 
 
@@ -46,7 +47,7 @@ def _reminders(fake, user: int) -> int:
 
 async def test_fan_out_killed_midway_is_resumed_with_its_result_dm(fake, runtime, dservices, monkeypatch):
     monkeypatch.setattr(commands, "INLINE_REMINDERS", 3)  # this one runs after the reply
-    users = await _starters(fake, await launch(fake))
+    users = await _starters(fake, dservices, await launch(fake))
     notifier = runtime.notifier
     real_dm, sent = notifier.dm, []
 
@@ -81,7 +82,7 @@ async def test_fan_out_killed_midway_is_resumed_with_its_result_dm(fake, runtime
 
 
 async def test_5xx_and_429_storm_loses_no_reminder(fake, runtime, dservices):
-    users = await _starters(fake, await launch(fake))
+    users = await _starters(fake, dservices, await launch(fake))
     fake.inject("POST", r"^/channels/\d+/messages$", status=503, times=8)
     fake.inject("POST", r"^/channels/\d+/messages$", status=429, times=6, retry_after=0.05)
     reply = await DiscordMember(fake, fake.moderator, timeout=60).command("remind")
@@ -90,7 +91,7 @@ async def test_5xx_and_429_storm_loses_no_reminder(fake, runtime, dservices):
 
 
 async def test_rate_limit_longer_than_the_cap_stops_at_once(fake, runtime, dservices):
-    users = await _starters(fake, await launch(fake))
+    users = await _starters(fake, dservices, await launch(fake))
     fake.inject("POST", r"^/channels/\d+/messages$", status=429, retry_after=300)
     started = time.monotonic()
     reply = await DiscordMember(fake, fake.moderator, timeout=20).command("remind")
