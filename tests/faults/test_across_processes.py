@@ -119,7 +119,7 @@ async def _healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> No
 async def test_a_delivery_replayed_to_two_processes_is_handled_once(fake, database_url, tmp_path):
     wave_id = await _open_wave(database_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
-    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="process-test-secret-0123456789-abcdefgh",
+    env.update(STATEOF_DATABASE_URL=database_url, STATEOF_SECRET_KEY="process-test-secret-0123456789-abcd",
                SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.base_url)
     ports = [_free_port(), _free_port()]
     procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--no-chat", "--host", "127.0.0.1",
