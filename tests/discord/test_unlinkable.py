@@ -26,14 +26,21 @@ async def test_ledger_and_responses_cannot_be_paired_after_a_concurrent_run(fake
     users = [fake.add_member(fake.guild_id, f"member{i}") for i in range(MEMBERS)]
     random.Random(5).shuffle(users)
 
+    active, most = 0, 0
+
     async def one(i: int, user: int) -> None:
-        await asyncio.sleep(i * 0.15)  # arrivals over 4.5 s; each member takes longer: they overlap
+        nonlocal active, most
+        await asyncio.sleep(i * 0.5)  # arrivals over 15 s; each member takes longer: they overlap
+        active += 1
+        most = max(most, active)
         member = DiscordMember(fake, user, timeout=60)
         await member.take(announcement)
         thanks = await member.answer_all()
+        active -= 1
         assert "Thank you" in texts(thanks), texts(thanks)
 
     await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
+    assert most >= 5, most  # a concurrent run: many members answering at the same time
     async with dservices.db.session() as session:
         names = dict((await session.execute(select(Respondent.pseudonym, Respondent.id))).all())
         wave_id = (await session.execute(select(Wave.id).where(Wave.label == "2026"))).scalar_one()

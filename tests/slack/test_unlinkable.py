@@ -75,13 +75,20 @@ async def test_ledger_and_responses_cannot_be_paired_after_a_concurrent_run(bot,
     order = INVITED + WALK_INS
     rng.shuffle(order)  # who answers first has nothing to do with the channel's member list
 
+    active, most = 0, 0
+
     async def one(i: int, user: str) -> None:
+        nonlocal active, most
         await asyncio.sleep(i * 0.1)  # arrivals over 4 s; each member takes longer: they overlap
+        active += 1
+        most = max(most, active)
         member = ConcurrentMember(bot, user)
         await member.take(wave_id)
         await member.answer_everything(random.Random(i))
+        active -= 1
 
     await asyncio.gather(*(one(i, u) for i, u in enumerate(order)))
+    assert most >= 5, most  # a concurrent run: many members answering at the same time
     truth = await _truth(sservices, order)
     assert len(truth) == 40
 
