@@ -2,7 +2,7 @@
 
 A closed wave takes no answers; it changes only when a member deletes their answers (or an
 imported wave is replaced). Every read checks a fingerprint of the wave's responses (count,
-newest update, sum of respondent ids: one indexed pass over one row per respondent), so a
+sum of their change counters, sum of respondent ids: one indexed pass over one row per respondent), so a
 deletion makes the kept aggregates stale and they are counted again. Segments are never
 kept (their queries differ every time); the whole-wave aggregates they are checked against
 (analytics.privacy) are.
@@ -41,11 +41,14 @@ def signature(query: WaveQuery) -> str:
 
 async def fingerprint(session: AsyncSession, wave_id: int) -> str:
     r = Response.__table__.c
-    count, newest, ids = (await session.execute(
-        select(func.count(), func.max(r.updated_at), func.coalesce(func.sum(r.respondent_id), 0))
+    # responses keep no time finer than the day (docs/privacy.md): changes are counted instead
+    count, revisions, ids = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(r.revision), 0),
+               # random 63-bit ids: summed modulo a prime (SQLite's sum() stops at 2**63)
+               func.coalesce(func.sum(r.respondent_id % 2147483647), 0))
         .where(r.wave_id == wave_id)
     )).one()
-    return f"{count}:{newest.isoformat() if newest else '-'}:{ids}"
+    return f"{count}:r{revisions}:{ids}"
 
 
 def _frame_json(frame: pd.DataFrame) -> str:

@@ -12,9 +12,12 @@
   median and quartiles for numbers. Free text is never charted.
 
 Rules every chart follows: about 800 px wide (8 in at 100 dpi); the Okabe-Ito colour-blind
-safe palette; percentages written on the bars; the wave labels with n in the legend or
-subtitle; long labels wrapped; suppressed waves (or waves that did not ask a question) are
-not drawn and are named in the subtitle; synthetic data is marked in the footnote. Labels
+safe palette; percentages written on the bars; the wave labels with the question's base n
+(those asked) in the legend or subtitle; whiskers for the 95% Wilson interval of each share
+and ↑/↓ on the changes that are significant after Benjamini–Hochberg; options in the order
+of analytics.ordering (natural order for scales, else by share); long labels wrapped;
+suppressed waves (or waves that did not ask a question) are not drawn and are named in the
+subtitle; synthetic data is marked in the footnote. Labels
 are community text: `$` is escaped so mathtext never interprets them. The PNG metadata is
 fixed, so the same summary gives the same bytes.
 """
@@ -37,13 +40,15 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analytics.model import OTHER, ChoiceResult, GridResult, NumberResult, Summary
+from analytics.model import OTHER, Change, ChoiceResult, GridResult, NumberResult, QuestionSummary, Summary
+from analytics.ordering import option_order
+from analytics.stats import METHOD_TEXT
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "render_charts", "question_chart", "question_figure", "movers_chart", "movers_figure",
-    "MOVERS_FILE", "MOVERS_LIMIT",
+    "MOVERS_FILE", "MOVERS_LIMIT", "lead_chart",
 ]
 
 MOVERS_FILE = "movers.png"
@@ -207,6 +212,64 @@ def _wave_n(summary: Summary, label: str) -> str:
     return f"{_esc(label)} (n={info.respondents:,})" if info is not None else _esc(label)
 
 
+def _base_n(summary: Summary, qs: QuestionSummary, label: str, row: str = "") -> str:
+    """'2026 (n=334 asked)' for a conditional question, '2026 (n=380)' otherwise: the base
+    the shares are of, not the wave's respondents."""
+    result = qs.results.get(label)
+    cell = result.rows.get(row) if isinstance(result, GridResult) and row else result
+    base = getattr(cell, "base", 0)
+    if not base and isinstance(result, GridResult):
+        base = next((c.base for c in result.rows.values() if c.base), 0)
+    if not base:
+        return _wave_n(summary, label)
+    return f"{_esc(label)} (n={base:,}{' asked' if qs.conditional else ''})"
+
+
+def _significant(summary: Summary, qs: QuestionSummary) -> dict[tuple[str, str], Change]:
+    """(row, option) → the significant change against the first compared wave."""
+    against = summary.compare[0] if summary.compare else ""
+    return {(c.row, c.option): c for c in qs.changes.get(against, []) if c.significant}
+
+
+def _arrow(change: Change | None) -> str:
+    return "" if change is None else " ↑" if change.delta > 0 else " ↓"
+
+
+class _Whiskers:
+    """95% intervals collected while drawing, then drawn in one call (one errorbar per bar
+    would cost more than the bars themselves)."""
+
+    def __init__(self) -> None:
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.low: list[float] = []
+        self.high: list[float] = []
+
+    def add(self, share: float, y: float, bounds: tuple[float, float] | None) -> float:
+        """Remember one interval; returns where it ends (for the value label)."""
+        if bounds is None:
+            return share
+        self.x.append(share)
+        self.y.append(y)
+        self.low.append(max(0.0, share - bounds[0]))
+        self.high.append(max(0.0, bounds[1] - share))
+        return max(share, bounds[1])
+
+    def draw(self, ax) -> None:
+        if self.x:
+            ax.errorbar(self.x, self.y, xerr=[self.low, self.high], fmt="none", ecolor=INK,
+                        elinewidth=0.9, capsize=2.5, capthick=0.9, alpha=0.75)
+
+
+def _method_note(summary: Summary, marked: bool) -> str:
+    """What the whiskers and arrows mean (empty when the chart compares nothing)."""
+    text = "Whiskers: 95% interval (Wilson)."
+    if marked and summary.compare:
+        text += (f" ↑ ↓: significant change since {_esc(summary.compare[0])} ({METHOD_TEXT}, "
+                 f"false discovery rate {summary.significance.q:.0%}).")
+    return text
+
+
 def _segment_line(summary: Summary) -> str:
     parts = []
     for key, options in summary.where.items():
@@ -253,11 +316,15 @@ def _waves_for(summary: Summary, results: dict, usable) -> _Waves:
 
 
 def _question_title(summary: Summary, question_id: str) -> str:
-    """'Focus for the next three months — 2026 (n=380)': the question, the wave and its n."""
+    """'Focus for the next three months — 2026 (n=380)': the question, the wave and its base
+    ('n=334 asked' for a conditional question)."""
     info = summary.waves.get(summary.wave)
     if info is None or info.suppressed:
         return summary.question_label(question_id)
-    return f"{summary.question_label(question_id)} — {summary.wave} (n={info.respondents})"
+    qs = summary.question(question_id)
+    if qs is None or summary.wave not in qs.results:
+        return f"{summary.question_label(question_id)} — {summary.wave} (n={info.respondents})"
+    return f"{summary.question_label(question_id)} — {_base_n(summary, qs, summary.wave)}"
 
 
 def _subtitle(summary: Summary, question_id: str, waves: _Waves, lead: str = "") -> str:
@@ -303,26 +370,10 @@ def _legend(fig: Figure, handles: list, frame: _Frame, height_in: float, plan: _
 
 
 # -- single / multi / country ---------------------------------------------------------------
-def _option_order(
-    summary: Summary, question_id: str, results: list[ChoiceResult], country: bool
-) -> list[str]:
-    known = list(summary.labels.get(question_id, {}).get("options", {}))
-    present: list[str] = []
-    for r in results:
-        for key in [*r.shares, *r.hidden, *r.merged]:
-            if key not in present:
-                present.append(key)
-    first = results[0]
-    if country or len(present) > MAX_OPTIONS:
-        best = {o: max(r.shares.get(o, 0.0) for r in results) for o in present}
-        ranked = sorted(present, key=lambda o: (o == OTHER, -first.shares.get(o, 0.0), -best[o], o))
-        ranked = [o for o in ranked if best[o] > 0 or o in first.shares][:MAX_OPTIONS]
-        return [o for o in ranked if any(o in r.shares for r in results)]
-    order = [o for o in known if o in present] + [o for o in present if o not in known]
-    if OTHER in order:
-        order = [o for o in order if o != OTHER] + [OTHER]
-    # an option only merged or hidden everywhere has nothing to draw
-    return [o for o in order if any(o in r.shares for r in results)]
+def _option_order(summary: Summary, qs: QuestionSummary, results: list[ChoiceResult]) -> list[str]:
+    """The options to draw, in the order every table and chat reply uses (analytics.ordering);
+    at most MAX_OPTIONS of them (the largest)."""
+    return [o for o in option_order(summary, qs, limit=MAX_OPTIONS) if any(o in r.shares for r in results)]
 
 
 def _missing_note(result: ChoiceResult, option: str, k: int) -> str:
@@ -339,9 +390,13 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
     if not waves.drawn:
         return None
     drawn = [results[w] for w in waves.drawn]
-    options = _option_order(summary, question_id, drawn, qtype == "country")
+    qs = summary.question(question_id)
+    if qs is None:
+        return None
+    options = _option_order(summary, qs, drawn)
     if not options:
         return None
+    marks = _significant(summary, qs)
     n_w = len(waves.drawn)
     bar = 0.3 if n_w == 1 else 0.22 if n_w <= 3 else 0.17
     gap = 0.2
@@ -351,19 +406,20 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
 
     total_options = len({o for r in drawn for o in r.shares})
     notes = []
+    of = "those it was asked (n in the legend)" if qs.conditional else "each wave's respondents"
     if qtype == "multi":
-        notes.append("Several choices allowed, so bars can add up to more than 100%. Shares are of each "
-                     "wave's respondents.")
+        notes.append(f"Several choices allowed, so bars can add up to more than 100%. Shares are of {of}.")
     else:
-        notes.append("Shares of each wave's respondents; totals can be below 100% when some skip "
-                     "the question.")
+        notes.append(f"Shares of {of}; totals can be below 100% when some skip the question.")
+    if any(r.ci for r in drawn):
+        notes.append(_method_note(summary, bool(marks)))
     if total_options > len(options):
         notes.append(f"The {len(options)} largest of {total_options} answers are shown.")
     if any(r.merged for r in drawn):
         notes.append(f"Answers chosen by fewer than {k} people are merged into Other.")
     fig = _figure()
     handles = [Patch(facecolor=WAVE_COLOURS[summary.labels_in_order.index(w) % len(WAVE_COLOURS)],
-                     label=_wave_n(summary, w)) for w in waves.drawn]
+                     label=_base_n(summary, qs, w)) for w in waves.drawn]
     plan = _plan_legend(fig, [h.get_label() for h in handles])
     frame = _Frame(
         title=_wrap(_question_title(summary, question_id), 60, 2),
@@ -378,8 +434,9 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
     left_in = min(2.8, max(1.2, 0.3 + _text_width_in(fig, tick_labels, LABEL_PT)))
     ax = _axes(fig, frame, height, left_in, 0.25)
 
-    top = max(r.shares.get(o, 0.0) for r in drawn for o in options)
+    top = max(max(r.shares.get(o, 0.0), (r.interval(o) or (0.0, 0.0))[1]) for r in drawn for o in options)
     upper = _upper(top)
+    whiskers = _Whiskers()
     for i, option in enumerate(options):
         y0 = i * group
         for j, label in enumerate(waves.drawn):
@@ -391,11 +448,15 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
                 share = 0.0  # countries nobody named are not listed
             if share is not None:
                 ax.barh(y, share, height=bar * 0.88, color=colour, edgecolor="none")
-                ax.text(share + upper * 0.008, y, _pct(share), va="center", ha="left",
-                        fontsize=VALUE_PT, color=INK, fontweight="bold" if j == 0 else "normal")
+                end = whiskers.add(share, y, r.interval(option))
+                change = marks.get(("", option)) if label == summary.wave else None
+                ax.text(end + upper * 0.008, y, _pct(share) + _arrow(change), va="center", ha="left",
+                        fontsize=VALUE_PT, fontweight="bold" if j == 0 else "normal",
+                        color=INK if change is None else BLUE if change.delta > 0 else VERMILLION)
             else:
                 ax.text(upper * 0.008, y, _missing_note(r, option, k), va="center", ha="left",
                         fontsize=NOTE_PT, color=MUTED, style="italic")
+    whiskers.draw(ax)
     centres = [i * group + n_w * bar / 2 for i in range(len(options))]
     ax.set_yticks(centres, tick_labels, fontsize=LABEL_PT, color=INK)
     ax.set_ylim(len(options) * group - gap / 2, -gap / 2)
@@ -431,10 +492,21 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
                for s in scale]
     handles.append(Patch(facecolor=NO_ANSWER, edgecolor="#CCCCCC", label="No answer"))
     plan = _plan_legend(fig, [h.get_label() for h in handles])
-    notes = ["Each bar is 100% of the wave's respondents; 'No answer' is the share who skipped the row."]
+    qs = summary.question(question_id)
+    if qs is None:
+        return None
+    marks = _significant(summary, qs)
+    asked = "of those it was asked" if qs.conditional else "of the wave's respondents"
+    notes = [f"Each bar is 100% {asked} (n beside the waves above); 'No answer' is the share who skipped "
+             "the row."]
     if any(c.merged for w in waves.drawn for c in results[w].rows.values()):
         notes.append(f"Scale points chosen by fewer than {k} people are merged into Other.")
-    lead = _wrap("Waves side by side: " + ", ".join(_wave_n(summary, w) for w in waves.drawn), 105, 2)
+    first = scale[0]
+    if any(c.ci for w in waves.drawn for c in results[w].rows.values()):
+        notes.append(_method_note(summary, bool(marks)).replace(
+            "Whiskers: 95% interval (Wilson).",
+            f"Whiskers: 95% interval (Wilson) of “{_esc(summary.option_label(question_id, first))}”."))
+    lead = _wrap("Waves side by side: " + ", ".join(_base_n(summary, qs, w) for w in waves.drawn), 105, 2)
     frame = _Frame(
         title=_wrap(_question_title(summary, question_id), 60, 2),
         subtitle=_subtitle(summary, question_id, waves, lead=lead),
@@ -448,6 +520,7 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
     wave_in = 0.06 + _text_width_in(fig, [_esc(w) for w in waves.drawn], NOTE_PT) + 0.14
     left_in = min(3.4, max(1.4, 0.25 + _text_width_in(fig, row_labels, LABEL_PT) + wave_in))
     ax = _axes(fig, frame, height, left_in, 0.25)
+    whiskers = _Whiskers()
     for i, row in enumerate(rows):
         y0 = i * group
         for j, label in enumerate(waves.drawn):
@@ -460,19 +533,28 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
                 ax.text(0.01, y, why, va="center", ha="left", fontsize=NOTE_PT, color=MUTED, style="italic")
                 continue
             x = 0.0
+            whisker_end = (cell.interval(first) or (0.0, 0.0))[1]
             for s in scale:
                 share = cell.shares.get(s, 0.0)
                 if share <= 0:
                     continue
                 ax.barh(y, share, left=x, height=bar * 0.86, color=colours[s], edgecolor="white",
                         linewidth=0.6)
-                if share >= 0.06:
-                    ax.text(x + share / 2, y, _pct(share), ha="center", va="center", fontsize=VALUE_PT,
+                change = marks.get((row, s)) if label == summary.wave else None
+                centre = x + share / 2
+                if s != first and x < whisker_end and x + share - whisker_end >= 0.05:
+                    centre = (whisker_end + x + share) / 2  # clear of the first point's whisker
+                if share >= 0.06 or change is not None:
+                    ax.text(centre, y, _pct(share) + _arrow(change), ha="center", va="center",
+                            fontsize=VALUE_PT, fontweight="normal" if change is None else "bold",
                             color="white" if colours[s] in DARK_FILLS else INK)
                 x += share
             if x < 0.999:
                 ax.barh(y, 1 - x, left=x, height=bar * 0.86, color=NO_ANSWER, edgecolor="white",
                         linewidth=0.6)
+            if first in cell.shares:  # the first scale point starts at 0: its interval reads off the axis
+                whiskers.add(cell.shares[first], y, cell.interval(first))
+    whiskers.draw(ax)
     centres = [i * group + n_w * bar / 2 for i in range(len(rows))]
     ax.set_yticks(centres, row_labels, fontsize=LABEL_PT, color=INK)
     ax.tick_params(axis="y", pad=wave_in * 72)  # the wave labels sit between row labels and bars
@@ -546,11 +628,14 @@ def movers_figure(summary: Summary, limit: int = MOVERS_LIMIT,
     title = f"Biggest movers: {_esc(now)} vs {_esc(then)}"
     lead = f"The largest significant changes in the share of respondents, {_esc(then)} → {_esc(now)}"
     segment = _segment_line(summary)
-    note = ("Only significant changes are shown (two-proportion z-test, 95%), largest first; "
-            "pts = percentage points. Shares are of each wave's respondents.")
+    sig = summary.significance
+    method = (f"two-proportion z-test, {METHOD_TEXT} over all {sig.tests} changes of the summary, "
+              f"false discovery rate {sig.q:.0%}")
+    note = (f"Only significant changes are shown ({method}), largest first; pts = percentage points.")
+    band = "Shares are of each question's base (those asked); light bands: 95% interval (Wilson)."
     if not movers:
         compared = f"{_wave_n(summary, then)} → {_wave_n(summary, now)}"
-        tested = "Every answer share was tested (two-proportion z-test, 95%)."
+        tested = f"Every answer share was tested ({method})."
         frame = _Frame(title=title, subtitle="\n".join(x for x in (compared, segment) if x),
                        footnote=_footnote(summary, tested))
         height = frame.top_in + 1.4 + frame.bottom_in
@@ -572,7 +657,7 @@ def movers_figure(summary: Summary, limit: int = MOVERS_LIMIT,
     ]
     plan = _plan_legend(fig, [h.get_label() for h in handles])
     frame = _Frame(title=title, subtitle="\n".join(x for x in (lead, segment) if x),
-                   footnote=_footnote(summary, note), legend_rows=plan.lines)
+                   footnote=_footnote(summary, note, band), legend_rows=plan.lines)
     row = 0.62
     plot_in = len(movers) * row
     height = frame.top_in + plot_in + frame.bottom_in
@@ -584,7 +669,6 @@ def movers_figure(summary: Summary, limit: int = MOVERS_LIMIT,
     ax = _axes(fig, frame, height, left_in, right_in)
     top = max(max(m.before, m.after) for m in movers)
     upper = _upper(top)
-    pad = upper * 0.02
     ax.set_ylim(len(movers) - 0.5, -0.5)
     label_x = -0.1 / (WIDTH - left_in - right_in)
     lower = -upper * 0.08
@@ -595,14 +679,16 @@ def movers_figure(summary: Summary, limit: int = MOVERS_LIMIT,
             ax.annotate("", xy=(m.after, i), xytext=(m.before, i),
                         arrowprops={"arrowstyle": "-|>,head_length=0.5,head_width=0.3", "color": colour,
                                     "linewidth": 2.2, "shrinkA": 5, "shrinkB": 6})
+        for bounds, ink in ((_mover_interval(summary, m, then), MUTED),
+                            (_mover_interval(summary, m, now), colour)):
+            if bounds is not None:  # a light band, so the arrow stays readable
+                ax.plot(bounds, [i, i], color=ink, linewidth=9, alpha=0.16, solid_capstyle="butt")
         ax.plot([m.before], [i], "o", markersize=8, markerfacecolor="white", markeredgecolor=MUTED,
                 markeredgewidth=1.6)
         ax.plot([m.after], [i], "o", markersize=9, color=colour)
-        up = m.after >= m.before
-        ax.text(m.before + (-pad if up else pad), i, _pct(m.before), ha="right" if up else "left",
-                va="center", fontsize=VALUE_PT, color=MUTED)
-        ax.text(m.after + (pad if up else -pad), i, _pct(m.after), ha="left" if up else "right",
-                va="center", fontsize=VALUE_PT + 0.5, color=INK, fontweight="bold")
+        ax.text(m.before, i - 0.2, _pct(m.before), ha="center", va="bottom", fontsize=VALUE_PT, color=MUTED)
+        ax.text(m.after, i - 0.2, _pct(m.after), ha="center", va="bottom", fontsize=VALUE_PT + 0.5, color=INK,
+                fontweight="bold")
         ax.text(1.02, i, f"{m.delta * 100:+.1f} pts",
                 transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=LABEL_PT,
                 color=colour, fontweight="bold")
@@ -618,6 +704,13 @@ def movers_figure(summary: Summary, limit: int = MOVERS_LIMIT,
     ax.set_xlim(lower, upper)
     _legend(fig, handles, frame, height, plan)
     return fig
+
+
+def _mover_interval(summary: Summary, mover, label: str) -> tuple[float, float] | None:
+    qs = summary.question(mover.question)
+    result = None if qs is None else qs.results.get(label)
+    cell = result.rows.get(mover.row) if isinstance(result, GridResult) else result
+    return cell.interval(mover.option) if isinstance(cell, ChoiceResult) else None
 
 
 def movers_chart(summary: Summary, limit: int = MOVERS_LIMIT,
@@ -646,6 +739,26 @@ def question_figure(summary: Summary, question_id: str) -> Figure | None:
         return _grid_figure(summary, qs.id, qs.results)
     if qs.type == "number":
         return _number_figure(summary, qs.id, qs.results)
+    return None
+
+
+def lead_chart(summary: Summary, question: str | None = None) -> tuple[str, bytes] | None:
+    """The one chart a chat post carries, drawn alone (rendering every chart would block the
+    bot for seconds): the question's chart, else the movers chart, else the first question
+    chart there is; as (file name, PNG bytes), or None when nothing can be drawn."""
+    if question:
+        png = question_chart(summary, question)
+        if png is not None:
+            return f"{question}.png", png
+        movers = movers_chart(summary, questions=[question])
+        return None if movers is None else (MOVERS_FILE, movers)
+    movers = movers_chart(summary)
+    if movers is not None:
+        return MOVERS_FILE, movers
+    for qs in summary.questions:
+        png = question_chart(summary, qs.id)
+        if png is not None:
+            return f"{qs.id}.png", png
     return None
 
 

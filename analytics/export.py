@@ -1,23 +1,29 @@
-"""Export a wave's answers per pseudonymous respondent, in the import CSV format.
+"""Export a wave's answers per pseudonymous respondent, in the import format.
 
 One row per respondent who answered anything; the header holds question ids (grid rows as
 `QUESTION.ROW`), multi answers are option ids joined by `;`, an empty cell is "not
 answered", and a `respondent` column holds the pseudonym (never a platform user id: the
 answer tables do not know one). The CSV re-imports with `stateof import`.
 
-`open_data=True` prepares a public release (Kaggle style): free-text questions are dropped,
-respondents are renumbered 1..n (so rows cannot be linked across waves or to the bot's
-pseudonyms), options held by fewer than `min_group_size` people are merged into "other" or
-blanked (analytics.privacy.open_data_values), and numbers are coarsened into groups of at
-least `min_group_size` neighbouring values, each shown as its group's lowest value.
+`open_data=True` prepares a public release (Kaggle style):
+- free-text questions are dropped;
+- rows are shuffled afresh for every release and numbered 1..n, so neither the order nor
+  the numbers link a row to the same member in another release or wave, or to the bot's
+  pseudonyms;
+- options held by fewer than `min_group_size` people are merged into "other" or blanked
+  (analytics.privacy.open_data_values), and numbers are coarsened into groups of at least
+  `min_group_size` neighbouring values, each shown as its group's lowest value;
+- the release is k-anonymous on its quasi-identifiers (QUASI_IDENTIFIERS below): values are
+  generalised until every combination of them is held by at least k rows, and the few rows
+  still alone are left out (see `k_anonymise`); what was generalised is reported.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -194,13 +200,106 @@ def _coarsen_numbers(qn: Questionnaire, rows: Rows, k: int) -> None:
                 del r[q.id]
 
 
+QUASI_IDENTIFIERS = (QuestionType.single, QuestionType.country)
+"""Every single-choice and country question is a quasi-identifier of an open-data release:
+facts a colleague may know about a member (for the built-in survey: title, role, company
+size, ML headcount, team outlook, industry, region). Multi-choice, grid, number and free-text
+answers are not combined into the check (see docs/analytics.md)."""
+
+
+def _ordered(q: Question) -> bool:
+    return bool(getattr(q, "ordered", False))
+
+
+def _classes(rows: Rows, qis: list[Question]) -> Counter[tuple[Any, ...]]:
+    return Counter(tuple(_qi(r, q) for q in qis) for r in rows.values())
+
+
+def _qi(row: dict[str, Any], q: Question) -> Any:
+    value = row.get(q.id)
+    return None if value is None else str(value)
+
+
+def _generalise_once(rows: Rows, q: Question) -> str | None:
+    """One step up the question's hierarchy; a description, or None when at the top.
+
+    Ordered options: the smallest bucket merges with its smaller neighbour ("11_50+51_200").
+    Unordered: the rarest value becomes "other". At the top the column is left blank."""
+    counts = Counter(_qi(r, q) for r in rows.values() if _qi(r, q) is not None)
+    if len(counts) <= 1:
+        if not counts:
+            return None
+        for r in rows.values():
+            r.pop(q.id, None)
+        return f"{q.id}: left blank (no grouping of it keeps every combination at k)"
+    if _ordered(q):
+        order = [o.id for o in q.choices]
+
+        def position(value: str) -> int:
+            first = value.split("+")[0]
+            return order.index(first) if first in order else len(order)
+
+        values = sorted(counts, key=position)
+        i = min(range(len(values)), key=lambda j: (counts[values[j]], j))
+        if i == 0:
+            j = 1
+        elif i == len(values) - 1:
+            j = i - 1
+        else:
+            j = i - 1 if counts[values[i - 1]] <= counts[values[i + 1]] else i + 1
+        a, b = sorted((values[i], values[j]), key=position)
+        merged = f"{a}+{b}"
+        for r in rows.values():
+            if _qi(r, q) in (a, b):
+                r[q.id] = merged
+        return f"{q.id}: {a} and {b} merged into {merged}"
+    rare = min((v for v in counts if v != OTHER), key=lambda v: (counts[v], v))
+    for r in rows.values():
+        if _qi(r, q) == rare:
+            r[q.id] = OTHER
+    return f"{q.id}: {rare} shown as {OTHER}"
+
+
+def k_anonymise(qn: Questionnaire, rows: Rows, k: int) -> list[str]:
+    """Generalise the quasi-identifiers until every combination of them is held by at least
+    k rows (in place); returns what was done, one line each.
+
+    Greedy, as Datafly: while more than max(k, 1% of rows) rows sit in combinations under k,
+    the quasi-identifier with the most distinct values goes one step up its hierarchy; the
+    rows still in small combinations after that are left out of the release."""
+    qis = [q for q in qn.questions if q.type in QUASI_IDENTIFIERS]
+    done: list[str] = []
+    allowed = max(k, len(rows) // 100)
+    while qis:
+        classes = _classes(rows, qis)
+        outliers = sum(n for n in classes.values() if n < k)
+        if outliers <= allowed:
+            break
+        distinct = {q.id: len({_qi(r, q) for r in rows.values()} - {None}) for q in qis}
+        candidates = [q for q in qis if distinct[q.id] > 0]
+        if not candidates:
+            break
+        target = max(candidates, key=lambda q: (distinct[q.id], -qis.index(q)))
+        step = _generalise_once(rows, target)
+        if step is not None:
+            done.append(step)
+    classes = _classes(rows, qis)
+    small = [rid for rid, r in rows.items() if classes[tuple(_qi(r, q) for q in qis)] < k]
+    for rid in small:
+        del rows[rid]
+    if small:
+        done.append(f"{len(small)} row(s) left out: their combination stayed under {k}")
+    return done
+
+
 def _records(
     qn: Questionnaire, pseudonyms: dict[int, str], rows: Rows, columns: list[str], open_data: bool
 ) -> Iterable[list[str]]:
     ids = [rid for rid, answers in rows.items() if answers]
     if open_data:
-        # a stable order unrelated to arrival time or pseudonym, then plain numbers
-        ids.sort(key=lambda rid: hashlib.sha256(pseudonyms.get(rid, str(rid)).encode()).digest())
+        # a fresh random order for every release, then plain numbers: nothing stable across
+        # releases or waves (an order by a hash of the pseudonym would pair the rows up)
+        secrets.SystemRandom().shuffle(ids)
         names = {rid: str(i) for i, rid in enumerate(ids, start=1)}
     else:
         ids.sort()
@@ -244,8 +343,11 @@ async def export_wave(
     fmt: str = "csv",
     open_data: bool = False,
     min_group_size: int = 5,
+    generalised: list[str] | None = None,
 ) -> bytes:
-    """The wave's answers as CSV or Parquet bytes (UnknownWave for an unknown label)."""
+    """The wave's answers as CSV or Parquet bytes (UnknownWave for an unknown label).
+
+    With `open_data`, what was generalised for k-anonymity is appended to `generalised`."""
     if fmt not in FORMATS:
         raise SurveyError(f"unknown export format '{fmt}' (use {' or '.join(FORMATS)})")
     qn, pseudonyms, rows = await _load(db, community_id, survey_id, wave)
@@ -258,6 +360,12 @@ async def export_wave(
             )
         _coarsen_choices(qn, rows, k)
         _coarsen_numbers(qn, rows, k)
+        steps = k_anonymise(qn, rows, k)
+        if any(s.endswith(f"stayed under {k}") for s in steps):  # rows left out: check again
+            _coarsen_choices(qn, rows, k)
+            _coarsen_numbers(qn, rows, k)
+        if generalised is not None:
+            generalised.extend(steps)
     columns = columns_of(qn, open_data=open_data)
     header = [RESPONDENT_COLUMN, *columns]
     records = _records(qn, pseudonyms, rows, columns, open_data)

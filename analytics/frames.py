@@ -7,6 +7,9 @@ row, option, respondent): SQLite and PostgreSQL count them without touching the 
 
 A segment (`--where`, platform) is a set of respondents expressed as `respondent_id IN
 (subquery)` conditions, so the same queries serve the whole wave and any segment.
+
+An open wave is counted on its released snapshot (`WaveQuery.released`, see
+analytics.releases): the same queries on copies of the same shape.
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from surveys.db import Database
-from surveys.models import Answer, AnswerChoice, Participation, Response
+from surveys.models import (
+    Answer,
+    AnswerChoice,
+    Participation,
+    ReleasedChoice,
+    ReleasedMember,
+    ReleasedValue,
+    Response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +43,9 @@ T = TypeVar("T")
 CHOICES = AnswerChoice.__table__
 ANSWERS = Answer.__table__
 RESPONSES = Response.__table__
+RELEASED_CHOICES = ReleasedChoice.__table__
+RELEASED_MEMBERS = ReleasedMember.__table__
+RELEASED_VALUES = ReleasedValue.__table__
 
 COUNT_COLUMNS = ["question_id", "row_id", "option_id", "n"]
 ANSWERED_COLUMNS = ["question_id", "row_id", "answered"]
@@ -53,19 +67,23 @@ class Segment:
     conditions: tuple[Condition, ...] = ()
     platform: str | None = None
 
-    def filters(self, wave_id: int, respondent: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    def filters(
+        self, wave_id: int, respondent: ColumnElement[Any], released: bool = False
+    ) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
+        choices = RELEASED_CHOICES if released else CHOICES
         for cond in self.conditions:
-            members = select(CHOICES.c.respondent_id).where(
-                CHOICES.c.wave_id == wave_id,
-                CHOICES.c.question_id == cond.question_id,
-                CHOICES.c.row_id.in_(cond.row_ids),
-                CHOICES.c.option_id.in_(cond.options),
+            members = select(choices.c.respondent_id).where(
+                choices.c.wave_id == wave_id,
+                choices.c.question_id == cond.question_id,
+                choices.c.row_id.in_(cond.row_ids),
+                choices.c.option_id.in_(cond.options),
             )
             out.append(respondent.in_(members))
         if self.platform:
-            on_platform = select(RESPONSES.c.respondent_id).where(
-                RESPONSES.c.wave_id == wave_id, RESPONSES.c.platform == self.platform
+            people = RELEASED_MEMBERS if released else RESPONSES
+            on_platform = select(people.c.respondent_id).where(
+                people.c.wave_id == wave_id, people.c.platform == self.platform
             )
             out.append(respondent.in_(on_platform))
         return out
@@ -83,6 +101,14 @@ class WaveQuery:
     all_choice: bool = False  # every choice question of the wave: no IN list needed
     segment: Segment = field(default_factory=Segment)
     keepable: bool = False  # a closed wave, whole: its aggregates may be kept (analytics.cache)
+    released: bool = False  # an open wave: count its released snapshot (analytics.releases)
+
+    def filters(self, respondent: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        return self.segment.filters(self.wave_id, respondent, self.released)
+
+    @property
+    def choices(self) -> Any:
+        return RELEASED_CHOICES if self.released else CHOICES
 
 
 @dataclass
@@ -114,10 +140,10 @@ async def count_choices(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
     """Respondents per (question, row, option): one index-only GROUP BY."""
     if not q.choice:
         return _frame([], COUNT_COLUMNS)
-    c = CHOICES.c
+    c = q.choices.c
     stmt = (
         select(c.question_id, c.row_id, c.option_id, func.count().label("n"))
-        .where(c.wave_id == q.wave_id, *q.segment.filters(q.wave_id, c.respondent_id))
+        .where(c.wave_id == q.wave_id, *q.filters(c.respondent_id))
         .group_by(c.question_id, c.row_id, c.option_id)
     )
     if not q.all_choice:
@@ -130,12 +156,11 @@ async def multi_answered(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
     """Distinct respondents per multi question (a respondent picks several options)."""
     if not q.multi:
         return _frame([], ANSWERED_COLUMNS)
-    c = CHOICES.c
+    c = q.choices.c
     stmt = (
         select(c.question_id, literal("").label("row_id"),
                func.count(c.respondent_id.distinct()).label("answered"))
-        .where(c.wave_id == q.wave_id, c.question_id.in_(q.multi),
-               *q.segment.filters(q.wave_id, c.respondent_id))
+        .where(c.wave_id == q.wave_id, c.question_id.in_(q.multi), *q.filters(c.respondent_id))
         .group_by(c.question_id)
     )
     return _frame((await session.execute(stmt)).all(), ANSWERED_COLUMNS)
@@ -145,11 +170,19 @@ async def free_answered(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
     """Non-skipped answers per text or number question."""
     if not q.free:
         return _frame([], ANSWERED_COLUMNS)
+    if q.released:  # the snapshot holds non-skipped answers only
+        v = RELEASED_VALUES.c
+        stmt = (
+            select(v.question_id, literal("").label("row_id"), func.count().label("answered"))
+            .where(v.wave_id == q.wave_id, v.question_id.in_(q.free), *q.filters(v.respondent_id))
+            .group_by(v.question_id)
+        )
+        return _frame((await session.execute(stmt)).all(), ANSWERED_COLUMNS)
     a = ANSWERS.c
     stmt = (
         select(a.question_id, literal("").label("row_id"), func.count().label("answered"))
         .where(a.wave_id == q.wave_id, a.question_id.in_(q.free), not_null_value(),
-               *q.segment.filters(q.wave_id, a.respondent_id))
+               *q.filters(a.respondent_id))
         .group_by(a.question_id)
     )
     return _frame((await session.execute(stmt)).all(), ANSWERED_COLUMNS)
@@ -159,10 +192,10 @@ async def number_values(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
     """The values of number questions (one float per respondent) for median and quartiles."""
     if not q.number:
         return _frame([], ["question_id", "number"])
-    a = ANSWERS.c
+    a = RELEASED_VALUES.c if q.released else ANSWERS.c
     stmt = select(a.question_id, a.number).where(
         a.wave_id == q.wave_id, a.question_id.in_(q.number), a.number.is_not(None),
-        *q.segment.filters(q.wave_id, a.respondent_id),
+        *q.filters(a.respondent_id),
     )
     return _frame((await session.execute(stmt)).all(), ["question_id", "number"])
 
@@ -170,10 +203,16 @@ async def number_values(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
 async def respondents(session: AsyncSession, q: WaveQuery) -> tuple[int, int]:
     """(respondents, completed): those with at least one non-skipped answer in the wave (the
     flow and the importer keep `responses.answered`, so this reads one row per respondent)."""
+    if q.released:
+        m = RELEASED_MEMBERS.c
+        stmt = select(func.count(), func.count().filter(m.completed.is_(True))).where(
+            m.wave_id == q.wave_id, *q.filters(m.respondent_id))
+        total, completed = (await session.execute(stmt)).one()
+        return int(total), int(completed or 0)
     r = RESPONSES.c
     stmt = select(
         func.count(), func.count(r.completed_at)
-    ).where(r.wave_id == q.wave_id, r.answered.is_(True), *q.segment.filters(q.wave_id, r.respondent_id))
+    ).where(r.wave_id == q.wave_id, r.answered.is_(True), *q.filters(r.respondent_id))
     total, completed = (await session.execute(stmt)).one()
     return int(total), int(completed or 0)
 
@@ -185,13 +224,14 @@ async def invited(session: AsyncSession, wave_id: int) -> int:
 
 
 async def distinct_choosers(
-    session: AsyncSession, wave_id: int, question_id: str, options: Sequence[str], segment: Segment
+    session: AsyncSession, wave_id: int, question_id: str, options: Sequence[str], segment: Segment,
+    released: bool = False,
 ) -> int:
     """Respondents choosing any of `options` (a renamed option merged from several old ones)."""
-    c = CHOICES.c
+    c = (RELEASED_CHOICES if released else CHOICES).c
     stmt = select(func.count(c.respondent_id.distinct())).where(
         c.wave_id == wave_id, c.question_id == question_id, c.option_id.in_(options),
-        *segment.filters(wave_id, c.respondent_id),
+        *segment.filters(wave_id, c.respondent_id, released),
     )
     return int((await session.execute(stmt)).scalar_one())
 

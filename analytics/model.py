@@ -271,12 +271,22 @@ def _changes_dict(changes: list[Change]) -> dict[str, Any]:
 class WaveInfo:
     label: str
     respondents: int
-    completed: int
+    completed: int | None  # None: hidden (a segment where 1..k-1 people have not completed)
     invited: int = 0
     suppressed: bool = False
     synthetic: bool = False
     imported: bool = False
     status: str = ""
+    # an open wave is counted on its released snapshot (analytics.releases): respondents it
+    # covers, its number, and whether it is held back after a member withdrew
+    covers: int | None = None
+    release: int | None = None
+    held: bool = False
+
+    def snapshot(self) -> dict[str, Any] | None:
+        if self.covers is None:
+            return None
+        return {"release": self.release, "covers": self.covers, "held": self.held}
 
 
 @dataclass
@@ -361,6 +371,8 @@ class Summary:
                 label: (None if info.suppressed else info.completed) for label, info in self.waves.items()
             },
             "suppressed": {label: info.suppressed for label, info in self.waves.items()},
+            "snapshot": {label: info.snapshot() for label, info in self.waves.items()
+                         if info.snapshot() is not None},
             "synthetic": any(info.synthetic for info in self.waves.values()),
             "min_group_size": self.min_group_size,
             "significance": self.significance.to_dict(),

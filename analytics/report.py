@@ -113,14 +113,26 @@ def segment_text(summary: Summary) -> str:
 
 
 def wave_line(summary: Summary, label: str) -> str:
-    """'2026: 380 respondents (352 completed, 41% of 927 invited)' or a suppression note."""
+    """'2026: 380 respondents (352 completed, 41% of 927 invited)', for a live wave '2026: based
+    on the first 40 respondents (…)', or a suppression note."""
     info = summary.waves[label]
+    k = summary.min_group_size
+    if info.held:
+        return (f"{label}: live results held back until at least {k} more respondents complete "
+                "(a member withdrew their answers)")
     if info.suppressed:
-        return f"{label}: fewer than {summary.min_group_size} respondents, results hidden"
-    text = f"{label}: {info.respondents} respondents ({info.completed} completed"
+        return f"{label}: fewer than {k} respondents, results hidden"
+    parts = [] if info.completed is None else [f"{info.completed} completed"]
     if info.invited and not summary.segmented:  # invitations are not known per segment
-        text += f", {info.respondents / info.invited:.0%} of {info.invited} invited"
-    text += ")"
+        parts.append(f"{info.respondents / info.invited:.0%} of {info.invited} invited")
+    if info.covers is not None:  # an open wave: its released snapshot (analytics.releases)
+        text = f"{label}: based on the first {info.covers} respondents"
+        if info.respondents != info.covers:
+            text += f", {info.respondents} of them in this segment"
+        parts.append(f"live results advance in steps of at least {k}")
+    else:
+        text = f"{label}: {info.respondents} respondents"
+    text += f" ({', '.join(parts)})" if parts else ""
     tags = [t for t, on in (("imported", info.imported), ("synthetic", info.synthetic)) if on]
     return text + (f" [{', '.join(tags)}]" if tags else "")
 

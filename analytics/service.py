@@ -31,6 +31,8 @@ from analytics.model import (
     suppressed_like,
 )
 from analytics.privacy import too_small
+from analytics.releases import Release, forget, live_release
+from analytics.segments import SegmentRefused, check_segment
 from analytics.summaries import option_map, question_result, row_map, wave_suppressed
 from surveys.countries import COUNTRIES
 from surveys.db import Database
@@ -143,6 +145,17 @@ def _query(
     return query, asked
 
 
+async def _live(db: Database, wave: Wave, k: int) -> Release | None:
+    """The released snapshot an open wave is counted on (None: a wave that is not open uses
+    every answer, and any snapshot it kept is dropped). See analytics.releases."""
+    if wave.status != WaveStatus.open.value:
+        await forget(db, wave.id)
+        return None
+    free = [q.id for q in questionnaire_of(wave).questions
+            if q.type in (QuestionType.text, QuestionType.number)]
+    return await live_release(db, wave.id, k, free)
+
+
 async def _exact_merged(
     db: Database, waves: list[tuple[Wave, WaveQuery, list[Question]]], frames: list[WaveFrames]
 ) -> dict[tuple[int, str], dict[str, int]]:
@@ -162,8 +175,8 @@ async def _exact_merged(
             for current, stored_ids in sources.items():
                 if len(stored_ids) > 1:
                     keys.append((wave.id, q.id, current))
-                    jobs.append(lambda s, w=wave.id, qid=q.id, ids=tuple(stored_ids), seg=query.segment:
-                                distinct_choosers(s, w, qid, ids, seg))
+                    jobs.append(lambda s, w=wave.id, qid=q.id, ids=tuple(stored_ids), seg=query.segment,
+                                live=query.released: distinct_choosers(s, w, qid, ids, seg, live))
     out: dict[tuple[int, str], dict[str, int]] = {}
     for (wave_id, qid, option), n in zip(keys, await run_parallel(db, jobs), strict=True):
         out.setdefault((wave_id, qid), {})[option] = n
@@ -263,13 +276,25 @@ async def build_summary(
 
     planned: list[tuple[Wave, WaveQuery, list[Question]]] = []
     empty: set[int] = set()
+    releases: dict[int, Release | None] = {}
+    refused: set[int] = set()
     for w in waves:
         segment = _segment(canonical, questionnaire_of(w), resolved_where, platform)
         if segment is None:
             empty.add(w.id)
             segment = Segment((Condition("", ("",), ("",)),), platform)  # matches nobody
         query, asked = _query(w, canonical, family, segment)
-        planned.append((w, query, asked))
+        releases[w.id] = await _live(db, w, k)
+        if w.id not in empty:
+            try:  # no segment that a neighbouring one would single a small group out of
+                await check_segment(db, w.id, released=releases[w.id] is not None, canonical=canonical,
+                                    where=resolved_where, platform=platform, k=k, segment=segment,
+                                    wave_qn=questionnaire_of(w))
+            except SegmentRefused:
+                if w is main:
+                    raise
+                refused.add(w.id)  # a compared wave: hidden, like a segment under k
+        planned.append((w, replace(query, released=releases[w.id] is not None), asked))
     frames = await load_waves(db, [q for _, q, _ in planned])
     exact = await _exact_merged(db, planned, frames)
     bases = await conditional_bases(db, planned, frames)
@@ -287,10 +312,20 @@ async def build_summary(
     infos: dict[str, WaveInfo] = {}
     for (w, _, _), f, whole in zip(planned, frames, wholes, strict=True):
         rest_small = whole is not None and too_small(whole.respondents - f.respondents, k)
+        release = releases[w.id]
+        held = release is not None and release.held
+        completed: int | None = f.completed
+        if whole is not None and (too_small(f.respondents - f.completed, k) or too_small(
+                (whole.respondents - whole.completed) - (f.respondents - f.completed), k)):
+            completed = None  # the segment's (or the rest's) unfinished would be a small group
         infos[w.label] = WaveInfo(
-            label=w.label, respondents=f.respondents, completed=f.completed, invited=f.invited,
-            suppressed=wave_suppressed(f.respondents, k) or rest_small, synthetic=w.synthetic,
+            label=w.label, respondents=f.respondents, completed=completed,
+            invited=f.invited if release is None else release.invited,
+            suppressed=wave_suppressed(f.respondents, k) or rest_small or held or w.id in refused,
+            synthetic=w.synthetic,
             imported=w.imported, status=w.status,
+            covers=None if release is None else release.covers,
+            release=None if release is None else release.number, held=held,
         )
 
     summaries: list[QuestionSummary] = []

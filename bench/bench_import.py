@@ -49,7 +49,7 @@ from sqlalchemy import select, text  # noqa: E402
 from bench import datagen  # noqa: E402
 from surveys.db import Database, sync_url  # noqa: E402
 from surveys.migrate import upgrade  # noqa: E402
-from surveys.models import Community, Wave, WaveStatus  # noqa: E402
+from surveys.models import Community, Wave, WaveStatus, random_key  # noqa: E402
 from surveys.schema import Questionnaire, QuestionType  # noqa: E402
 from surveys.waves import create_wave, ensure_community  # noqa: E402
 
@@ -60,7 +60,7 @@ COMMUNITY = "bench-import"
 LABEL_SHARE = 5  # every 5th respondent writes option labels instead of ids
 TABLE_COLUMNS = {
     "respondents": ["id", "community_id", "pseudonym", "created_at"],
-    "responses": ["wave_id", "respondent_id", "platform", "started_at", "completed_at",
+    "responses": ["id", "wave_id", "respondent_id", "platform", "started_at", "completed_at",
                   "updated_at"],
     "answers": ["id", "wave_id", "respondent_id", "question_id", "row_id", "value", "number",
                 "answered_at"],
@@ -213,7 +213,7 @@ async def read_back(db: Database, wave_id: int) -> dict[str, list[tuple]]:
     queries = {
         "respondents": "SELECT p.id, p.community_id, p.pseudonym, p.created_at FROM respondents p "
                        "JOIN responses r ON r.respondent_id = p.id WHERE r.wave_id = :w ORDER BY p.id",
-        "responses": "SELECT wave_id, respondent_id, platform, started_at, completed_at, updated_at "
+        "responses": "SELECT id, wave_id, respondent_id, platform, started_at, completed_at, updated_at "
                      "FROM responses WHERE wave_id = :w ORDER BY id",
         "answers": f"SELECT id, wave_id, respondent_id, question_id, row_id, {value}, number, "
                    "answered_at FROM answers WHERE wave_id = :w ORDER BY id",
@@ -231,14 +231,14 @@ async def read_back(db: Database, wave_id: int) -> dict[str, list[tuple]]:
     return out
 
 
-def renumber(rows: dict[str, list[tuple]], wave_id: int, first_respondent: int,
-             first_answer: int) -> dict[str, list[tuple]]:
-    """The same rows for another wave with fresh ids (keeps every reference consistent)."""
-    rid = {r[0]: first_respondent + i for i, r in enumerate(rows["respondents"])}
-    aid = {a[0]: first_answer + i for i, a in enumerate(rows["answers"])}
+def renumber(rows: dict[str, list[tuple]], wave_id: int) -> dict[str, list[tuple]]:
+    """The same rows for another wave with fresh random ids, as the application draws them
+    (keeps every reference consistent)."""
+    rid = {r[0]: random_key() for r in rows["respondents"]}
+    aid = {a[0]: random_key() for a in rows["answers"]}
     return {
         "respondents": [(rid[r[0]], *r[1:]) for r in rows["respondents"]],
-        "responses": [(wave_id, rid[r[1]], *r[2:]) for r in rows["responses"]],
+        "responses": [(random_key(), wave_id, rid[r[2]], *r[3:]) for r in rows["responses"]],
         "answers": [(aid[a[0]], wave_id, rid[a[2]], *a[3:]) for a in rows["answers"]],
         "answer_choices": [(aid[c[0]], c[1], wave_id, rid[c[3]], *c[4:])
                            for c in rows["answer_choices"]],
@@ -252,25 +252,6 @@ def raw_insert(conn: Any, backend: str, rows: dict[str, list[tuple]]) -> None:
     for table, cols in TABLE_COLUMNS.items():
         marks = ", ".join(("%s::json" if c == "value" else "%s") if pg else "?" for c in cols)
         cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows[table])
-    conn.commit()
-
-
-def next_ids(conn: Any) -> tuple[int, int]:
-    cur = conn.cursor()
-    cur.execute("SELECT coalesce(max(id), 0) + 1 FROM respondents")
-    first_respondent = int(cur.fetchone()[0])
-    cur.execute("SELECT coalesce(max(id), 0) + 1 FROM answers")
-    first_answer = int(cur.fetchone()[0])
-    conn.rollback()
-    return first_respondent, first_answer
-
-
-def fix_sequences(conn: Any) -> None:
-    """PostgreSQL: move the id sequences past the explicit ids the reference inserted."""
-    cur = conn.cursor()
-    for table in ("respondents", "answers"):
-        cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT coalesce(max(id), 1) FROM {table}))")
     conn.commit()
 
 
@@ -327,13 +308,10 @@ async def bench_backend(backend: str, args: argparse.Namespace, csv_path: Path) 
                                          status=WaveStatus.closed, imported=True)
                 wave_id = wave.id
             conn = target.connect()
-            first_respondent, first_answer = next_ids(conn)
-            again = renumber(rows, wave_id, first_respondent, first_answer)
+            again = renumber(rows, wave_id)
             t0 = time.perf_counter()
             raw_insert(conn, backend, again)
             raws.append(time.perf_counter() - t0)
-            if backend == "postgresql":
-                fix_sequences(conn)
             conn.close()
             if backend == "postgresql":
                 await delete_wave(db, wave_id)

@@ -18,7 +18,8 @@ Measured per backend, in a fresh worker process (so its peak memory is the summa
    "cold": the kept aggregates are forgotten before each run, so every wave is counted.
 2. charts: `analytics.charts.render_charts(summary)`, timed apart.
 3. reference: DuckDB computing the same shares (counts per question/row/option, answered,
-   respondents per wave, share = count / respondents) from the same rows already in memory:
+   respondents per wave, share = count / base: the respondents, or for a conditional question
+   those it was shown to) from the same rows already in memory:
    `answer_choices`, `answers` and `responses` read into Arrow tables before timing (loading
    them is not timed) and registered in DuckDB.
 Summary and reference runs alternate, so a busy machine slows both alike. The ratio is
@@ -122,7 +123,8 @@ def load_reference(url: str) -> dict[str, Any]:
 class Reference:
     """DuckDB computing the shares of every wave from the in-memory tables."""
 
-    def __init__(self, tables: dict[str, Any], multi: list[str], free: list[str]):
+    def __init__(self, tables: dict[str, Any], multi: list[str], free: list[str],
+                 conditions: dict[str, tuple[str, list[str]]] | None = None):
         import duckdb
 
         self.con = duckdb.connect()
@@ -130,6 +132,8 @@ class Reference:
             self.con.register(name, table)
         self.multi = multi
         self.free = free
+        # question → (earlier question, options that show it): its shares are of those asked
+        self.conditions = conditions or {}
 
     def run(self) -> dict[str, Any]:
         """Respondents per wave and (wave, question, row, option) → n, answered, share."""
@@ -143,8 +147,15 @@ class Reference:
             FROM who w JOIN responses r USING (wave_id, respondent_id)
             GROUP BY w.wave_id""").fetchall()
         per_wave = ", ".join(f"({w}, {n})" for w, n, _ in respondents) or "(NULL, NULL)"
+        asked = " UNION ALL ".join(
+            f"SELECT wave_id, '{q}' AS question_id, count(DISTINCT respondent_id) AS base "
+            f"FROM answer_choices WHERE question_id = '{target}' "
+            f"AND option_id IN ({', '.join(repr(o) for o in ids)}) GROUP BY wave_id"
+            for q, (target, ids) in self.conditions.items()
+        ) or "SELECT NULL AS wave_id, NULL AS question_id, NULL AS base"
         shares = self.con.execute(f"""
-            WITH counts AS (
+            WITH asked AS ({asked}),
+            counts AS (
                 SELECT wave_id, question_id, row_id, option_id, count(*) AS n
                 FROM answer_choices GROUP BY ALL),
             multi AS (
@@ -155,9 +166,10 @@ class Reference:
                    coalesce(m.answered,
                             sum(c.n) OVER (PARTITION BY c.wave_id, c.question_id, c.row_id))
                        AS answered,
-                   c.n / w.respondents AS share
+                   c.n / coalesce(a.base, w.respondents) AS share
             FROM counts c JOIN who w USING (wave_id)
-            LEFT JOIN multi m USING (wave_id, question_id)""").fetchall()
+            LEFT JOIN multi m USING (wave_id, question_id)
+            LEFT JOIN asked a USING (wave_id, question_id)""").fetchall()
         answered_free = self.con.execute(f"""
             SELECT wave_id, question_id, count(*) FROM answers
             WHERE question_id IN ({free}) AND value IS NOT NULL AND value <> 'null'
@@ -271,7 +283,8 @@ async def _summary_runs(args: argparse.Namespace) -> dict[str, Any]:
     out["reference_load"] = time.perf_counter() - t0
     multi = [q.id for q in qn.questions if q.type is QuestionType.multi]
     free = [q.id for q in qn.questions if q.type in (QuestionType.text, QuestionType.number)]
-    ref = Reference(tables, multi, free)
+    conditions = {q.id: (q.when.question, list(q.when.in_)) for q in qn.questions if q.when is not None}
+    ref = Reference(tables, multi, free, conditions)
     ref_result = ref.run()  # warm-up
     out["check"] = compare_results(json.loads(text), ref_result, wave_ids)
 

@@ -13,8 +13,10 @@ contents are those of the flow (see `--verify`, which answers a small sample thr
 - `responses`: one per (wave, respondent), `completed_at` set when every shown question is done;
 - `answers`: one per shown question (grid: per row); a skipped optional one holds JSON `null`;
 - `answer_choices`: one per chosen option of single, multi, country and grid answers;
-- `participation`: the ledger row of each member who started (members of the pool who did not
-  answer that wave are on it as invited only).
+- `participation`: the ledger once its daily batches are applied: every member of the pool
+  invited, `completed` for those who completed (members who did not answer are invited only).
+
+Ids are random 63-bit keys and times are days, as the application stores them (docs/privacy.md).
 
 The generated SQLite file is cached under `bench/data/` (gitignored); a PostgreSQL database is
 reused when it already holds this exact data set (same community slug, same row counts).
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import json
 import logging
+import random
 import sqlite3
 import sys
 import time
@@ -47,7 +50,7 @@ from surveys.catalog import Catalog  # noqa: E402
 from surveys.db import Database, sync_url  # noqa: E402
 from surveys.identity import Member, pseudonym  # noqa: E402
 from surveys.migrate import upgrade  # noqa: E402
-from surveys.models import Base, Community, Wave, WaveStatus  # noqa: E402
+from surveys.models import Base, Community, Wave, WaveStatus, day_start  # noqa: E402
 from surveys.schema import Question, Questionnaire, QuestionType  # noqa: E402
 from surveys.validation import chosen_options  # noqa: E402
 from surveys.waves import create_wave, ensure_community  # noqa: E402
@@ -57,7 +60,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = ROOT / "bench" / "data"
 SURVEY = "state-of-mlops"
 SECRET = b"bench-secret-not-for-production"
-GENERATOR_VERSION = 2  # bump when the generated rows change, so caches are rebuilt
+GENERATOR_VERSION = 3  # bump when the generated rows change, so caches are rebuilt
 COMPLETION_RATE = 0.93
 SKIP_RATE = 0.04  # an optional question left blank
 TEXT_RATE = 0.35  # a free-text question actually answered
@@ -274,12 +277,21 @@ def simulate(qn: Questionnaire, spec: Spec) -> Iterator[WaveAnswers]:
 
 @dataclass
 class Ids:
-    """Next free primary keys (the tables may already hold rows)."""
+    """Random 63-bit primary keys, as the application draws them (docs/privacy.md), from a
+    seeded generator so a data set is reproducible."""
 
-    respondent: int = 1
-    response: int = 1
-    answer: int = 1
-    participation: int = 1
+    seed: int = 0
+    used: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def next(self) -> int:
+        while True:
+            key = self.rng.getrandbits(63) or 1
+            if key not in self.used:
+                self.used.add(key)
+                return key
 
 
 @dataclass
@@ -304,9 +316,8 @@ COLUMNS = {
                 "answered_at"],
     "answer_choices": ["answer_id", "option_id", "wave_id", "respondent_id", "question_id",
                        "row_id"],
-    "participation": ["id", "wave_id", "platform", "space_id", "user_id", "invited_at",
-                      "started_at", "completed_at", "opted_out", "reminded_at", "reminders_sent",
-                      "dm_blocked"],
+    "participation": ["id", "wave_id", "platform", "space_id", "user_id", "invited", "completed",
+                      "opted_out", "reminded_at", "reminders_sent", "dm_blocked"],
 }
 
 
@@ -319,7 +330,8 @@ class RowBuilder:
         self.community_id = community_id
         self.wave_ids = list(wave_ids)
         self.ids = ids
-        self.ts = timestamp  # datetime → the value the database driver is given
+        # datetime → the value the database driver is given, cut to its day as the models do
+        self.ts = lambda when: timestamp(day_start(when))
         self.respondent_of: dict[int, int] = {}  # person → respondents.id
 
     def rows(self, wave: WaveAnswers) -> WaveRows:
@@ -330,10 +342,9 @@ class RowBuilder:
         for pos, person in enumerate(wave.persons.tolist()):
             if person not in self.respondent_of:
                 m = member(person)
-                self.respondent_of[person] = self.ids.respondent
-                out.respondents.append((self.ids.respondent, self.community_id,
-                                        pseudonym(SECRET, m), ts(wave.answered_at[pos])))
-                self.ids.respondent += 1
+                self.respondent_of[person] = key = self.ids.next()
+                out.respondents.append((key, self.community_id, pseudonym(SECRET, m),
+                                        ts(wave.answered_at[pos])))
             rid.append(self.respondent_of[person])
         when = [ts(t) for t in wave.answered_at]
         done = [ts(t + timedelta(minutes=5)) for t in wave.answered_at]
@@ -341,9 +352,8 @@ class RowBuilder:
             m = member(person)
             finished = done[pos] if wave.completed[pos] else None
             # every generated member answers the required first question: a respondent
-            out.responses.append((self.ids.response, wave_id, rid[pos], m.platform, when[pos],
+            out.responses.append((self.ids.next(), wave_id, rid[pos], m.platform, when[pos],
                                   finished, when[pos], True))
-            self.ids.response += 1
         # answers in arrival order: each respondent's fields together, as they submitted them
         per_pos: list[list[tuple[Question, str, Any]]] = [[] for _ in wave.persons]
         for f in wave.fields:
@@ -352,28 +362,24 @@ class RowBuilder:
         for pos, fields in enumerate(per_pos):
             r = rid[pos]
             for q, row_id, value in fields:
-                aid = self.ids.answer
-                self.ids.answer += 1
+                aid = self.ids.next()
                 number = float(value) if q.type is QuestionType.number and value is not None else None
                 out.answers.append((aid, wave_id, r, q.id, row_id, json.dumps(value), number, when[pos]))
                 for opt in chosen_options(q, value):
                     out.answer_choices.append((aid, opt, wave_id, r, q.id, row_id))
-        invited = ts(wave.opens_at)
+        # the ledger once the daily batches are applied: invited flags, completion flags
         for pos, person in enumerate(wave.persons.tolist()):
             m = member(person)
-            out.participation.append((
-                self.ids.participation, wave_id, m.platform, m.space, m.user, invited, when[pos],
-                done[pos] if wave.completed[pos] else None, False, None, 0, False))
-            self.ids.participation += 1
+            out.participation.append((self.ids.next(), wave_id, m.platform, m.space, m.user, True,
+                                      bool(wave.completed[pos]), False, None, 0, False))
         # the rest of the community was invited but did not answer this wave
         answered = set(wave.persons.tolist())
         for person in range(self.spec.pool):
             if person in answered:
                 continue
             m = member(person)
-            out.participation.append((self.ids.participation, wave_id, m.platform, m.space, m.user,
-                                      invited, None, None, False, None, 0, False))
-            self.ids.participation += 1
+            out.participation.append((self.ids.next(), wave_id, m.platform, m.space, m.user,
+                                      True, False, False, None, 0, False))
         return out
 
 
@@ -416,8 +422,7 @@ def write_sqlite(path: Path, spec: Spec, *, quiet: bool = False) -> Path:
     conn = sqlite3.connect(partial)
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-262144")
-    ids = Ids(*(conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {t}").fetchone()[0]
-                for t in ("respondents", "responses", "answers", "participation")))
+    ids = Ids(spec.seed)
     builder = RowBuilder(spec, community_id, wave_ids, ids, _sqlite_ts)
     totals = dict.fromkeys(TABLES, 0)
     for wave in simulate(qn, spec):
@@ -506,7 +511,7 @@ def write_postgres(url: str, spec: Spec, *, quiet: bool = False) -> None:
     community_id, wave_ids = asyncio.run(_setup(url, spec, qn, WaveStatus.closed))
     dsn = sync_url(url).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn:
-        builder = RowBuilder(spec, community_id, wave_ids, Ids(), _pg_ts)
+        builder = RowBuilder(spec, community_id, wave_ids, Ids(spec.seed), _pg_ts)
         for wave in simulate(qn, spec):
             rows = builder.rows(wave)
             with conn.transaction(), conn.cursor() as cur:
@@ -514,10 +519,6 @@ def write_postgres(url: str, spec: Spec, *, quiet: bool = False) -> None:
                     _copy_rows(cur, table, getattr(rows, table))
             if not quiet:
                 print(f"  postgresql: wave {wave.label} written ({rows.count()})", flush=True)
-        with conn.cursor() as cur:
-            for table in ("respondents", "responses", "answers", "participation"):
-                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                            f"(SELECT max(id) FROM {table}))")
         conn.commit()
         # what autovacuum does shortly after a bulk load: statistics and the visibility map
         # (index-only scans need it)
@@ -553,7 +554,7 @@ async def _through_flow(url: str, spec: Spec, qn: Questionnaire) -> None:
 
     _, wave_ids = await _setup(url, spec, qn, WaveStatus.open)
     db = Database(url)
-    flow = AnswerFlow(db, SECRET)
+    flow = AnswerFlow(db, SECRET, batch_min=1)
     try:
         for wave in simulate(qn, spec):
             wave_id = wave_ids[wave.index]
@@ -562,6 +563,8 @@ async def _through_flow(url: str, spec: Spec, qn: Questionnaire) -> None:
                 await flow.start(wave_id, m)
                 if values:
                     await flow.submit(wave_id, m, values, answered_at=wave.answered_at[pos])
+        # the ledger's daily batches, applied (the bulk rows model the ledger after them)
+        await flow.ledger.flush(db, today=datetime.now(UTC) + timedelta(days=1))
         async with db.session() as session:
             for wave_id in wave_ids:
                 close_wave(await wave_by_id(session, wave_id))
@@ -591,8 +594,8 @@ def _snapshot(path: Path) -> dict[str, set[tuple]]:
             "JOIN answers a ON a.id = c.answer_id JOIN waves w ON w.id = c.wave_id "
             "JOIN respondents p ON p.id = c.respondent_id")),
         "participation": set(q(
-            "SELECT w.label, x.platform, x.space_id, x.user_id, x.completed_at IS NOT NULL "
-            "FROM participation x JOIN waves w ON w.id = x.wave_id WHERE x.started_at IS NOT NULL")),
+            "SELECT w.label, x.platform, x.space_id, x.user_id FROM participation x "
+            "JOIN waves w ON w.id = x.wave_id WHERE x.completed")),
     }
     conn.close()
     return out

@@ -7,7 +7,6 @@ pandas and matplotlib only where they are needed), so `stateof --help` answers a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -29,9 +28,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings=HELP_OPTIONS,
+    rich_markup_mode=None,
 )
-surveys_app = typer.Typer(help="The questionnaire catalog.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+surveys_app = typer.Typer(help="The questionnaire catalog.", no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True,
+                     rich_markup_mode=None)
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(db_app, name="db")
 
@@ -73,6 +74,8 @@ def demo(
     out.print(f"Building a synthetic community ({', '.join(f'{k}: {v}' for k, v in WAVES.items())} "
               "members) answering through the answer flow...")
     try:
+        import asyncio
+
         result = asyncio.run(run_demo(out_dir, seed))
     except OSError as exc:
         raise fail(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
@@ -179,6 +182,9 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
     try:
         qn = load_file(file)
     except QuestionnaireError as exc:
+        if len(exc.problems) == 1:  # one line: the file and its problem
+            err.print(f"{file}: {exc.problems[0]}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         err.print(f"[red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False, soft_wrap=True)
         for problem in exc.problems[:SHOWN_PROBLEMS]:
             err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)

@@ -243,21 +243,32 @@ def register(app: typer.Typer) -> None:
             raise _fail(PARQUET_MISSING)
         settings = ctx.settings()
 
+        generalised: list[str] = []
+
         async def work(services: Any) -> bytes:
+            from rich.markup import escape
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             from analytics.export import export_wave
 
             _questionnaire(services, survey)
             community_id = await _community_id(services, community, create=False)
-            with Progress(SpinnerColumn(), TextColumn(f"[bold]exporting[/] {wave} as {fmt}"),
-                          TimeElapsedColumn(), console=err, transient=True):
+            with Progress(SpinnerColumn(), TextColumn("[bold]exporting[/] {task.description}"),
+                          TimeElapsedColumn(), console=err, transient=True) as bar:
+                bar.add_task(escape(f"{survey} {wave} as {fmt}"), total=None)
+                bar.refresh()
                 return await export_wave(
                     services.db, community_id=community_id, survey_id=survey, wave=wave, fmt=fmt,
-                    open_data=open_data, min_group_size=settings.min_group_size,
+                    open_data=open_data, min_group_size=settings.min_group_size, generalised=generalised,
                 )
 
         data = ctx.run(settings, work, migrate=False)
+        if open_data:  # what k-anonymity changed: on stderr, and next to the file as a sidecar
+            note = [f"Open data, k = {settings.min_group_size}: "
+                    + ("generalised for k-anonymity:" if generalised else "nothing needed generalising."),
+                    *(f"  {line}" for line in generalised)]
+            for line in note:
+                err.print(line, highlight=False, markup=False)
         target = out_file
         if target is None and fmt == "parquet":
             target = Path(f"{survey}-{wave}{'-open' if open_data else ''}.parquet")
@@ -267,6 +278,9 @@ def register(app: typer.Typer) -> None:
             return
         try:
             target.write_bytes(data)
+            if open_data:
+                sidecar = target.with_name(target.name + ".generalised.txt")
+                sidecar.write_text("\n".join(note) + "\n", encoding="utf-8")
         except OSError as exc:
             raise _fail(f"cannot write {target}: {exc.strerror}") from None
         err.print(f"Wrote {target} ({len(data):,} bytes).", highlight=False, markup=False)

@@ -40,7 +40,7 @@ def _channel(spec: str):
 def register(app: typer.Typer) -> None:
     """Add the `schedule` command group to the `stateof` CLI."""
     schedule_app = typer.Typer(help="Recurring waves: open, remind, close on a cron schedule.",
-                               no_args_is_help=True)
+                               no_args_is_help=True, rich_markup_mode=None)
     app.add_typer(schedule_app, name="schedule")
 
     @schedule_app.command("add")

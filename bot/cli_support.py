@@ -11,7 +11,6 @@ Heavy modules (SQLAlchemy, Alembic, pydantic-settings) are imported inside the f
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -28,25 +27,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Output for pipes keeps its width: Rich would otherwise cut tables to 80 columns when stdout
-# is not a terminal (`stateof schedule list | cat`). On a terminal, Rich measures it.
-out = Console(soft_wrap=False)
+out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 WIDE = 400  # columns a table may use when printed to a pipe or file
 
 
 def print_table(table: object) -> None:
-    """A Rich table on stdout: the terminal's width there, never cut when piped."""
+    """A Rich table on stdout: the terminal's width there, never cut when piped (a table takes
+    only the width its cells need, up to `WIDE` columns)."""
     if out.is_terminal:
         out.print(table)
     else:
-        out.print(table, width=WIDE, crop=False)
+        Console(file=out.file, width=WIDE, no_color=out.no_color).print(table)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one red line on stderr and return the Exit to raise."""
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one red line on stderr and return the Exit to raise (the message is shown as
+    written: `stateof[parquet]` or a wave label in brackets is not Rich markup)."""
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -117,6 +118,8 @@ async def check_schema(db: Database) -> None:
 
 def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine; a bad setting or an unreachable database becomes one line, exit 2."""
+    import asyncio
+
     from bot.settings import SettingsError
     from surveys.db import DatabaseUnavailable
 

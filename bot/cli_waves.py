@@ -24,7 +24,10 @@ from bot.cli_support import err, fail, out, run_with_services, settings_or_exit
 from bot.command_table import COMMANDS, Arg, Command, Kind
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from bot.services import Services
+    from surveys.ports import ChannelRef
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +108,21 @@ class NotifyingScheduler:
     def __init__(self, services: Services):
         self.services = services
 
-    async def add_schedule(self, *args: Any, **kwargs: Any) -> str:
-        raise NotImplementedError("the CLI adds schedules with `stateof schedule add`")
+    async def add_schedule(
+        self, community_id: int, survey_id: str, cron: str, *, duration: timedelta,
+        label_pattern: str, channels: list[ChannelRef], reminders: list[str] | None = None,
+    ) -> str:
+        from bot.scheduling.schedules import create_schedule, notify_change, schedule_info
+        from surveys.models import Community, utcnow
+
+        async with self.services.db.session() as session:
+            community = await session.get(Community, community_id)
+            assert community is not None
+            schedule = await create_schedule(session, community, survey_id, cron, duration=duration,
+                                             label_pattern=label_pattern, channels=channels,
+                                             reminders=reminders)
+            await notify_change(session, f"schedule:{schedule.id}")
+            return schedule_info(schedule, utcnow()).describe()
 
     async def upcoming(self, community_id: int) -> list[tuple[str, object]]:
         from bot.scheduling.plan import build_plan

@@ -60,7 +60,7 @@ class Arg:
     help: str
     required: bool = False
     positional: bool = True
-    shown: str = ""  # how usage shows its value, e.g. 30d
+    shown: str = ""  # how usage shows a `name:value` option's value, e.g. 30d
 
     @property
     def key(self) -> str:
@@ -88,7 +88,7 @@ class Command:
     moderator: bool = True
     slow: bool = False  # may take longer than a platform's reply window: acknowledged first
     cli: bool = False  # mirrored as `stateof NAME` (posting through the configured platforms)
-    example: str = ""
+    example: str = ""  # shown in /survey help
 
     @property
     def group(self) -> str:
@@ -116,7 +116,7 @@ class Command:
             elif a.kind is Kind.where:
                 shown = f"where {a.shown}"
             elif a.positional:
-                shown = a.shown or a.name.upper()
+                shown = a.name.upper()
             else:
                 shown = f"{a.name}:{a.shown or a.name.upper()}"
             parts.append(shown if a.required else f"[{shown}]")
@@ -155,16 +155,16 @@ COMMANDS: tuple[Command, ...] = (
             slow=True, cli=True),
     Command("close", "close the wave and post its summary", (_WAVE,), slow=True, cli=True),
     Command("extend", "move the close time of a wave later", (
-        Arg("by", Kind.duration, "How much longer, e.g. 7d", required=True, shown="7d"),
+        Arg("by", Kind.duration, "How much longer, e.g. 7d", required=True),
         _WAVE,
-    ), cli=True, example="extend 7d  ·  extend 2026 3d"),
+    ), cli=True, example="extend 2026 3d"),
     Command("reopen", "open a closed wave again with a fresh close time", (
         _WAVE_NEEDED,
-        Arg("duration", Kind.duration, "How long it stays open again (default: 7d)", shown="7d"),
+        Arg("duration", Kind.duration, "How long it stays open again (default: 7d)"),
     ), slow=True, cli=True),
     Command("rename", "give a wave a new label", (
         _WAVE_NEEDED,
-        Arg("label", Kind.text, "The new label, e.g. 2026-Q4", required=True, shown="NEW-LABEL"),
+        Arg("label", Kind.text, "The new label, e.g. 2026-Q4", required=True),
     ), cli=True),
     Command("delete", "delete a wave and all its answers (asks to confirm)", (
         _WAVE_NEEDED,
@@ -207,8 +207,8 @@ def usage_error(spec: Command) -> CommandError:
 
 def help_lines(moderator: bool) -> list[str]:
     """`/survey help`: every command a member (or moderator) may use, with its usage."""
-    return [f"/survey {c.usage()} — {c.help}" for c in sorted(COMMANDS, key=lambda c: c.name)
-            if moderator or not c.moderator]
+    return [f"/survey {c.usage()} — {c.help}" + (f", e.g. /survey {c.example}" if c.example else "")
+            for c in sorted(COMMANDS, key=lambda c: c.name) if moderator or not c.moderator]
 
 
 # -- Slack-style text -------------------------------------------------------------------------

@@ -15,12 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from analytics.export import export_wave
+from sqlalchemy import select
+
 from bot import lifecycle
 from bot.command_table import BY_NAME, CommandError, bind_args, command, help_lines, parse_command_text
-from bot.lifecycle import LifecycleError, local_time, parse_duration
+from bot.lifecycle import local_time, parse_duration
+from bot.scheduling import manual
 from bot.scheduling.schedules import (
     describe_cron,
     list_schedules,
@@ -123,12 +125,6 @@ REMINDERS_PER_MINUTE = 50  # Slack's conversations.open (Tier 3); Discord allows
 REMIND_GAP = timedelta(hours=1)
 
 
-def remind_text(result: Any) -> str:
-    return (f"Reminders sent: {result.sent}. Could not reach: {result.unreachable}. "
-            f"Failed: {result.failed}. Those who opted out, completed, or were reminded in the "
-            "last hour were skipped.")
-
-
 def split_platform(where: dict[str, list[str]]) -> str | None:
     """Take `platform=slack` out of a filter: results of the members who answered there."""
     chosen = where.pop("platform", None)
@@ -189,10 +185,17 @@ class Commands:
         return await HANDLERS[spec.name](self, inv)
 
     async def _community(self, inv: Invocation) -> Community:
-        if inv.platform == CLI:
+        if inv.platform == CLI:  # the community named by slug; only `launch` creates it
+            slug = inv.space or self.services.settings.community
             async with self.services.db.session() as session:
-                return await ensure_community(session, inv.space or self.services.settings.community,
-                                              timezone=self.services.settings.timezone)
+                if inv.command == "launch":
+                    return await ensure_community(session, slug, timezone=self.services.settings.timezone)
+                found = (await session.execute(select(Community).where(Community.slug == slug))
+                         ).scalar_one_or_none()
+            if found is None:
+                raise CommandError(f"unknown community '{slug}'; nothing has been launched there yet "
+                                   "(see --community)")
+            return found
         return await self.services.community_for(inv.platform, inv.space)
 
     async def _wave(self, inv: Invocation, label: str | None) -> Wave:
@@ -215,7 +218,8 @@ class Commands:
         label = inv.args.get("wave") or _default_label(community)
         channel = inv.channel_ref(inv.args.get("channel"))
         if channel is None:
-            raise CommandError("Name a channel to announce the survey in, e.g. #general")
+            raise CommandError("Name a channel to announce the survey in, e.g. " + (
+                "--channel slack:T0123:C0456" if inv.platform == CLI else "#general"))
         duration = parse_duration(inv.args["duration"]) if inv.args.get("duration") else \
             lifecycle.DEFAULT_DURATION
         wave, posted = await lifecycle.launch(
@@ -257,10 +261,9 @@ class Commands:
         wave = await self._wave(inv, inv.args.get("wave"))
         community = await self._community(inv)
         info = await lifecycle.wave_status(self.services, wave)
-        rate = f"{info.response_rate:.0%}" if info.response_rate is not None else "n/a"
         lines = [
             f"Respondents: {info.respondents} (completed: {info.completed})",
-            f"Response rate: {rate} of {info.invited} invited",
+            f"Response rate: {info.rate_text()}",
             f"Status: {wave.status}, {info.time_left}",
             f"Closes: {local_time(wave.closes_at, community.timezone)}",
         ]
@@ -272,29 +275,28 @@ class Commands:
     @handles("remind")
     async def remind(self, inv: Invocation) -> Message:
         """DM who has not finished. Members reminded in the last hour are skipped (a second
-        `/survey remind` never nags twice); a large fan-out runs after the reply."""
+        `/survey remind` never nags twice); one fan-out per wave runs at a time, as a durable
+        job (bot.scheduling.manual) that a restart resumes; a large one runs after the reply
+        and its result comes as a DM."""
         wave = await self._wave(inv, inv.args.get("wave"))
         if wave.status != WaveStatus.open.value:
             raise CommandError(f"Wave '{wave.label}' is not open; nothing to remind.")
         since = utcnow() - REMIND_GAP
         pending = await lifecycle.pending_reminders(self.services, wave.id, skip_reminded_since=since)
+        request = manual.Request(since, inv.member)
+        if not await manual.claim(self.services, wave.id, request):
+            started = await manual.running_since(self.services, wave.id)
+            community = await self._community(inv)
+            return reply(f"Reminders for '{wave.label}' are already being sent (started "
+                         f"{local_time(started, community.timezone)}); whoever started them gets the "
+                         "result in a DM. Nobody is reminded twice.")
         if pending <= INLINE_REMINDERS:
-            result = await lifecycle.remind(self.services, wave.id, skip_reminded_since=since)
-            return reply(remind_text(result))
-        self.services.spawn(self._remind_later(inv, wave, since), f"remind:{wave.id}")
+            result = await manual.run(self.services, wave.id, request, tell=False)
+            return reply(manual.result_text(result))
+        self.services.spawn(manual.run(self.services, wave.id, request), f"remind:{wave.id}")
         minutes = max(1, round(pending / REMINDERS_PER_MINUTE))
         return reply(f"Sending {pending} reminders for '{wave.label}' in the background (about "
                      f"{minutes} min at the platform's pace). I'll send you the result in a DM.")
-
-    async def _remind_later(self, inv: Invocation, wave: Wave, since: datetime) -> None:
-        try:
-            result = await lifecycle.remind(self.services, wave.id, skip_reminded_since=since)
-            text = remind_text(result)
-        except LifecycleError as exc:
-            text = str(exc)
-        notifier = self.services.notifiers.get(inv.platform)
-        if notifier is not None:
-            await notifier.dm(inv.member, Message(title=f"Reminders for {wave.label}", text=text))
 
     @handles("close")
     async def close(self, inv: Invocation) -> Message:
@@ -332,6 +334,8 @@ class Commands:
     @handles("export")
     async def export(self, inv: Invocation) -> Message:
         wave = await self._wave(inv, inv.args.get("wave"))
+        from analytics.export import export_wave  # pandas: only when exporting
+
         data = await export_wave(
             self.services.db, community_id=wave.community_id, survey_id=wave.survey_id,
             wave=wave.label, fmt="csv", min_group_size=self.services.settings.min_group_size,
@@ -453,12 +457,13 @@ class Commands:
         wave = await self._named_wave(inv)
         if not _flag(inv.args.get("confirm")):
             found = await lifecycle.wave_contents(self.services, wave.id)
-            again = ("stateof delete " if inv.platform == CLI else "/survey delete ") + wave.label
+            again = {CLI: f"stateof delete {wave.label} --confirm",
+                     "discord": f"/survey delete wave:{wave.label} confirm:True"}.get(
+                         inv.platform, f"/survey delete {wave.label} confirm")
             return reply(
                 f"This deletes wave '{found.label}' of {found.survey_id} ({found.status}) with its "
                 f"{found.responses} response(s) and {found.answers} answer(s), for good. To go ahead: "
-                f"{again} {'--confirm' if inv.platform == CLI else 'confirm'}",
-                title="Delete a wave?")
+                f"{again}", title="Delete a wave?")
         gone = await lifecycle.delete_wave(self.services, wave.id, by=inv.who)
         if self.scheduling:
             await self.scheduling.wave_changed(wave.id)
@@ -537,7 +542,6 @@ def _label(q, option_id: str) -> str:
 
 
 def _default_label(community: Community) -> str:
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     return str(datetime.now(ZoneInfo(community.timezone)).year)

@@ -117,7 +117,7 @@ def _first_wave_questionnaire(qn: Questionnaire) -> Questionnaire:
 async def _invite(db: Database, wave_id: int, n: int, when: datetime) -> None:
     """Put the channel's members on the participation ledger, as an announcement does."""
     rows = [{"wave_id": wave_id, "platform": "synthetic", "space_id": "demo", "user_id": f"member-{i}",
-             "invited_at": when} for i in range(n)]
+             "invited": True} for i in range(n)]
     async with db.session() as session:
         await session.execute(insert_ignore(session, Participation, ["wave_id", "platform", "space_id",
                                                                      "user_id"]), rows)

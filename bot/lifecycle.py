@@ -1,13 +1,15 @@
 """Wave lifecycle actions shared by moderator commands and the scheduler.
 
 Each action is idempotent where it can be (opening an open wave, closing a closed one)
-and talks to platforms only through the notifiers registered on `Services`.
+and talks to platforms only through the notifiers registered on `Services`. The analytics
+stack (pandas, matplotlib) is imported only by `summary_message`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,9 +18,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import false, func, or_, select, update
 
-from analytics.charts import render_charts
-from analytics.report import chat_lines
-from analytics.service import build_summary, previous_labels
 from bot.services import Services
 from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
@@ -33,10 +32,12 @@ from surveys.models import (
     Wave,
     WaveAggregate,
     WaveStatus,
+    day_start,
+    random_key,
     utcnow,
 )
-from surveys.ports import TAKE_SURVEY, Attachment, Button, ChannelRef, Message
-from surveys.upsert import insert_ignore
+from surveys.ports import TAKE_SURVEY, Attachment, Button, ChannelRef, Message, Notifier
+from surveys.upsert import dialect_insert
 from surveys.waves import (
     LABEL,
     close_wave,
@@ -93,8 +94,9 @@ def time_left(until: datetime | None, now: datetime | None = None) -> str:
     return f"{hours} h {(rest % 3600) // 60} min left"
 
 
-def announcement(wave: Wave, tz: str) -> Message:
-    """The message that opens a wave in a channel, with the "Take the survey" button."""
+def announcement(wave: Wave, tz: str, min_group_size: int) -> Message:
+    """The message that opens a wave in a channel, with the "Take the survey" button; its
+    privacy line names the configured minimum group size (STATEOF_MIN_GROUP_SIZE)."""
     qn = questionnaire_of(wave)
     text = qn.description or f"Help us see the state of our community: {qn.title}."
     return Message(
@@ -103,7 +105,7 @@ def announcement(wave: Wave, tz: str) -> Message:
         fields=[
             ("Takes about", f"{qn.minutes} minutes, {len(qn.questions)} questions"),
             ("Closes", local_time(wave.closes_at, tz)),
-            ("Privacy", "Stored under a pseudonym; groups under 5 are never shown."),
+            ("Privacy", f"Stored under a pseudonym; groups under {min_group_size} are never shown."),
         ],
         buttons=[Button("Take the survey", TAKE_SURVEY, str(wave.id))],
     )
@@ -163,7 +165,8 @@ async def announce(services: Services, wave_id: int, only: list[ChannelRef] | No
     posted = 0
     for channel in only if only is not None else [ChannelRef.from_dict(raw) for raw in wave.channels]:
         try:
-            if await services.post(channel, announcement(wave, community.timezone)) is not None:
+            message = announcement(wave, community.timezone, services.settings.min_group_size)
+            if await services.post(channel, message) is not None:
                 posted += 1
             await invite_channel(services, wave, channel)
         except Exception:  # a platform failure must not undo the opened wave
@@ -172,19 +175,22 @@ async def announce(services: Services, wave_id: int, only: list[ChannelRef] | No
 
 
 async def invite_channel(services: Services, wave: Wave, channel: ChannelRef) -> int:
-    """Record the channel's members as invited (drives reminders)."""
+    """Record the channel's members as invited (drives reminders and the response rate)."""
     notifier = services.notifiers.get(channel.platform)
     members = await notifier.channel_members(channel) if notifier else None
     if not members:
         return 0
-    now = utcnow()
     rows = [
-        {"wave_id": wave.id, "platform": channel.platform, "space_id": channel.space,
-         "user_id": user, "invited_at": now}
+        {"id": random_key(), "wave_id": wave.id, "platform": channel.platform,
+         "space_id": channel.space, "user_id": user, "invited": True}
         for user in members
     ]
     async with services.db.session() as session:
-        stmt = insert_ignore(session, Participation, ["wave_id", "platform", "space_id", "user_id"])
+        stmt = dialect_insert(session, Participation)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["wave_id", "platform", "space_id", "user_id"], set_={"invited": True},
+            where=Participation.invited.is_(False),
+        )
         for start in range(0, len(rows), 1000):
             await session.execute(stmt, rows[start:start + 1000])
     return len(rows)
@@ -199,15 +205,30 @@ async def _community(services: Services, community_id: int) -> Community:
 
 @dataclass
 class WaveStatusInfo:
+    """Counts for `/survey status`. The response rate covers only the platforms whose channel
+    members were invited (Discord without the Members intent knows no channel members: its
+    starters are not "invited", and its rate is n/a)."""
+
     wave: Wave
     respondents: int
     completed: int
-    invited: int
+    invited: int  # members invited on the platforms that list channel members
     time_left: str
+    counted: int = 0  # respondents on those platforms
+    unlisted: tuple[str, ...] = ()  # platforms with respondents but no invitations
 
     @property
     def response_rate(self) -> float | None:
-        return self.respondents / self.invited if self.invited else None
+        return min(1.0, self.counted / self.invited) if self.invited else None
+
+    def rate_text(self) -> str:
+        """e.g. `40% of 10 invited`, `n/a (no channel member list)`, plus platforms left out."""
+        if self.response_rate is None:
+            return "n/a (no channel member list)"
+        text = f"{self.response_rate:.0%} of {self.invited} invited"
+        if self.unlisted:
+            text += f"; n/a for {', '.join(p.capitalize() for p in self.unlisted)} (no member list)"
+        return text
 
 
 async def wave_status(services: Services, wave: Wave) -> WaveStatusInfo:
@@ -215,14 +236,23 @@ async def wave_status(services: Services, wave: Wave) -> WaveStatusInfo:
     async with services.db.session() as session:
         started = select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
         done = started.where(Response.completed_at.is_not(None))
-        invited = select(func.count()).select_from(Participation).where(
-            Participation.wave_id == wave.id
-        )
         respondents = (await session.execute(started)).scalar_one()
         completed = (await session.execute(done)).scalar_one()
-        invited_n = (await session.execute(invited)).scalar_one()
+        by_platform = dict((await session.execute(
+            select(Response.platform, func.count()).where(Response.wave_id == wave.id)
+            .group_by(Response.platform))).all())
+        invited_by = dict((await session.execute(
+            select(Participation.platform, func.count())
+            .where(Participation.wave_id == wave.id, Participation.invited.is_(True))
+            .group_by(Participation.platform))).all())
     left = time_left(wave.closes_at) if wave.status == WaveStatus.open.value else wave.status
-    return WaveStatusInfo(wave, respondents, completed, max(invited_n, respondents), left)
+    invited = sum(invited_by.values())
+    counted = sum(n for platform, n in by_platform.items() if platform in invited_by)
+    unlisted = tuple(sorted(p for p in by_platform if p not in invited_by and p in services.notifiers))
+    return WaveStatusInfo(wave, respondents, completed, invited, left, counted, unlisted)
+
+
+GIVE_UP_AFTER = 3  # members in a row whose DM failed after its retries: the fan-out stops
 
 
 @dataclass
@@ -230,6 +260,7 @@ class RemindResult:
     sent: int = 0
     unreachable: int = 0
     failed: int = 0
+    stopped: str = ""  # why the fan-out stopped before the end (a long rate limit), if it did
 
 
 def reminder_message(wave: Wave, tz: str) -> Message:
@@ -243,6 +274,13 @@ def reminder_message(wave: Wave, tz: str) -> Message:
     )
 
 
+def reminded_since(since: datetime) -> Any:
+    """Ledger rows whose reminder counts as at or after `since` (the query and the claim agree).
+    The ledger keeps only the day of a reminder, so "since t" means "on t's day or later": two
+    runs on one day never both claim a member."""
+    return Participation.reminded_at.is_not(None) & (Participation.reminded_at >= day_start(since))
+
+
 def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
     """Participation rows to remind: started or invited, not completed, not opted out,
     not blocked, and (with `skip_reminded_since`) not reminded since then."""
@@ -252,13 +290,13 @@ def _reminder_query(wave: Wave, skip_reminded_since: datetime | None) -> Any:
         ReminderOptOut.space_id == Participation.space_id,
         ReminderOptOut.user_id == Participation.user_id,
     )
-    recently = (Participation.reminded_at.is_not(None) & (Participation.reminded_at >= skip_reminded_since)
-                if skip_reminded_since is not None else false())
+    recently = reminded_since(skip_reminded_since) if skip_reminded_since is not None else false()
     return (
-        select(Participation.id, Participation.platform, Participation.space_id, Participation.user_id)
+        select(Participation.id, Participation.platform, Participation.space_id, Participation.user_id,
+               Participation.reminded_at)
         .where(
             Participation.wave_id == wave.id,
-            Participation.completed_at.is_(None),
+            Participation.completed.is_(False),
             Participation.opted_out.is_(False),
             Participation.dm_blocked.is_(False),
             ~opted_out.exists(),
@@ -272,55 +310,119 @@ async def pending_reminders(
 ) -> int:
     """How many members `remind` would DM now."""
     wave = await _reload(services, wave_id)
-    query = _reminder_query(wave, skip_reminded_since).subquery()
+    return len(await _reminder_rows(services, wave, skip_reminded_since))
+
+
+async def _reminder_rows(services: Services, wave: Wave, skip_reminded_since: datetime | None) -> list[Any]:
+    """The ledger's rows to remind, after applying earlier days' marks (surveys.ledger) and
+    leaving out members whose completion is still pending."""
+    ledger = services.flow.ledger
+    await ledger.flush(services.db)
+    done = await ledger.pending_completed(services.db, wave.id)
     async with services.db.session() as session:
-        return int((await session.execute(select(func.count()).select_from(query))).scalar_one())
+        rows = (await session.execute(_reminder_query(wave, skip_reminded_since))).all()
+    return [row for row in rows if (row[1], row[2], row[3]) not in done]
 
 
 async def remind(
     services: Services, wave_id: int, *, now: datetime | None = None,
-    skip_reminded_since: datetime | None = None,
+    skip_reminded_since: datetime | None = None, notifiers: Mapping[str, Notifier] | None = None,
 ) -> RemindResult:
     """DM members who started or were invited and have not completed; never opted-out ones.
 
-    `skip_reminded_since` leaves out members reminded at or after that time (a scheduled
-    reminder resumed after an interruption reaches only the rest).
+    Each member is claimed in the database before the DM goes out (their reminder is
+    recorded first, and only by one run): two runs at once, in one process or two, never
+    DM anyone twice. A member claimed by a run that was killed before the DM is not DMed
+    again by the resumed run (a missing reminder is better than a double one); a DM that
+    failed after its retries gives the claim back. `skip_reminded_since` leaves out members
+    reminded at or after that time (default: the start of this run). `notifiers` are the
+    ones to DM through (retrying ones, see bot.scheduling.delivery); a rate limit longer than
+    their cap (`TooLongToWait`) stops the fan-out at once, counting the rest as failed, and
+    so do `GIVE_UP_AFTER` members in a row whose DM failed after all retries (the platform is
+    down: the rest are left for the next run instead of failing one by one).
     """
+    from bot.scheduling.delivery import TooLongToWait  # the scheduling package imports lifecycle
+
     wave = await _reload(services, wave_id)
     if wave.status != WaveStatus.open.value:
         raise LifecycleError(f"wave '{wave.label}' is not open; nothing to remind")
     community = await _community(services, wave.community_id)
-    async with services.db.session() as session:
-        rows = (await session.execute(_reminder_query(wave, skip_reminded_since))).all()
+    when = now or utcnow()
+    cutoff = skip_reminded_since or when
+    rows = await _reminder_rows(services, wave, cutoff)
     result = RemindResult()
     message = reminder_message(wave, community.timezone)
-    for pid, platform, space, user in rows:
-        notifier = services.notifiers.get(platform)
+    via = notifiers if notifiers is not None else services.notifiers
+    failed_in_row = 0
+    for index, (pid, platform, space, user, before) in enumerate(rows):
+        if failed_in_row >= GIVE_UP_AFTER:
+            result.failed += len(rows) - index
+            result.stopped = f"stopped: {failed_in_row} DMs in a row failed (is {platform} down?)"
+            log.warning("reminders for wave %s %s", wave.label, result.stopped)
+            break
+        notifier = via.get(platform)
         if notifier is None:
             result.failed += 1
             continue
+        if not await _claim_member(services, pid, cutoff, when):
+            continue  # another run reminds this member
         try:
             delivered = await notifier.dm(Member(platform, space, user), message)
+        except TooLongToWait as exc:
+            await _release_member(services, pid, before)
+            result.failed += len(rows) - index
+            result.stopped = f"stopped: {exc}"
+            log.warning("reminders for wave %s stopped: %s", wave.label, exc)
+            break
         except Exception:
             log.exception("reminder to a %s member failed", platform)
+            await _release_member(services, pid, before)
             result.failed += 1
+            failed_in_row += 1
             continue
-        await _record_reminder(services, pid, delivered, now or utcnow())
+        failed_in_row = 0
         if delivered:
             result.sent += 1
         else:
+            await _mark_blocked(services, pid, before)
             result.unreachable += 1
     log.info("reminders for wave %s: %s", wave.label, result)
     return result
 
 
-async def _record_reminder(services: Services, pid: int, delivered: bool, when: datetime) -> None:
-    values: dict[str, Any] = (
-        {"reminded_at": when, "reminders_sent": Participation.reminders_sent + 1}
-        if delivered else {"dm_blocked": True}
-    )
+async def _claim_member(services: Services, pid: int, cutoff: datetime, when: datetime) -> bool:
+    """Record the reminder of one member before sending it; False when another run has."""
     async with services.db.session() as session:
-        await session.execute(update(Participation).where(Participation.id == pid).values(**values))
+        claimed = await session.execute(
+            update(Participation).where(Participation.id == pid, ~reminded_since(cutoff))
+            .values(reminded_at=when, reminders_sent=Participation.reminders_sent + 1)
+        )
+        return claimed.rowcount == 1
+
+
+async def _release_member(services: Services, pid: int, before: datetime | None) -> None:
+    """Give a claim back (the DM did not go out): the next run reminds them."""
+    async with services.db.session() as session:
+        await session.execute(update(Participation).where(Participation.id == pid).values(
+            reminded_at=before, reminders_sent=Participation.reminders_sent - 1))
+
+
+async def _mark_blocked(services: Services, pid: int, before: datetime | None) -> None:
+    """The member cannot get DMs from us: never tried again (and not counted as reminded)."""
+    async with services.db.session() as session:
+        await session.execute(update(Participation).where(Participation.id == pid).values(
+            dm_blocked=True, reminded_at=before, reminders_sent=Participation.reminders_sent - 1))
+
+
+def preload_analytics() -> None:
+    """Import the analytics stack now. A running bot calls it at start-up: imported on the
+    first `/survey results` instead, pandas and matplotlib would hold the event loop (and every
+    other member's click) for a second or more. The CLI does not, and loads them only to
+    summarise."""
+    import analytics.charts  # noqa: F401
+    import analytics.export  # noqa: F401
+    import analytics.report  # noqa: F401
+    import analytics.service  # noqa: F401
 
 
 async def summary_message(
@@ -330,6 +432,10 @@ async def summary_message(
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
     members who answered on that platform)."""
+    from analytics.charts import lead_chart  # pandas and matplotlib: only for summaries
+    from analytics.report import chat_lines
+    from analytics.service import build_summary, previous_labels
+
     if compare is None:
         compare = await previous_labels(
             services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label
@@ -341,10 +447,10 @@ async def summary_message(
     )
     attachments = []
     if charts:
-        pngs = render_charts(summary, [question] if question else None)
-        chosen = [question + ".png"] if question else ["movers.png"]
-        chosen = [name for name in chosen if name in pngs] or list(pngs)[:1]
-        attachments = [Attachment(name, pngs[name], title=name.removesuffix(".png")) for name in chosen]
+        chart = lead_chart(summary, question)
+        if chart is not None:
+            name, png = chart
+            attachments = [Attachment(name, png, title=name.removesuffix(".png"))]
     qn = questionnaire_of(wave)
     return Message(
         title=title or f"{qn.title} {wave.label}: results so far",

@@ -47,7 +47,8 @@ class Services:
         """The answer flow; its pseudonym key is resolved (and, on first run, generated) here,
         so commands that never record answers (summary, export) never create a key file."""
         if self._flow is None:
-            self._flow = AnswerFlow(self.db, resolve_secret(self.settings))
+            self._flow = AnswerFlow(self.db, resolve_secret(self.settings),
+                                    batch_min=self.settings.min_group_size)
         return self._flow
 
     @property

@@ -4,6 +4,10 @@ Slack modals, Discord views, the terminal chat, the demo and the CSV import all 
 answers through `AnswerFlow.submit`, so validation and storage rules hold everywhere:
 one current answer per (wave, respondent, question, grid row); a repeated delivery
 changes nothing; a changed answer replaces the old one.
+
+Privacy: the flow never writes the participation ledger itself. Starting and completing
+add sealed marks that `surveys.ledger` applies later in shuffled daily batches, and the
+response's times are days, so no id, time or row order pairs a member with their answers.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from surveys.db import Database
 from surveys.errors import InvalidAnswer, PageInvalid, UnknownQuestion, WaveNotOpen
 from surveys.identity import Member, pseudonym
+from surveys.ledger import COMPLETED, STARTED, Ledger
 from surveys.models import (
     Answer,
     AnswerChoice,
@@ -116,9 +121,10 @@ class SubmitResult:
 class AnswerFlow:
     """Record and read answers for members, identified only through their pseudonym."""
 
-    def __init__(self, db: Database, secret: bytes):
+    def __init__(self, db: Database, secret: bytes, *, batch_min: int = 5):
         self.db = db
         self.secret = secret
+        self.ledger = Ledger(secret, batch_min=batch_min)
 
     # -- reading -------------------------------------------------------------------
     async def progress(self, wave_id: int, member: Member) -> Progress:
@@ -162,9 +168,11 @@ class AnswerFlow:
             wave = await wave_by_id(session, wave_id)
             self._require_open(wave)
             respondent_id = await self._respondent_id(session, wave.community_id, member, True)
-            await self._ensure_response(session, wave.id, respondent_id, member.platform)
-            await self._mark_participation(session, wave.id, member, started=True)
-            return await self._progress(session, wave, respondent_id)
+            marked = await self._ensure_response(session, wave.id, respondent_id, member)
+            progress = await self._progress(session, wave, respondent_id)
+        if marked:
+            self.ledger.flush_soon(self.db)
+        return progress
 
     async def submit(
         self,
@@ -187,8 +195,9 @@ class AnswerFlow:
             clean = self.validate(qn, values)
             respondent_id = await self._respondent_id(session, wave.community_id, member, True)
             before, has_response = await self._load(session, wave, respondent_id)
+            marked = False
             if not has_response:
-                await self._ensure_response(session, wave.id, respondent_id, member.platform)
+                marked = await self._ensure_response(session, wave.id, respondent_id, member)
             changed = [k for k, v in clean.items() if not before.has(*split_field(k))
                        or before.answers[k] != v]
             unchanged = [k for k in clean if k not in changed]
@@ -199,16 +208,18 @@ class AnswerFlow:
             after = Progress(wave.id, qn, {**before.answers, **stored}, before.completed)
             await self._drop_hidden(session, wave.id, respondent_id, after)
             completed_now = await self._update_completion(
-                session, wave.id, respondent_id, member, after, finish
+                session, wave.id, respondent_id, member, after, finish, when
             )
             if changed:
                 answered = any(v not in (None, "", []) for v in after.answers.values())
                 await session.execute(
                     update(Response)
                     .where(Response.wave_id == wave.id, Response.respondent_id == respondent_id)
-                    .values(updated_at=when, answered=answered)
+                    .values(updated_at=when, answered=answered, revision=Response.revision + 1)
                 )
-            return SubmitResult(after, changed, unchanged, completed_now)
+        if marked or completed_now:
+            self.ledger.flush_soon(self.db)
+        return SubmitResult(after, changed, unchanged, completed_now)
 
     @staticmethod
     def validate(qn: Questionnaire, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,19 +300,18 @@ class AnswerFlow:
 
     async def _update_completion(
         self, session: AsyncSession, wave_id: int, respondent_id: int, member: Member,
-        progress: Progress, finish: bool,
+        progress: Progress, finish: bool, when: datetime,
     ) -> bool:
         finished = progress.next_question() is None or (finish and self._required_done(progress))
         if not finished or progress.completed:
             progress.completed = progress.completed or finished
             return False
-        now = utcnow()
         await session.execute(
             update(Response)
             .where(Response.wave_id == wave_id, Response.respondent_id == respondent_id)
-            .values(completed_at=now)
+            .values(completed_at=when)  # stored as the day (UTCDay)
         )
-        await self._mark_participation(session, wave_id, member, completed=True)
+        await self._mark(session, wave_id, member, COMPLETED, when)
         progress.completed = True
         return True
 
@@ -341,41 +351,28 @@ class AnswerFlow:
         return (await session.execute(stmt)).scalar_one_or_none()
 
     async def _ensure_response(
-        self, session: AsyncSession, wave_id: int, respondent_id: int, platform: str
-    ) -> None:
+        self, session: AsyncSession, wave_id: int, respondent_id: int, member: Member
+    ) -> bool:
+        """Create the response row (times are days); True when a ledger mark was added."""
         now = utcnow()
-        await session.execute(
+        created = await session.execute(
             insert_ignore(session, Response, ["wave_id", "respondent_id"]).values(
-                wave_id=wave_id, respondent_id=respondent_id, platform=platform,
+                wave_id=wave_id, respondent_id=respondent_id, platform=member.platform,
                 started_at=now, updated_at=now,
             )
         )
+        if not created.rowcount:
+            return False
+        return await self._mark(session, wave_id, member, STARTED, now)
 
-    async def _mark_participation(
-        self, session: AsyncSession, wave_id: int, member: Member,
-        *, started: bool = False, completed: bool = False,
-    ) -> None:
+    async def _mark(
+        self, session: AsyncSession, wave_id: int, member: Member, kind: str, when: datetime
+    ) -> bool:
+        """A sealed ledger mark (members of chat platforms only; imports have no ledger)."""
         if member.platform in ("import", "synthetic"):
-            return
-        now = utcnow()
-        await session.execute(
-            insert_ignore(session, Participation, ["wave_id", "platform", "space_id", "user_id"])
-            .values(wave_id=wave_id, platform=member.platform, space_id=member.space,
-                    user_id=member.user, started_at=now)
-        )
-        where = (
-            Participation.wave_id == wave_id, Participation.platform == member.platform,
-            Participation.space_id == member.space, Participation.user_id == member.user,
-        )
-        if started:
-            await session.execute(
-                update(Participation).where(*where, Participation.started_at.is_(None))
-                .values(started_at=now)
-            )
-        if completed:
-            await session.execute(
-                update(Participation).where(*where).values(completed_at=now)
-            )
+            return False
+        await self.ledger.mark(session, wave_id, member, kind, when)
+        return True
 
     # -- the member's own data -------------------------------------------------------
     async def my_answers(self, community_id: int, member: Member) -> list[tuple[Wave, Progress]]:
@@ -408,13 +405,7 @@ class AnswerFlow:
             await session.execute(delete(Answer).where(Answer.respondent_id == respondent_id))
             await session.execute(delete(Response).where(Response.respondent_id == respondent_id))
             await session.execute(delete(Respondent).where(Respondent.id == respondent_id))
-            waves = select(Wave.id).where(Wave.community_id == community_id)
-            await session.execute(
-                update(Participation)
-                .where(Participation.wave_id.in_(waves), Participation.platform == member.platform,
-                       Participation.space_id == member.space, Participation.user_id == member.user)
-                .values(started_at=None, completed_at=None)
-            )
+            await self.ledger.forget(session, community_id, member)
             log.info("a member deleted their answers (%d rows)", count)
             return int(count)
 

@@ -51,6 +51,7 @@ from surveys.models import (
     Response,
     Wave,
     WaveStatus,
+    random_key,
     utcnow,
 )
 from surveys.schema import Question, Questionnaire, QuestionType
@@ -526,9 +527,8 @@ class _BulkWriter:
     """Plain driver `executemany` into the model tables, inside the session's transaction.
 
     Values are converted once with the columns' own SQLAlchemy bind processors (UTC
-    datetimes, JSON), and ids are reserved up front (SQLite: after max(id) while this
-    transaction holds the write lock; PostgreSQL: from the table's sequence), so answer
-    choices can reference their answers without a RETURNING round trip per row.
+    datetimes, JSON), and random ids are drawn up front, so answer choices can reference
+    their answers without a RETURNING round trip per row.
     """
 
     def __init__(self, conn: AsyncConnection):
@@ -545,17 +545,13 @@ class _BulkWriter:
             return lambda v: None if v is None else dumps(v)
         return proc or (lambda v: v)
 
-    async def reserve_ids(self, table: Table, n: int) -> list[int]:
-        if n == 0:
-            return []
-        if self.pg:
-            stmt = (f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                    "FROM generate_series(1, %s)")
-            rows = (await self.conn.exec_driver_sql(stmt, (n,))).all()
-            return [int(r[0]) for r in rows]
-        top = (await self.conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}")
-               ).scalar_one()
-        return list(range(int(top) + 1, int(top) + 1 + n))
+    @staticmethod
+    async def reserve_ids(table: Table, n: int) -> list[int]:
+        """`n` distinct random keys (ids of pseudonymous rows follow no order: docs/privacy.md)."""
+        ids: set[int] = set()
+        while len(ids) < n:
+            ids.add(random_key())
+        return list(ids)
 
     async def insert(self, table: Table, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -584,10 +580,12 @@ async def _write_chunk(
         (rid, community_id, f"{PSEUDONYM_PREFIX}{token}:{offset + i}", when)
         for i, rid in enumerate(respondent_ids)
     ])
+    response_ids = await bulk.reserve_ids(responses, len(rows))
     await bulk.insert(
-        responses, ["wave_id", "respondent_id", "platform", "started_at", "completed_at", "updated_at",
-                    "answered"],
-        [(wave_id, rid, IMPORT_PLATFORM, when, when, when, True) for rid in respondent_ids],
+        responses, ["id", "wave_id", "respondent_id", "platform", "started_at", "completed_at",
+                    "updated_at", "answered"],
+        [(resp, wave_id, rid, IMPORT_PLATFORM, when, when, when, True)
+         for resp, rid in zip(response_ids, respondent_ids, strict=True)],
     )
     numbers = {q.id for q in qn.questions if q.type is QuestionType.number}
     counted = {q.id: q for q in qn.questions if q.type in _COUNTED}

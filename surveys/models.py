@@ -1,12 +1,15 @@
 """ORM models. The schema itself comes only from Alembic migrations (see migrations/).
 
-Privacy: answers reference a respondent pseudonym only. The participation ledger knows
-platform users (to remind them) but never links them to answers.
+Privacy (docs/privacy.md): answers reference a respondent pseudonym only. The participation
+ledger knows platform users (to remind them) but never links them to answers: nothing next
+to answers or in the ledger is timed finer than the day (`UTCDay`), and the keys of
+pseudonymous rows are random (`random_key`), so neither ids nor row order follow insertion.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -61,6 +64,36 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UTCDay(UTCDateTime):
+    """A UTC day: any datetime given is stored as 00:00 UTC of its day, so nothing stored in
+    such a column times an event finer than the day."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        value = super().process_bind_param(value, dialect)
+        return None if value is None else day_start(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        """A bound compared with a day (`started_at >= week_start`) is kept exact, not cut."""
+        return UTCDateTime()
+
+
+def day_start(when: datetime) -> datetime:
+    """00:00 UTC of the day `when` falls on (UTC)."""
+    return when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def random_key() -> int:
+    """A random positive 63-bit key: ids of pseudonymous rows follow no insertion order."""
+    return secrets.randbits(63) or 1
+
+
+# 64-bit on PostgreSQL; INTEGER on SQLite so a single-column key stays the rowid (the table's
+# physical order is then the random key's order, not the insertion order)
+RandomKey = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -164,14 +197,17 @@ class Respondent(Base):
 
     __tablename__ = "respondents"
     __table_args__ = (UniqueConstraint("community_id", "pseudonym"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(RandomKey, primary_key=True, autoincrement=False, default=random_key)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     pseudonym: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDay, default=utcnow)  # the day only
 
 
 class Response(Base):
-    """A respondent's progress in one wave; `platform` allows splitting results by platform."""
+    """A respondent's progress in one wave; `platform` allows splitting results by platform.
+
+    Times are days (`UTCDay`); `revision` counts changes (the aggregate cache's fingerprint).
+    """
 
     __tablename__ = "responses"
     __table_args__ = (
@@ -179,13 +215,14 @@ class Response(Base):
         # deleting a respondent (my-data, import --replace) finds their rows without a scan
         Index("ix_responses_respondent", "respondent_id"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(RandomKey, primary_key=True, autoincrement=False, default=random_key)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(16), default="")
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(default=None)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDay, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDay, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDay, default=utcnow)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # at least one answer that is not a skip: a respondent of the wave (summaries count these)
     answered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -202,14 +239,14 @@ class Answer(Base):
         Index("ix_answers_wave_question", "wave_id", "question_id", "row_id"),
         Index("ix_answers_respondent", "respondent_id"),
     )
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RandomKey, primary_key=True, autoincrement=False, default=random_key)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
     question_id: Mapped[str] = mapped_column(String(64))
     row_id: Mapped[str] = mapped_column(String(64), default="")
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     number: Mapped[float | None] = mapped_column(Float, default=None)
-    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(UTCDay, default=utcnow)  # the day only
 
 
 class AnswerChoice(Base):
@@ -222,34 +259,55 @@ class AnswerChoice(Base):
             "wave_id", "question_id", "row_id", "option_id", "respondent_id",
         ),
         Index("ix_answer_choices_segment", "wave_id", "question_id", "option_id", "respondent_id"),
+        # SQLite: no hidden rowid in insertion order; rows lie in (random answer id) order
+        {"sqlite_with_rowid": False},
     )
     answer_id: Mapped[int] = mapped_column(
         ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
     )
     option_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     wave_id: Mapped[int] = mapped_column(Integer)
-    respondent_id: Mapped[int] = mapped_column(Integer)
+    respondent_id: Mapped[int] = mapped_column(RandomKey)
     question_id: Mapped[str] = mapped_column(String(64))
     row_id: Mapped[str] = mapped_column(String(64), default="")
 
 
 class Participation(Base):
-    """Participation ledger: who was invited, started, completed or opted out (no answers)."""
+    """Participation ledger: what reminders need, and nothing that pairs a row with answers.
+
+    A row exists when the member was invited (a channel member at launch) or started;
+    `completed` comes from the answer flow's sealed marks, applied in shuffled daily batches
+    (surveys.ledger); `reminded_at` is a day. Ids are random.
+    """
 
     __tablename__ = "participation"
     __table_args__ = (UniqueConstraint("wave_id", "platform", "space_id", "user_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(RandomKey, primary_key=True, autoincrement=False, default=random_key)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(16))
     space_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str] = mapped_column(String(64))
-    invited_at: Mapped[datetime | None] = mapped_column(default=None)
-    started_at: Mapped[datetime | None] = mapped_column(default=None)
-    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    invited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    completed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
-    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDay, default=None)  # the day only
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     dm_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ParticipationMark(Base):
+    """A pending ledger change from the answer flow (a member started or completed), sealed.
+
+    Written in the answering transaction (durable with the answers), unreadable without the
+    key, applied to `participation` in shuffled batches of whole earlier days (surveys.ledger).
+    """
+
+    __tablename__ = "participation_marks"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), index=True)
+    day: Mapped[datetime] = mapped_column(UTCDay)
+    sealed: Mapped[str] = mapped_column(Text)
 
 
 class ReminderOptOut(Base):
@@ -300,7 +358,8 @@ class SlackInstallation(Base):
     enterprise_id: Mapped[str | None] = mapped_column(String(64), default=None)
     team_id: Mapped[str | None] = mapped_column(String(64), default=None)
     user_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    bot_token: Mapped[str | None] = mapped_column(Text, default=None)
+    # bot/user tokens, refresh tokens and the webhook URL, sealed (surveys.sealing, SLACK_TOKENS)
+    sealed_secrets: Mapped[str | None] = mapped_column(Text, default=None)
     bot_id: Mapped[str | None] = mapped_column(String(64), default=None)
     bot_user_id: Mapped[str | None] = mapped_column(String(64), default=None)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -314,3 +373,67 @@ class SlackOAuthState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[str] = mapped_column(String(128), unique=True)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class WaveRelease(Base):
+    """The released snapshot of an open wave (analytics.releases): live results are counted on
+    a copy of the answers taken at a release, which advances only when at least k (the minimum
+    group size) respondents not in it have completed, so two successive outputs never differ by
+    fewer than k people. `covers`: respondents copied at the release."""
+
+    __tablename__ = "wave_releases"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    release: Mapped[int] = mapped_column(Integer, default=0)
+    covers: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    invited: Mapped[int] = mapped_column(Integer, default=0)  # ledger size at the release
+
+
+class ReleasedMember(Base):
+    """A respondent in the released snapshot of an open wave (no time, no order: the whole
+    snapshot is copied again at every release)."""
+
+    __tablename__ = "released_members"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), default="")
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReleasedChoice(Base):
+    """A chosen option in the released snapshot (the same shape as `answer_choices`)."""
+
+    __tablename__ = "released_choices"
+    __table_args__ = (Index("ix_released_choices_respondent", "respondent_id"),)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ReleasedValue(Base):
+    """A text or number answer in the released snapshot: its number, never the text."""
+
+    __tablename__ = "released_values"
+    __table_args__ = (Index("ix_released_values_respondent", "respondent_id"),)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class DeliveryClaim(Base):
+    """A once-only claim shared by all processes (bot.once): a keyed hash of a delivery id
+    (a Slack event or trigger id, a "post the next DM question" step) until it expires.
+    Holds no member id and nothing that pairs a member with answers."""
+
+    __tablename__ = "delivery_claims"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -101,11 +101,14 @@ async def community_of_space(
     """
     key = f"{platform}:{external_id}"
     verdict = _joins_default(key, platform, linked)
-    stmt = select(Space).where(Space.platform == platform, Space.external_id == external_id)
-    space = (await session.execute(stmt)).scalar_one_or_none()
-    if space is not None:
-        current = await session.get(Community, space.community_id)
-        assert current is not None  # a space's community is deleted with it (cascade)
+    stmt = (
+        select(Space, Community)
+        .join(Community, Community.id == Space.community_id)
+        .where(Space.platform == platform, Space.external_id == external_id)
+    )
+    found = (await session.execute(stmt)).first()
+    if found is not None:
+        space, current = found
         if verdict is False and current.slug == default_slug:
             return await _move(session, space, platform, external_id, timezone, default_slug, False)
         if verdict is True and current.slug == own_slug(platform, external_id):

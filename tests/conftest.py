@@ -1,5 +1,6 @@
 """Shared fixtures: a migrated database per test (SQLite by default, PostgreSQL when
-STATEOF_TEST_DATABASE_URL is set), settings, and the composed services."""
+STATEOF_TEST_DATABASE_URL is set), settings, and the composed services; the hypothesis
+profile (a few hundred examples per property, STATEOF_HYPOTHESIS_EXAMPLES for more)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from bot.services import build_services
@@ -17,6 +20,13 @@ from surveys.migrate import upgrade
 from surveys.models import Base
 
 PG_URL = os.environ.get("STATEOF_TEST_DATABASE_URL")
+
+# Property tests: 200 examples each by default (CI); STATEOF_HYPOTHESIS_EXAMPLES=20000 for a campaign.
+hypothesis_settings.register_profile(
+    "stateof", max_examples=int(os.environ.get("STATEOF_HYPOTHESIS_EXAMPLES", "200")), deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("stateof")
 
 
 @pytest.fixture(scope="session")

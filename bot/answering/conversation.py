@@ -115,6 +115,7 @@ class Picked:
     page: PageScreen
     following: Screen
     moved: bool
+    step: str = ""  # "<first open field before>><after>": what posting `following` means
 
     @property
     def ok(self) -> bool:
@@ -335,7 +336,7 @@ class Conversation:
         upcoming = first_open(after)
         following: Screen = (Thanks(wave_id, info.title, after) if upcoming is None
                              else await self.page(wave_id, after, key=upcoming))
-        return Picked(page, following, first_open(before) != upcoming)
+        return Picked(page, following, first_open(before) != upcoming, f"{first_open(before)}>{upcoming}")
 
     async def next(self, member: Member, wave_id: int, anchor: str, values: dict[str, Any] | None,
                    finish: bool = False) -> Screen:

@@ -87,6 +87,9 @@ class SurveyTree(app_commands.CommandTree):
                 )
 
 
+MAX_RATELIMIT_WAIT = 30.0
+
+
 class StateofClient(discord.AutoShardedClient):
     """An AutoShardedClient with the `/survey` tree and our frontend at `client.stateof`.
 
@@ -98,6 +101,9 @@ class StateofClient(discord.AutoShardedClient):
     def __init__(self, services: Services, **options: Any):
         settings = services.settings
         options.setdefault("guild_ready_timeout", GUILD_READY_TIMEOUT)
+        # a Retry-After longer than this raises RateLimited instead of blocking the caller (a
+        # reminder fan-out stops and says so; discord.py's own minimum is 30 s)
+        options.setdefault("max_ratelimit_timeout", MAX_RATELIMIT_WAIT)
         if settings.discord_shard_count is not None:
             options.setdefault("shard_count", settings.discord_shard_count)
             if settings.discord_shard_ids:

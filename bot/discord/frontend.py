@@ -21,6 +21,7 @@ from bot.discord.appcommands import choices
 from bot.discord.items import MyDataButton
 from bot.discord.render import embed_for, reply_payload
 from bot.discord.respond import Outcome, SeenInteractions, answer
+from bot.lifecycle import preload_analytics
 from bot.services import Services
 from surveys.errors import SurveyError
 from surveys.identity import Member
@@ -45,6 +46,7 @@ class DiscordFrontend:
     def __init__(self, services: Services):
         self.services = services
         self.settings = services.settings
+        preload_analytics()  # not on the first /survey results, inside the event loop
         self.commands = Commands(services)
         self.answers = AnswerUI(services)
         self.seen = SeenInteractions()

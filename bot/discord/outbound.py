@@ -23,7 +23,13 @@ async def connect(services: Services) -> Callable[[], Awaitable[None]] | None:
     if not settings.discord_token:
         return None
     previous = configure_endpoints(settings)
-    client = discord.Client(intents=discord.Intents.none())
+    quiet = logging.getLogger("discord.client")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "voice will NOT be supported": noise for a posting CLI
+    try:
+        client = discord.Client(intents=discord.Intents.default())
+    finally:
+        quiet.setLevel(level)
     try:
         await client.login(settings.discord_token.strip())
     except discord.LoginFailure:

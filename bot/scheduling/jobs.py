@@ -21,12 +21,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from bot import lifecycle
-from bot.scheduling import runs
+from bot.scheduling import manual, runs
 from bot.scheduling.clock import Clock
 from bot.scheduling.plan import (
     ANNOUNCE,
     CLOSE,
     FINAL_SUMMARY,
+    MANUAL_REMIND,
     OPEN,
     OPEN_WAVE,
     REMIND,
@@ -55,6 +56,7 @@ async def run_job(ctx: JobContext, job: PlannedJob) -> str:
     handler = {
         OPEN: open_from_schedule, OPEN_WAVE: open_scheduled_wave, ANNOUNCE: announce,
         REMIND: remind, CLOSE: close, FINAL_SUMMARY: final_summary, WEEKLY: weekly_summary,
+        MANUAL_REMIND: manual_remind,
     }[job.kind]
     try:
         return await handler(ctx, job)
@@ -170,7 +172,7 @@ async def announce(ctx: JobContext, job: PlannedJob) -> str:
     if wave is None or community is None or wave.status != WaveStatus.open.value:
         await runs.finish(ctx.services.db, job.key, runs.NOOP, "wave is not open")
         return runs.NOOP
-    message = lifecycle.announcement(wave, community.timezone)
+    message = lifecycle.announcement(wave, community.timezone, ctx.services.settings.min_group_size)
     posted = 0
     for raw in wave.channels:
         channel = ChannelRef.from_dict(raw)
@@ -203,6 +205,19 @@ async def remind(ctx: JobContext, job: PlannedJob) -> str:
     outcome = runs.FAILED if result.failed and not result.sent else runs.DONE
     await runs.finish(ctx.services.db, job.key, outcome, detail)
     return outcome
+
+
+async def manual_remind(ctx: JobContext, job: PlannedJob) -> str:
+    """Resume a moderator's fan-out a dead process left running: the members it did not claim
+    yet are reminded, and the moderator gets the result DM they were promised."""
+    if not await _claim(ctx, job):
+        return runs.NOOP
+    request = await manual.request_of(ctx.services, job.ref_id, default_since=job.run_at)
+    result = await manual.run(ctx.services, job.ref_id, request, notifiers=ctx.services.notifiers,
+                              now=ctx.clock.now())
+    if isinstance(result, str):
+        return runs.NOOP
+    return runs.FAILED if result.failed and not result.sent else runs.DONE
 
 
 async def close(ctx: JobContext, job: PlannedJob) -> str:

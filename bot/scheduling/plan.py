@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 OPEN, OPEN_WAVE, ANNOUNCE, REMIND, CLOSE, FINAL_SUMMARY, WEEKLY = (
     "open", "open-wave", "announce", "remind", "close", "final-summary", "summary",
 )
+MANUAL_REMIND = "manual-remind"  # a moderator's `/survey remind` resumed (bot.scheduling.manual)
 
 
 @dataclass(frozen=True)
@@ -168,11 +169,13 @@ def _title(catalog: Catalog | None, survey_id: str) -> str:
 async def build_plan(
     session: AsyncSession, now: datetime, *, grace: Grace = Grace(), community_id: int | None = None,
     catalog: Catalog | None = None, interrupted_before: datetime | None = None,
+    manual_before: datetime | None = None,
 ) -> Plan:
     """The next occurrence of every job (and the missed ones to skip), from the database.
 
     With `interrupted_before`, runs left `running` and untouched since then (their process
-    died) are resumed, or abandoned when too late.
+    died) are resumed, or abandoned when too late; moderators' fan-outs, which any process
+    may run, once untouched since `manual_before`.
     """
     plan = Plan()
     await _plan_schedules(session, now, grace, community_id, catalog, plan)
@@ -180,7 +183,8 @@ async def build_plan(
     await _plan_pending(session, now, grace, community_id, plan)
     await _plan_weekly(session, now, grace, community_id, plan)
     if interrupted_before is not None:
-        await _plan_interrupted(session, now, grace, community_id, interrupted_before, plan)
+        await _plan_interrupted(session, now, grace, community_id, interrupted_before, plan,
+                                manual_before or interrupted_before)
     plan.jobs.sort(key=lambda j: (j.when, j.job_id))
     return plan
 
@@ -381,14 +385,14 @@ async def _plan_weekly(
 
 async def _plan_interrupted(
     session: AsyncSession, now: datetime, grace: Grace, community_id: int | None, before: datetime,
-    plan: Plan,
+    plan: Plan, manual_before: datetime,
 ) -> None:
     """Resume runs a dead process left `running` (announcements, reminders, summaries).
 
     Each resumed job repeats nothing already done (see runs.py); one past its grace time or
     whose wave is no longer open is recorded instead.
     """
-    for key, scheduled_for, ran_at in await runs.interrupted(session, before):
+    for key, scheduled_for, ran_at in await runs.interrupted(session, before, manual_before):
         when = scheduled_for or ran_at
         parts = key.split(":")
         if key.startswith("summary:community:") and len(parts) == 4 and parts[2].isdigit():
@@ -421,6 +425,14 @@ async def _plan_interrupted(
             elif kind == "announce" and len(parts) == 3:
                 plan.jobs.append(PlannedJob(f"resume:{key}", ANNOUNCE, key, when, None, wave.community_id,
                                             wave.id, f"announcement of {name} (resumed)", "", now, before))
+            elif kind == "remind" and len(parts) == 4 and parts[3] == "manual":
+                if now - when > grace.remind:
+                    plan.abandoned.append(Abandon(key, runs.SKIPPED,
+                                                  f"interrupted; more than {grace.remind} late to resume"))
+                    continue
+                plan.jobs.append(PlannedJob(
+                    f"resume:{key}", MANUAL_REMIND, key, when, None, wave.community_id, wave.id,
+                    f"reminders a moderator asked for, for {name} (resumed)", parts[3], now, manual_before))
             elif kind == "remind" and len(parts) == 4:
                 if now - when > grace.remind:
                     plan.abandoned.append(Abandon(key, runs.SKIPPED,

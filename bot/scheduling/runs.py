@@ -90,21 +90,31 @@ def item_key(key: str, platform: str, space: str, channel: str, part: str = "") 
     return item[:150] + ":" + hashlib.sha256(item.encode()).hexdigest()[:40]
 
 
+MANUAL_LIKE = "remind:wave:%:manual"  # moderators' fan-outs (bot.scheduling.manual) keep their own rows fresh
+
+
 async def heartbeat(db: Database, *, claimed_since: datetime, now: datetime) -> int:
-    """Touch the `running` rows this leader claimed (since it became leader): still alive."""
+    """Touch the `running` rows this leader claimed (since it became leader): still alive.
+    Manual fan-outs are left to the process running them (it may be another one)."""
     async with db.session() as session:
         touched = await session.execute(
-            update(JobRun).where(JobRun.outcome == RUNNING, JobRun.ran_at >= claimed_since)
+            update(JobRun).where(JobRun.outcome == RUNNING, JobRun.ran_at >= claimed_since,
+                                 ~JobRun.job_key.like(MANUAL_LIKE))
             .values(ran_at=now)
         )
         return touched.rowcount or 0
 
 
-async def interrupted(session: AsyncSession, before: datetime) -> list[tuple[str, datetime | None, datetime]]:
-    """(key, scheduled_for, ran_at) of job rows left `running` and untouched since `before`."""
+async def interrupted(
+    session: AsyncSession, before: datetime, manual_before: datetime | None = None
+) -> list[tuple[str, datetime | None, datetime]]:
+    """(key, scheduled_for, ran_at) of job rows left `running` and untouched since `before`
+    (a manual fan-out: since `manual_before`, as it may run in any process)."""
+    manual = JobRun.job_key.like(MANUAL_LIKE)
+    stale = (~manual & (JobRun.ran_at < before)) | (manual & (JobRun.ran_at < (manual_before or before)))
     rows = await session.execute(
         select(JobRun.job_key, JobRun.scheduled_for, JobRun.ran_at)
-        .where(JobRun.outcome == RUNNING, JobRun.ran_at < before, ~JobRun.job_key.like("post:%"))
+        .where(JobRun.outcome == RUNNING, stale, ~JobRun.job_key.like("post:%"))
         .order_by(JobRun.id)
     )
     return [(key, scheduled_for, ran_at) for key, scheduled_for, ran_at in rows]

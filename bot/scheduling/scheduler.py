@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 
-from bot.scheduling import runs
+from bot.scheduling import manual, runs
 from bot.scheduling.clock import (
     Clock,
     SystemClock,
@@ -232,6 +232,14 @@ class SchedulerRuntime:
             return self._led_since
         return min(self._led_since, self.clock.now() - self.stale_after)
 
+    def manual_interrupted_before(self) -> datetime | None:
+        """Moderators' fan-outs (any process may run one, touching its row) are stale then."""
+        if self._led_since is None:
+            return None
+        if self._exclusive:
+            return self._led_since
+        return self.clock.now() - manual.STALE_AFTER
+
     async def _follow_configured_timezone(self) -> None:
         """The default community takes a changed STATEOF_TIMEZONE (other communities keep theirs)."""
         settings = self.services.settings
@@ -254,7 +262,8 @@ class SchedulerRuntime:
         async with self.services.db.session() as session:
             return await build_plan(session, self.clock.now(), grace=self.grace, community_id=community_id,
                                     catalog=self.services.catalog,
-                                    interrupted_before=self.interrupted_before())
+                                    interrupted_before=self.interrupted_before(),
+                                    manual_before=self.manual_interrupted_before())
 
     async def sync(self) -> None:
         """Make APScheduler's jobs match the database (leader only)."""
@@ -267,8 +276,9 @@ class SchedulerRuntime:
                 if await runs.record(self.services.db, skip.key, runs.SKIPPED, skip.reason, now=now,
                                      scheduled_for=skip.run_at):
                     log.warning("skipped: %s", skip.reason)
-            cutoff = self.interrupted_before()
             for gone in plan.abandoned:
+                cutoff = (self.manual_interrupted_before() if manual.is_manual(gone.key)
+                          else self.interrupted_before())
                 if cutoff is not None and gone.key not in self._inflight and await runs.abandon(
                         self.services.db, gone.key, gone.outcome, gone.reason, before=cutoff):
                     log.warning("%s was interrupted (a process stopped while running it) and is not "

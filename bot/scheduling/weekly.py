@@ -53,9 +53,11 @@ async def wave_progress(services: Services, wave: Wave, week_end: datetime) -> W
             base.where(Response.started_at >= week_start, Response.started_at < week_end)
         )).scalar_one()
         invited = (await session.execute(
-            select(func.count()).select_from(Participation).where(Participation.wave_id == wave.id)
+            select(func.count()).select_from(Participation)
+            .where(Participation.wave_id == wave.id, Participation.invited.is_(True))
         )).scalar_one()
-    return WaveProgress(wave, week, total, completed, max(invited, total))
+    # nobody invited (e.g. Discord without the Members intent): no rate, not "100%"
+    return WaveProgress(wave, week, total, completed, max(invited, total) if invited else 0)
 
 
 async def progress_message(services: Services, community: Community, wave: Wave, week_end: datetime,

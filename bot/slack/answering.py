@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.answering.conversation import Conversation, Front, WaveBook
 from bot.answering.screens import ALREADY_OPEN, Notice
+from bot.once import Once
 from bot.services import Services
 from bot.slack.clients import SlackClients
 from bot.slack.modals import PageMeta, loading_view, message_view, modal_pages, state_values, view_of
@@ -55,6 +56,14 @@ class SlackAnswers(Front):
         self.clients = clients
         self.book = WaveBook(services, PLATFORM)  # shared with the DM conversation
         self.conversation = Conversation(services, PLATFORM, modal_pages, book=self.book)
+        self._once: Once | None = None
+
+    @property
+    def once(self) -> Once:
+        """Once-only claims shared with the other worker processes (duplicate deliveries, DM posts)."""
+        if self._once is None:
+            self._once = Once(self.services.db, self.services.secret)
+        return self._once
 
     @staticmethod
     def _member(body: dict[str, Any], team: str = "") -> Member:

@@ -3,7 +3,9 @@
 Every listener acknowledges within Slack's 3 s (Bolt answers the HTTP request or the
 Socket Mode envelope as soon as `ack` is called; the rest of the listener runs after).
 A request delivered twice (an Events API retry with `X-Slack-Retry-Num`, a replayed
-command or click with the same trigger_id) is acknowledged and dropped by `dedupe`;
+command or click with the same trigger_id, an envelope replayed after a Socket Mode
+reconnect) is acknowledged and dropped by `dedupe`, whichever worker process it reaches
+(the claim is in the database, see bot.once);
 page submissions are not dropped but are idempotent (recording changes nothing twice),
 so a replay gets the same answer as the first delivery.
 
@@ -15,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,6 +49,7 @@ from surveys.ports import TAKE_SURVEY
 log = logging.getLogger(__name__)
 
 BOLT_LOGGER = "bot.slack.bolt"
+DEDUPE_TTL = 3600.0  # seconds a delivery id is remembered (Slack retries within minutes)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
@@ -72,27 +73,6 @@ MY_DATA_ACTIONS = re.compile(
 
 def base_action(action_id: str) -> str:
     return action_id.split(":", 1)[0]
-
-
-class SeenRequests:
-    """Delivery keys seen in the last `ttl` seconds (bounded)."""
-
-    def __init__(self, size: int = 50_000, ttl: float = 3600.0):
-        self.size = size
-        self.ttl = ttl
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first(self, key: str) -> bool:
-        now = time.monotonic()
-        while self._seen:
-            oldest, when = next(iter(self._seen.items()))
-            if now - when < self.ttl and len(self._seen) < self.size:
-                break
-            self._seen.pop(oldest)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
@@ -143,14 +123,13 @@ def build_app(
         async def revoked(ack: Any) -> None:
             await ack()
             log.warning("Slack revoked a token of this app")
-    seen = SeenRequests()
     answers = frontend.answers
     dm = frontend.dm
 
     @app.middleware
     async def dedupe(body: dict[str, Any], next: Any) -> BoltResponse | None:
         key = delivery_key(body)
-        if key is not None and not seen.first(key):
+        if key is not None and not await answers.once.first(key, DEDUPE_TTL):
             log.info("dropped a repeated Slack delivery (%s)", key.split(":", 1)[0])
             return BoltResponse(status=200, body="")
         return await next()

@@ -51,6 +51,7 @@ from surveys.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 
+NEXT_QUESTION_TTL = 120.0  # seconds in which one answer step posts its next question once
 IN_YOUR_DMS = "The survey continues in your direct messages with the app."
 CANNOT_DM = ("I cannot send you direct messages. Allow messages from the app, or press "
              "\"Take the survey\" to answer in a form.")
@@ -210,6 +211,11 @@ class SlackDMAnswers:
         await self._replace(origin, answered_message(picked.page))
         if not picked.moved:
             log.debug("a repeated DM answer: nothing more to post")
+            return
+        # two workers can both see the move (a double click reaching two processes): one posts
+        step = f"dm-next:{member.key()}:{wave_id}:{picked.step}"
+        if not await self.answers.once.first(step, NEXT_QUESTION_TTL):
+            log.info("the next DM question was posted by another delivery of this answer")
             return
         await self._post(member, origin.enterprise, message_of(picked.following))
 

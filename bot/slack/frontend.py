@@ -36,7 +36,7 @@ from bot.commands import (
     Invocation,
     reply,
 )
-from bot.lifecycle import local_time
+from bot.lifecycle import local_time, preload_analytics
 from bot.services import Services
 from bot.slack.answering import PLATFORM, SlackAnswers, team_of, within
 from bot.slack.clients import SlackClients
@@ -78,6 +78,7 @@ class SlackFrontend:
         self.clients = clients
         self.notifier = notifier
         self.moderators = moderators
+        preload_analytics()  # not on the first /survey results, inside the event loop
         self.commands = Commands(services)
         self.answers = SlackAnswers(services, clients)
         self.dm = SlackDMAnswers(self.answers, clients, notifier)

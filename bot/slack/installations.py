@@ -6,10 +6,16 @@ behind a load balancer sees the same installations.
 middleware calls `async_find_bot` on each request; the newest installation of a workspace
 wins) and `SQLOAuthStateStore` its `AsyncOAuthStateStore` (one-time `state` values for
 /slack/install → /slack/oauth_redirect). Bot lookups are cached for `cache_seconds`.
+
+Secrets at rest: the bot and user tokens, refresh tokens and the incoming-webhook URL are
+sealed together in `sealed_secrets` with a key derived from STATEOF_SECRET_KEY
+(surveys.sealing); a database dump holds no usable token. A row sealed under another key
+is treated as no installation (logged once per lookup: reinstall the app or restore the key).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -23,10 +29,28 @@ from sqlalchemy import delete, select
 
 from surveys.db import Database
 from surveys.models import SlackInstallation, SlackOAuthState, utcnow
+from surveys.sealing import SLACK_TOKENS, Sealer, SealError
 
 log = logging.getLogger(__name__)
 
-_SECRET_FIELDS = ("bot_token",)
+SECRET_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token",
+                 "incoming_webhook_url")
+
+
+def split_secrets(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(public fields, secret fields that are set) of an installation dict."""
+    public = {k: v for k, v in data.items() if k not in SECRET_FIELDS}
+    hidden = {k: data[k] for k in SECRET_FIELDS if data.get(k)}
+    return public, hidden
+
+
+def seal_secrets(secret: bytes, values: dict[str, Any]) -> str:
+    return Sealer(secret, SLACK_TOKENS).seal(json.dumps(values, sort_keys=True))
+
+
+def open_secrets(secret: bytes, sealed: str) -> dict[str, Any]:
+    """The secret fields; SealError when another key sealed them."""
+    return dict(json.loads(Sealer(secret, SLACK_TOKENS).open(sealed)))
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -36,8 +60,10 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 class SQLInstallationStore(AsyncInstallationStore):
     """Slack installations in the `slack_installations` table."""
 
-    def __init__(self, db: Database, client_id: str = "", *, cache_seconds: float = 30.0):
+    def __init__(self, db: Database, client_id: str = "", *, secret: bytes,
+                 cache_seconds: float = 30.0):
         self.db = db
+        self.secret = secret
         self.client_id = client_id
         self.cache_seconds = cache_seconds
         self._cache: dict[tuple[str | None, str | None], tuple[float, Installation | None]] = {}
@@ -48,15 +74,14 @@ class SQLInstallationStore(AsyncInstallationStore):
 
     # -- writing ---------------------------------------------------------------------
     async def async_save(self, installation: Installation) -> None:
-        data = _jsonable(installation.to_dict_for_copying())
-        for name in _SECRET_FIELDS:
-            data.pop(name, None)
+        data, hidden = split_secrets(_jsonable(installation.to_dict_for_copying()))
         team_id = None if installation.is_enterprise_install else installation.team_id
         async with self.db.session() as session:
             session.add(SlackInstallation(
                 client_id=self.client_id, app_id=installation.app_id,
                 enterprise_id=installation.enterprise_id, team_id=team_id,
-                user_id=installation.user_id, bot_token=installation.bot_token,
+                user_id=installation.user_id,
+                sealed_secrets=seal_secrets(self.secret, hidden) if hidden else None,
                 bot_id=installation.bot_id, bot_user_id=installation.bot_user_id,
                 data=data, installed_at=utcnow(),
             ))
@@ -92,7 +117,7 @@ class SQLInstallationStore(AsyncInstallationStore):
         stmt = stmt.order_by(SlackInstallation.installed_at.desc(), SlackInstallation.id.desc()).limit(1)
         async with self.db.session() as session:
             row = (await session.execute(stmt)).scalar_one_or_none()
-        found = _to_installation(row) if row is not None else None
+        found = self._to_installation(row) if row is not None else None
         if user_id is None:
             self._cache[key] = (now + self.cache_seconds, found)
         return found
@@ -107,6 +132,26 @@ class SQLInstallationStore(AsyncInstallationStore):
         if installation is None or not installation.bot_token:
             return None
         return installation.to_bot()
+
+    def _to_installation(self, row: SlackInstallation) -> Installation | None:
+        hidden: dict[str, Any] = {}
+        if row.sealed_secrets:
+            try:
+                hidden = open_secrets(self.secret, row.sealed_secrets)
+            except SealError:
+                log.error("the Slack tokens of workspace %s were sealed with another "
+                          "STATEOF_SECRET_KEY: reinstall the app there or restore the key",
+                          row.team_id or row.enterprise_id)
+                return None
+        data = {k: v for k, v in {**(row.data or {}), **hidden}.items() if k in _INSTALLATION_ARGS}
+        data.update(
+            app_id=row.app_id, enterprise_id=row.enterprise_id,
+            team_id=row.team_id if row.team_id is not None else data.get("team_id"),
+            bot_id=row.bot_id, bot_user_id=row.bot_user_id,
+            user_id=row.user_id or data.get("user_id") or "",
+        )
+        data.setdefault("installed_at", row.installed_at.timestamp())
+        return Installation(**data)
 
     # -- deleting (app_uninstalled / tokens_revoked) -----------------------------------
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
@@ -147,16 +192,6 @@ def _workspace(enterprise_id: str | None, team_id: str | None) -> list[Any]:
     return [SlackInstallation.team_id.is_(None), SlackInstallation.enterprise_id == enterprise_id]
 
 
-def _to_installation(row: SlackInstallation) -> Installation:
-    data = {k: v for k, v in (row.data or {}).items() if k in _INSTALLATION_ARGS}
-    data.update(
-        app_id=row.app_id, enterprise_id=row.enterprise_id,
-        team_id=row.team_id if row.team_id is not None else data.get("team_id"),
-        bot_token=row.bot_token, bot_id=row.bot_id, bot_user_id=row.bot_user_id,
-        user_id=row.user_id or data.get("user_id") or "",
-    )
-    data.setdefault("installed_at", row.installed_at.timestamp())
-    return Installation(**data)
 
 
 class SQLOAuthStateStore(AsyncOAuthStateStore):

@@ -48,7 +48,14 @@ UPLOAD_DELAYS = (2.0, 6.0)  # seconds before the 2nd and 3rd upload attempt (sho
 
 
 def slack_error(exc: SlackApiError) -> str:
-    return str(exc.response.get("error")) if exc.response is not None else str(exc)
+    """Slack's error code, or the HTTP status when the answer was not JSON (a 5xx page)."""
+    response = exc.response
+    if response is None:
+        return str(exc)
+    data = getattr(response, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("error"))
+    return f"HTTP {getattr(response, 'status_code', '?')}"
 
 
 class SlackNotifier:

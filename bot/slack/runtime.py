@@ -113,7 +113,8 @@ async def start_slack(
     settings = services.settings
     base_url = api_base(settings.slack_api_url)
     oauth = bool(settings.slack_client_id and settings.slack_client_secret)
-    store = SQLInstallationStore(services.db, settings.slack_client_id or "") if oauth else None
+    store = (SQLInstallationStore(services.db, settings.slack_client_id or "", secret=services.secret)
+             if oauth else None)
     clients = SlackClients(base_url=base_url, token=settings.slack_bot_token,
                            installation_store=store, limiter=limiter)
     await clients.start()

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from surveys.catalog.safe_yaml import YamlLimitError, check_size, load_limited
 from surveys.errors import UnknownSurvey
+from surveys.invisible import escape_char, shown
 from surveys.schema import (
     Question,
     Questionnaire,
@@ -67,10 +68,7 @@ def parse_questionnaire(text: str, source: str = "<text>") -> Questionnaire:
     except YamlLimitError as exc:
         raise QuestionnaireError(source, [str(exc)]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise QuestionnaireError(source, [f"{where}malformed YAML: {reason}"]) from None
+        raise QuestionnaireError(source, [_yaml_error(exc)]) from None
     if not isinstance(data, dict):
         raise QuestionnaireError(source, ["(top level): expected a mapping with id, title, questions"])
     problems = raw_value_problems(data)
@@ -86,6 +84,18 @@ def parse_questionnaire(text: str, source: str = "<text>") -> Questionnaire:
     if problems:
         raise QuestionnaireError(source, problems)
     return qn
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line with its place; a refused character shown escaped."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return (f"character {exc.position + 1}: malformed YAML: the character {escape_char(char)} "
+                f"is not allowed ({' '.join(str(exc.reason).split())})")
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{where}malformed YAML: {shown(' '.join(str(reason).split()), 200)}"
 
 
 def _question_level_problems(data: dict) -> list[str]:

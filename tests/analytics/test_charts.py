@@ -283,3 +283,15 @@ def test_community_text_is_escaped_once_and_unknown_glyphs_dropped():
     assert _esc("$5-$10") == r"\$5-\$10"
     assert _esc(_esc("$5-$10")) == r"\$5-\$10"
     assert _esc("Ship it \N{ROCKET}") == "Ship it "
+
+
+def test_lead_chart_draws_only_the_chart_a_chat_post_carries():
+    from analytics.charts import lead_chart
+
+    summary = make_summary()
+    name, png = lead_chart(summary)
+    assert name == MOVERS_FILE and png == render_charts(summary)[MOVERS_FILE]
+    assert lead_chart(summary, "focus")[0] == "focus.png"
+    assert lead_chart(summary, "comment")[0] == MOVERS_FILE  # free text has no chart of its own
+    summary.compare = []
+    assert lead_chart(summary)[0] == "salary.png"  # no comparison: the first question chart

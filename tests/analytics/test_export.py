@@ -20,7 +20,7 @@ from surveys.flow import AnswerFlow
 from surveys.identity import Member, pseudonym
 from surveys.importer import import_csv
 from surveys.models import WaveStatus
-from surveys.waves import create_wave, ensure_community
+from surveys.waves import close_wave, create_wave, ensure_community, get_wave
 
 SECRET = b"s" * 32
 SURVEY = "state-of-mlops"
@@ -75,6 +75,8 @@ def wave_results(summary, label: str) -> dict:
 
 async def test_export_round_trips_through_import_with_an_identical_summary(db, tmp_path):
     community_id, _ = await answered_wave(db)
+    async with db.session() as session:  # a closed wave is summarised on every answer
+        close_wave(await get_wave(session, community_id, "2026", SURVEY))
     data = await export_wave(db, community_id=community_id, survey_id=SURVEY, wave="2026")
     path = tmp_path / "2026.csv"
     path.write_bytes(data)
@@ -89,8 +91,10 @@ async def test_export_round_trips_through_import_with_an_identical_summary(db, t
     assert wave_results(copy, "copy") == wave_results(original, "2026")
     assert wave_results(copy, "copy")["focus"]["answered"] > 0
     again = await export_wave(db, community_id=community_id, survey_id=SURVEY, wave="copy")
-    strip = [{k: v for k, v in row.items() if k != "respondent"} for row in parse_csv(data)]
-    assert [{k: v for k, v in row.items() if k != "respondent"} for row in parse_csv(again)] == strip
+    # the same rows; their order follows the random respondent keys (docs/privacy.md)
+    strip = sorted(str({k: v for k, v in row.items() if k != "respondent"}) for row in parse_csv(data))
+    assert sorted(str({k: v for k, v in row.items() if k != "respondent"})
+                  for row in parse_csv(again)) == strip
 
 
 async def test_the_export_is_the_import_format_and_never_carries_a_user_id(db):
@@ -197,14 +201,14 @@ async def test_open_data_drops_free_text_and_leaves_no_group_under_the_minimum(d
                              open_data=True, min_group_size=5)
     assert b"story" not in data and b"secret" not in data
     rows = parse_csv(data)
-    assert [r["respondent"] for r in rows] == [str(i) for i in range(1, 13)]
-    assert Counter(r["title"] for r in rows) == {"scientist": 6, "other": 6}
-    assert Counter(r["industry"] for r in rows) == {"tech": 10, "": 2}
-    assert Counter(r["region"] for r in rows) == {"europe": 9, "": 3}
-    assert Counter(r["focus"] for r in rows) == {"monitoring": 5, "monitoring;deploy": 5, "": 2}
-    assert Counter(r["tooling.pipeline"] for r in rows) == {"established": 8, "": 4}
-    teams = sorted(float(r["team"]) for r in rows)
-    assert teams == [1.0] * 5 + [6.0] * 7  # groups of >= 5 neighbours (200 and 5000 join 6..10)
+    assert [r["respondent"] for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
+    assert len(rows) >= 9  # generalised (k-anonymity on title, industry, region), few left out
+    combos = Counter((r["title"], r["industry"], r["region"]) for r in rows)
+    assert min(combos.values()) >= 5, combos
+    assert "researcher" not in {r["title"] for r in rows}  # 3 researchers: "other"
+    assert {r["region"] for r in rows} <= {"europe", ""}  # 3 in India, no "other": blank
+    teams = sorted(float(r["team"]) for r in rows if r["team"])
+    assert Counter(teams).most_common()[-1][1] >= 5  # groups of >= 5 neighbours
     for column in rows[0]:
         if column == "respondent":
             continue
@@ -218,7 +222,7 @@ async def test_open_data_drops_free_text_and_leaves_no_group_under_the_minimum(d
     full = parse_csv(await export_wave(db, community_id=community_id, survey_id="open-test",
                                        wave="2025"))
     assert Counter(r["region"] for r in full) == {"europe": 9, "india": 3}
-    assert full[0]["story"] == "my secret story 0"
+    assert "my secret story 0" in {r["story"] for r in full}  # rows follow random respondent keys
 
 
 async def test_open_data_refuses_a_wave_smaller_than_the_minimum(db, tmp_path):

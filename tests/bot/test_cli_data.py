@@ -102,6 +102,8 @@ def test_import_summary_and_export(tmp_path, db_env):
                "--out", "open.parquet", cwd=tmp_path, env=db_env))
     blob = (tmp_path / "open.parquet").read_bytes()
     assert blob[:4] == b"PAR1" and b"private words" not in blob
+    # what k-anonymity generalised, next to the file (and on stderr)
+    assert (tmp_path / "open.parquet.generalised.txt").read_text().startswith("Open data, k = ")
 
 
 def test_a_bad_file_lists_every_problem_and_imports_nothing(tmp_path, db_env):

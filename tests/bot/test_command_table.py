@@ -82,7 +82,7 @@ def test_the_text_parser_uses_the_rows_types():
     assert bind_args("delete", ["2026", "confirm"], {}, lambda w: None) == {"wave": "2026", "confirm": "yes"}
     with pytest.raises(CommandError, match="has no option 'colour:'"):
         bind_args("launch", ["state-of-mlops"], {"colour": "red"}, lambda w: None)
-    with pytest.raises(CommandError, match=r"Usage: /survey rename WAVE NEW-LABEL"):
+    with pytest.raises(CommandError, match=r"Usage: /survey rename WAVE LABEL"):
         bind_args("rename", ["2026"], {}, lambda w: None)
     with pytest.raises(CommandError, match="Unknown command 'nope'"):
         bind_args("nope", [], {}, lambda w: None)

@@ -22,14 +22,16 @@ async def test_results_can_be_split_by_platform(services):
     for platform, n in (("slack", 5), ("discord", 7)):
         for i in range(n):
             await services.flow.submit(wave.id, Member(platform, "S", f"{platform}-{i}"),
-                                       {"title": "researcher", "role": "models"})
+                                       {"title": "researcher", "role": "models"}, finish=True)
     commands = Commands(services)
     everyone = await commands.run(Invocation("slack", "T1", "C1", "U_MOD", True, "results"))
-    assert everyone.text.startswith("2026: 12 respondents")
+    # a live wave: its released snapshot (analytics.releases)
+    assert everyone.text.startswith("2026: based on the first 12 respondents")
     discord = await commands.run(_results("platform=discord"))
-    assert discord.text.startswith("2026: 7 respondents") and "platform = discord" in discord.text
+    assert discord.text.startswith("2026: based on the first 12 respondents, 7 of them in this segment")
+    assert "platform = discord" in discord.text
     slack_ics = await commands.run(_results("platform=slack role=models"))
-    assert slack_ics.text.startswith("2026: 5 respondents")
+    assert ", 5 of them in this segment" in slack_ics.text
     refused = await commands.run(_results("platform=irc"))
     assert "platform= takes one of slack, discord, console" in refused.text
 

@@ -120,3 +120,14 @@ class DiscordMember:
             if not any(cid.endswith((":n", ":f")) for cid in custom_ids(self.refresh(), "stateof:nav:")):
                 return self.page  # type: ignore[return-value]
         raise AssertionError("the questionnaire did not end")
+
+
+async def starters_on_ledger(services: Any) -> None:
+    """What the next day brings: members who started without an invitation (no Members intent)
+    join the participation ledger in its daily batch (docs/privacy.md), so reminders reach them."""
+    from datetime import timedelta
+
+    from surveys.models import utcnow
+
+    services.flow.ledger.batch_min = 1
+    await services.flow.ledger.flush(services.db, today=utcnow() + timedelta(days=1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from surveys.models import Participation, Wave
-from tests.discord.kit import DiscordMember, custom_ids, texts
+from tests.discord.kit import DiscordMember, custom_ids, starters_on_ledger, texts
 from tests.discord.test_answering import launch
 
 EPHEMERAL = 64
@@ -191,6 +191,7 @@ async def test_remind_dms_and_records_closed_dms(fake, runtime, dservices):
     fake.dm_closed.add(closed)
     for user in (starter, closed):
         await DiscordMember(fake, user).take(announcement)
+    await starters_on_ledger(dservices)  # without the Members intent: the next daily batch
     reply = await DiscordMember(fake, fake.moderator).command("remind")
     assert "Reminders sent: 1. Could not reach: 1." in texts(reply)
     (dm,) = fake.dms(starter)
@@ -212,6 +213,7 @@ async def test_dm_button_answers_for_the_guild(fake, runtime, dservices):
     announcement = await launch(fake)
     starter = fake.add_member(fake.guild_id, "starter")
     await DiscordMember(fake, starter).take(announcement)
+    await starters_on_ledger(dservices)
     await DiscordMember(fake, fake.moderator).command("remind")
     (dm,) = fake.dms(starter)
     (take,) = custom_ids(dm, "stateof:take:")
@@ -219,3 +221,20 @@ async def test_dm_button_answers_for_the_guild(fake, runtime, dservices):
                                             channel_id=fake.dm_channels[starter]))
     page = fake.response_message(record)
     assert "Page 1 of" in texts(page)
+
+
+async def test_announcement_names_the_configured_group_size_and_status_has_no_rate_without_members(
+        fake, runtime, dservices):
+    """Issue 9: the announcement uses STATEOF_MIN_GROUP_SIZE; without the Members intent the
+    bot knows no channel members, so starters are not "invited": the rate is n/a, not 100%."""
+    dservices.settings.min_group_size = 7
+    announcement = await launch(fake)
+    assert "groups under 7 are never shown" in texts(announcement), texts(announcement)
+    assert "groups under 5" not in texts(announcement)
+    for name in ("ada", "bo"):
+        member = DiscordMember(fake, fake.add_member(fake.guild_id, name))
+        await member.take(announcement)
+        await member.answer_all()
+    status = texts(await DiscordMember(fake, fake.moderator).command("status"))
+    assert "Respondents: 2 (completed: 2)" in status
+    assert "Response rate: n/a" in status and "100%" not in status, status

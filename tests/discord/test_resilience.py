@@ -14,7 +14,7 @@ from bot.discord.runtime import start_discord
 from surveys.catalog import parse_questionnaire
 from surveys.identity import Member
 from surveys.models import Answer
-from tests.discord.kit import DiscordMember, component, custom_ids, texts
+from tests.discord.kit import DiscordMember, component, custom_ids, starters_on_ledger, texts
 from tests.discord.test_answering import launch
 
 
@@ -262,6 +262,7 @@ async def test_reminder_fanout_is_paced_and_429_honoured(fake, runtime, dservice
     starters = [fake.add_member(fake.guild_id, f"starter{i}") for i in range(5)]
     for user in starters:
         await DiscordMember(fake, user).take(announcement)
+    await starters_on_ledger(dservices)
     runtime.notifier.limiter = FanoutLimiter(20)
     seen = len(fake.requests)
     fake.inject("POST", r"^/channels/\d+/messages$", status=429, retry_after=0.05)  # the first DM

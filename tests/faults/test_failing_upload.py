@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from bot import lifecycle
 from bot.scheduling import Grace, ManualClock, RetryPolicy, start_scheduler
 from bot.scheduling.leader import SingleProcess
 from surveys.models import Community, JobRun, Wave
@@ -25,7 +24,7 @@ async def _no_sleep(_seconds: float) -> None:
 
 async def test_summary_posted_once_when_its_upload_keeps_failing(bot, fake, sservices, monkeypatch):
     # the summary carries one chart (rendering real ones is the analytics tests' business)
-    monkeypatch.setattr(lifecycle, "render_charts", lambda summary, questions=None: {"movers.png": b"PNG"})
+    monkeypatch.setattr("analytics.charts.lead_chart", lambda summary, question=None: ("movers.png", b"PNG"))
     wave_id = await bot.launch()
     now = datetime.now(UTC).replace(microsecond=0)
     async with sservices.db.session() as session:

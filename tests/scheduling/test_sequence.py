@@ -41,7 +41,7 @@ async def test_open_remind_close_and_summaries(services, notifier, clock, make_r
         assert sorted(invited) == ["U_DONE", "U_OPTOUT", "U_STOP", "U_TODO"]
         for p in (await session.execute(select(Participation))).scalars():
             if p.user_id == "U_DONE":
-                p.completed_at = opens + days(1)
+                p.completed = True
             if p.user_id == "U_OPTOUT":
                 p.opted_out = True
         session.add(ReminderOptOut(community_id=community.id, platform="slack", space_id="T1",
@@ -127,7 +127,7 @@ async def test_weekly_progress_numbers(services, notifier, clock, make_runtime):
         wave.opened_at = opened
         for i in range(10):  # 10 invited, 6 answered: 2 before this week, 4 this week (3 completed)
             session.add(Participation(wave_id=wave.id, platform="slack", space_id="T1", user_id=f"U{i}",
-                                      invited_at=opened))
+                                      invited=True))
         for i, started in enumerate([utc(2026, 11, 10), utc(2026, 11, 20), utc(2026, 11, 24),
                                      utc(2026, 11, 25), utc(2026, 11, 29), utc(2026, 11, 30, 8)]):
             respondent = Respondent(community_id=community.id, pseudonym=f"p{i}")

@@ -36,7 +36,8 @@ def debug_log(monkeypatch):
     try:
         yield out
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
         for name, level in libraries.items():
             logging.getLogger(name).setLevel(level)
 

@@ -131,7 +131,7 @@ async def test_oauth_install_serves_the_new_workspace(fake, settings, db):
         token = fake.last_call("oauth.v2.access").response["access_token"]
         async with services.db.session() as session:
             (row,) = (await session.execute(select(SlackInstallation))).scalars().all()
-        assert row.team_id == "T2" and row.bot_token == token
+        assert row.team_id == "T2" and row.sealed_secrets and token not in row.sealed_secrets
         resp = await bot.post(slash_command_body("/survey", "help", team_id="T2", user_id="UT2"))
         assert resp.status == 200 and "/survey my-data" in resp.body["text"]
         assert fake.last_call("users.info").token == token  # the workspace's own token

@@ -109,8 +109,8 @@ def test_stateof_surveys_validate_prints_one_problem_quickly(tmp_path, case):
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 2 and "1 problem(s)" in lines[0], done.stderr  # the count, then the problem
-    assert HOSTILE[case][1] in lines[1] and "Traceback" not in done.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"{path}: "), done.stderr
+    assert HOSTILE[case][1] in lines[0] and "Traceback" not in done.stderr
     assert time.perf_counter() - started < 15  # the interpreter's start-up included
 
 
@@ -155,3 +155,14 @@ def test_quoted_numbers_are_bounded_too(line, expected):
     assert any(expected in p for p in info.value.problems), info.value.problems
     assert any(p.startswith("questions[0].max: Input should be less than or equal to")
                for p in info.value.problems)
+
+
+def test_stateof_surveys_validate_lists_fifty_problems_then_a_count(tmp_path):
+    questions = "".join(f"  - {{id: q{i}, type: slider, text: Q{i}}}\n" for i in range(80))
+    path = tmp_path / "many.yaml"
+    path.write_text(f"id: many\ntitle: Many\nquestions:\n{questions}", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "surveys", "validate", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "80 problem(s)" in lines[0], done.stderr
+    assert len(lines) == 1 + 50 + 1 and lines[-1].strip() == "… and 30 more"

