@@ -5,11 +5,11 @@
 - every event checks that the wave belongs to the member's community (cached for a
   minute) and reads the wave's title and questionnaire from a cache (both are fixed once a
   wave exists);
-- one member's database work runs in order and SQLite sees one writer (`AnswerGate`); a
-  write that fails for a passing reason (a dropped connection, a hanging database, a
-  failover) is retried until `save_policy.deadline` (`bot.saving`), then the page comes back
-  with what the member gave and a notice, so nothing they typed is lost and no front end
-  waits forever;
+- one member's database work runs in order and SQLite sees one writer (`AnswerGate`); an
+  answer or a page (Pick, Next) whose write fails for a passing reason (a dropped
+  connection, a hanging database, a failover) is retried until `save_policy.deadline`
+  (`bot.saving`), then the page comes back with what the member gave and a notice, so
+  nothing they typed is lost and no front end waits forever;
 - a second "take" of the same wave within `double_click` seconds is dropped (None);
 - where the member lands: resume at the first open page with "Welcome back", the first page
   to review after finishing, the next page after Next, "a few required questions are still
@@ -33,7 +33,6 @@ from bot.answering.screens import (
     NOT_SAVED_PAGE,
     OTHER_COMMUNITY,
     STILL_OPEN,
-    UNAVAILABLE,
     Notice,
     PageScreen,
     Screen,
@@ -55,6 +54,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DOUBLE_CLICK = 2.0  # a second "take" by the same member within this many seconds is dropped
 COMMUNITY_TTL = 60.0  # seconds a space's community is cached
+PREFILL_BUDGET = 1.0  # seconds to read an answer for a form that must open within 3 s
 Layout = Callable[[Progress], list[Page]]
 
 
@@ -100,6 +100,8 @@ class Merge:
 
 @dataclass(frozen=True)
 class WaveInfo:
+    """What never changes once a wave exists: its title, questionnaire and community."""
+
     title: str
     questionnaire: Questionnaire
     community_id: int
@@ -271,7 +273,8 @@ class Conversation:
         return await self.page(wave_id, typed, key=key, notice=notice, saved=False,
                                draft={k: v for k, v in given.items() if not isinstance(v, Merge)})
 
-    async def prefill(self, member: Member, wave_id: int, key: str, budget: float) -> Any:
+    async def prefill(self, member: Member, wave_id: int, key: str,
+                      budget: float = PREFILL_BUDGET) -> Any:
         """The stored answer of `key` for a form that must open within `budget` seconds (None
         when the database is slower: the form opens empty rather than late); a Notice when
         the member cannot answer."""
@@ -291,11 +294,9 @@ class Conversation:
         twice = bool(self.double_click) and self._clicked_twice(member, wave_id)
         try:
             info = await self.admit(member, wave_id)
-            progress = await self.write(member, lambda: self.flow.start(wave_id, member))
+            progress = await self.gate.run(member, lambda: self.flow.start(wave_id, member))
         except SurveyError as exc:
             return Notice(str(exc))
-        except SaveFailed:
-            return Notice(UNAVAILABLE)
         if twice:
             log.info("dropped a repeated take-the-survey click")
             return None
@@ -385,7 +386,7 @@ class Conversation:
                 return (await self.flow.submit(wave_id, member, keep)).progress
             return await self.flow.progress(wave_id, member)
 
-        return await self.write(member, save)
+        return await self.gate.run(member, save)
 
     async def back(self, member: Member, wave_id: int, anchor: str,
                    values: dict[str, Any] | None = None) -> Screen:
@@ -395,8 +396,6 @@ class Conversation:
             progress = await self._keep(member, wave_id, values)
         except SurveyError as exc:
             return Notice(str(exc))
-        except SaveFailed:
-            return Notice(UNAVAILABLE)
         return await self.page(wave_id, progress, index=page_of(self.layout(progress), anchor) - 1)
 
     async def stop(self, member: Member, wave_id: int, values: dict[str, Any] | None = None) -> Screen:
@@ -408,8 +407,6 @@ class Conversation:
                 await self._keep(member, wave_id, values)
         except SurveyError as exc:
             return Notice(str(exc))
-        except SaveFailed:
-            return Notice(UNAVAILABLE)
         return Stopped(wave_id, info.title)
 
     async def show(self, member: Member, wave_id: int, key: str | None = None,
@@ -417,10 +414,7 @@ class Conversation:
         """The page holding `key` as stored (with a problem and the member's draft, if any)."""
         try:
             await self.admit(member, wave_id)
-            progress = await self.write(member, lambda: self.flow.progress(wave_id, member),
-                                        "reading answers")
+            progress = await self.gate.run(member, lambda: self.flow.progress(wave_id, member))
         except SurveyError as exc:
             return Notice(str(exc))
-        except SaveFailed:
-            return Notice(UNAVAILABLE)
         return await self.page(wave_id, progress, key=key, errors=errors or {}, draft=draft or {})

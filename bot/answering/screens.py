@@ -32,8 +32,6 @@ ALREADY_OPEN = "The survey is already open."
 NOT_SAVED_PAGE = UNSAVED
 NOT_SAVED_ANSWER = ("We could not save your answer: our database is not answering right now. It is "
                     "still shown below; please give it again in a minute.")
-UNAVAILABLE = ("The survey cannot be reached right now: our database is not answering. Please try "
-               "again in a minute.")
 
 
 def thanks_text(title: str, *, again: bool = False, command: str = "/survey my-data") -> str:

@@ -15,12 +15,12 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import discord
 
-from bot.answering.conversation import Conversation, Front, Merge, Picked
+from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Merge, Picked
 from bot.answering.screens import (
     ALREADY_OPEN,
     NO_QUESTIONS,
@@ -79,7 +79,7 @@ def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
     ratio = limit / total
     for item in texts:
         item.content = clip(item.content, max(40, int(len(item.content) * ratio) - 1))
-MODAL_READ_BUDGET = 1.0  # seconds to read an answer to prefill a modal; it must open within 3 s
+MODAL_READ_BUDGET = PREFILL_BUDGET  # a modal cannot follow a deferral (tests shorten it)
 OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
 RANGE_PICKER = -1
 
@@ -335,7 +335,9 @@ class AnswerUI(Front):
             except SurveyError as exc:  # an unknown wave in an old button
                 shown = Notice(str(exc))
             if isinstance(shown, Picked):
-                shown = shown.page
+                # a refused pick shows the stored answer: a select may not hold more defaults
+                # than it allows (four of "up to 3")
+                shown = replace(shown.page, draft={}) if shown.page.errors else shown.page
             return Outcome(view=view_of(shown or Notice(ALREADY_OPEN), member.space, ranges))
 
         await answer(interaction, outcome, edit=edit)

@@ -52,8 +52,6 @@ from surveys.ports import DeliveryError
 log = logging.getLogger(__name__)
 
 NEXT_QUESTION_TTL = 120.0  # seconds in which one answer step posts its next question once
-
-PREFILL_BUDGET = 1.0  # seconds to read the current answer before the trigger_id runs out
 IN_YOUR_DMS = "The survey continues in your direct messages with the app."
 CANNOT_DM = ("I cannot send you direct messages. Allow messages from the app, or press "
              "\"Take the survey\" to answer in a form.")
@@ -234,7 +232,7 @@ class SlackDMAnswers:
         except SurveyError as exc:
             await self._replace(origin, notice_message(str(exc)))
             return
-        current = await self.conversation.prefill(member, ref.wave_id, ref.key, PREFILL_BUDGET)
+        current = await self.conversation.prefill(member, ref.wave_id, ref.key)
         if isinstance(current, Notice):
             await self._replace(origin, notice_message(current.text))
             return
