@@ -2,13 +2,15 @@
 
 Each action is idempotent where it can be (opening an open wave, closing a closed one)
 and talks to platforms only through the notifiers registered on `Services`. The analytics
-stack (pandas, matplotlib) is imported only by `summary_message`.
+stack (pandas, matplotlib) is imported only when a summary is made (`summary_message`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -332,6 +334,28 @@ def preload_analytics() -> None:
     import analytics.service  # noqa: F401
 
 
+_DRAWING = threading.Lock()  # one chart at a time: matplotlib's caches are shared by threads
+
+
+def render_charts(summary: Any, questions: list[str] | None = None) -> dict[str, bytes]:
+    """The charts a chat summary attaches, PNG bytes by file name: those of `questions`, else
+    the movers chart, else the first question chart there is. Only these are drawn (a chart
+    takes up to a second or more); blocking, so callers run it in a worker thread."""
+    from analytics import charts
+
+    with _DRAWING:
+        if questions:
+            return charts.render_charts(summary, questions)
+        movers = charts.movers_chart(summary)
+        if movers is not None:
+            return {charts.MOVERS_FILE: movers}
+        for qs in summary.questions:
+            png = charts.question_chart(summary, qs.id)
+            if png is not None:
+                return {f"{qs.id}.png": png}
+        return {}
+
+
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
@@ -339,8 +363,7 @@ async def summary_message(
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
     members who answered on that platform)."""
-    from analytics.charts import render_charts  # pandas and matplotlib: only for summaries
-    from analytics.report import chat_lines
+    from analytics.report import chat_lines  # pandas and matplotlib: only for summaries
     from analytics.service import build_summary, previous_labels
 
     if compare is None:
@@ -354,7 +377,9 @@ async def summary_message(
     )
     attachments = []
     if charts:
-        pngs = render_charts(summary, [question] if question else None)
+        # off the event loop: drawing takes seconds on a busy machine, and meanwhile every
+        # member's click would wait (and miss Discord's and Slack's 3-second window)
+        pngs = await asyncio.to_thread(render_charts, summary, [question] if question else None)
         chosen = [question + ".png"] if question else ["movers.png"]
         chosen = [name for name in chosen if name in pngs] or list(pngs)[:1]
         attachments = [Attachment(name, pngs[name], title=name.removesuffix(".png")) for name in chosen]
