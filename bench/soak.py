@@ -136,16 +136,22 @@ RUN_BOT = textwrap.dedent("""
 """)
 
 
+UNSAVED_MARK = "our database is not answering"  # bot.answering.screens: the save was given up
+
+
 @dataclass
 class SlackAcks:
-    """Fields of Slack page submissions the bot acknowledged (a next page or "Saving…")."""
+    """The last word on every Slack answer field, by (member, block): "acked" when the bot
+    acknowledged the page (its next page, or "Saving…"), "told" when the member was then
+    shown that the page could not be saved (input kept, to submit again)."""
 
-    fields: int = 0
+    fields: dict[tuple[str, str], str] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)
+    view_users: dict[str, str] = field(default_factory=dict)
 
 
 class CountingSlackHTTP:
-    """The signed Slack client, counting the answer fields of every acknowledged submission."""
+    """The signed Slack client, recording the answer fields of every acknowledged submission."""
 
     def __init__(self, http: SlackHTTPClient, acks: SlackAcks):
         self.http, self.acks = http, acks
@@ -153,24 +159,54 @@ class CountingSlackHTTP:
     async def post(self, body: bytes, **kw: Any) -> SlackHTTPResponse:
         resp = await self.http.post(body, **kw)
         payload = json.loads(urllib.parse.parse_qs(body.decode())["payload"][0])
-        self.acks.members.add(payload["user"]["id"])
+        user = payload["user"]["id"]
+        self.acks.members.add(user)
         if payload.get("type") == "view_submission" and resp.status == 200 \
                 and isinstance(resp.body, dict) and resp.body.get("response_action") == "update":
-            self.acks.fields += len(payload["view"]["state"]["values"])
+            self.acks.view_users[str(payload["view"]["id"])] = user
+            for block_id in payload["view"]["state"]["values"]:
+                self.acks.fields[(user, block_id)] = "acked"
         return resp
 
 
-def discord_acked_fields(records: list) -> int:
-    """Answer fields the bot acknowledged: picks and range selects, and free-text modals."""
-    answered = 0
+class SoakViews(bench_slack.Views):
+    """The fake's views.update, noting the pages a member was told could not be saved."""
+
+    def __init__(self, fake: FakeSlackAPI, acks: SlackAcks):
+        self.acks = acks
+        super().__init__(fake)
+
+    def _update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else view or {}
+        user = self.acks.view_users.get(str(params.get("view_id")))
+        if user and UNSAVED_MARK in json.dumps(view):
+            for block in view.get("blocks", []):
+                if block.get("type") == "input":
+                    self.acks.fields[(user, block["block_id"])] = "told"
+        return super()._update(params)
+
+
+def slack_fields(acks: SlackAcks) -> tuple[int, int]:
+    states = list(acks.fields.values())
+    return states.count("acked"), states.count("told")
+
+
+def discord_fields(records: list) -> tuple[int, int]:
+    """(acknowledged, told not saved) answer fields: picks, range selects and free-text
+    modals that got a callback, by (member, field); a later record of a field wins."""
+    last: dict[tuple[Any, str], str] = {}
     for r in records:
-        if r.callback_type is None:
-            continue
         data = r.payload.get("data") or {}
-        if r.payload.get("type") == 5 or str(data.get("custom_id", "")).startswith(
-                ("stateof:pick:", "stateof:range:")):
-            answered += 1
-    return answered
+        cid = str(data.get("custom_id", ""))
+        if r.callback_type is None or not (r.payload.get("type") == 5 or cid.startswith(
+                ("stateof:pick:", "stateof:range:"))):
+            continue
+        seen = json.dumps([r.callback_data, r.edits, r.followups], default=str)
+        user = (r.payload.get("member") or {}).get("user", {}).get("id")
+        last[(user, cid)] = "told" if UNSAVED_MARK in seen else "acked"
+    states = list(last.values())
+    return states.count("acked"), states.count("told")
 
 
 def rss_mb(pid: int) -> float:
@@ -191,12 +227,41 @@ def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+# The failover proxy in a process of its own (this one is busy playing both platforms and the
+# members; a proxy sharing its event loop would slow every database round trip of the bot).
+PROXY = textwrap.dedent("""
+    import asyncio, signal, sys
+    from tests.faults.proxy import TCPProxy
+
+    async def main():
+        proxy = await TCPProxy([(sys.argv[1], int(sys.argv[2]))]).start(int(sys.argv[3]))
+        seconds, loop, stop = float(sys.argv[4]), asyncio.get_running_loop(), asyncio.Event()
+
+        async def fail():
+            open_now = len(proxy._writers) // 2
+            proxy.refuse()
+            proxy.drop()
+            await asyncio.sleep(seconds)
+            proxy.heal()
+            print(f"dropped {open_now} open connections and refused new ones for {seconds:g} s "
+                  f"({proxy.connections} connections accepted by then)", flush=True)
+
+        loop.add_signal_handler(signal.SIGUSR1, lambda: loop.create_task(fail()))
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await proxy.stop()
+
+    asyncio.run(main())
+""")
+
+
 class Failover:
     """The database failover: the TCP proxy in front of PostgreSQL, or SIGUSR1 (SQLite)."""
 
-    def __init__(self, url: str):
-        self.url = url
-        self.proxy = None
+    def __init__(self, url: str, seconds: float, workdir: Path):
+        self.url, self.seconds, self.workdir = url, seconds, workdir
+        self.proc: subprocess.Popen | None = None
+        self.log = workdir / "proxy.log"
 
     async def start(self) -> str:
         """The URL the bot should use."""
@@ -204,29 +269,35 @@ class Failover:
             return self.url
         from sqlalchemy.engine import make_url
 
-        from tests.faults.proxy import TCPProxy
-
         u = make_url(self.url)
-        self.proxy = await TCPProxy([(u.host or "127.0.0.1", u.port or 5432)]).start()
-        return u.set(host="127.0.0.1", port=self.proxy.port).render_as_string(hide_password=False)
+        port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", PROXY, u.host or "127.0.0.1", str(u.port or 5432), str(port),
+             str(self.seconds)], stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        for _ in range(300):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise SystemExit(f"the database proxy did not start; see {self.log}")
+        return u.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
-    async def fail(self, pid: int, seconds: float) -> str:
-        if self.proxy is None:
-            os.kill(pid, signal.SIGUSR1)
-            await asyncio.sleep(seconds)
-            return f"SQLite: every new database session failed for {seconds:g} s (tests/faults/outage.py)"
-        open_before = len(self.proxy._writers) // 2
-        self.proxy.refuse()
-        self.proxy.drop()
-        await asyncio.sleep(seconds)
-        refused = self.proxy.connections
-        self.proxy.heal()
-        return (f"PostgreSQL: the proxy dropped every open connection (~{open_before}) and refused "
-                f"new ones for {seconds:g} s ({refused} connections accepted by the proxy so far)")
+    async def fail(self, bot_pid: int) -> str:
+        if self.proc is None:
+            os.kill(bot_pid, signal.SIGUSR1)
+            await asyncio.sleep(self.seconds)
+            return (f"SQLite: every new database session of the bot failed for {self.seconds:g} s "
+                    f"(tests/faults/outage.py)")
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        await asyncio.sleep(self.seconds + 0.5)
+        said = self.log.read_text().strip().splitlines()
+        return "PostgreSQL: the TCP proxy (tests/faults/proxy.py) " + (said[-1] if said else "failed over")
 
     async def stop(self) -> None:
-        if self.proxy is not None:
-            await self.proxy.stop()
+        stop_process(self.proc, wait=5)
 
 
 async def database_counts(url: str, wave_id: int) -> dict[str, int]:
@@ -296,13 +367,14 @@ def plan(args: argparse.Namespace) -> Run:
 
 async def soak(run: Run, url: str, workdir: Path) -> None:
     args = run.args
-    failover = Failover(url)
+    failover = Failover(url, args.outage, workdir)
     bot_url = await failover.start()
     events = workdir / "events.jsonl"
     async with FakeSlackAPI(validate_blocks=True) as sfake, FakeDiscord() as dfake:
         sfake.add_user(bench_slack.MODERATOR, is_admin=True)
         sfake.set_members(CHANNEL, [bench_slack.MODERATOR])
-        views = bench_slack.Views(sfake)
+        acks = SlackAcks()
+        views = SoakViews(sfake, acks)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
         env.update({
             "STATEOF_DATABASE_URL": bot_url, "STATEOF_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijkl",
@@ -320,7 +392,7 @@ async def soak(run: Run, url: str, workdir: Path) -> None:
         try:
             await _wait_ready(proc, port, dfake, log_path)
             run.rss["ready"] = rss_mb(proc.pid)
-            await _drive(run, proc, port, sfake, dfake, views, failover, url, events)
+            await _drive(run, proc, port, sfake, dfake, views, acks, failover, url, events)
         finally:
             stop_process(proc)
             await failover.stop()
@@ -352,11 +424,10 @@ def _events(path: Path) -> list[dict[str, Any]]:
 
 
 async def _drive(run: Run, proc: subprocess.Popen, port: int, sfake: FakeSlackAPI, dfake: FakeDiscord,
-                 views: bench_slack.Views, failover: Failover, url: str, events: Path) -> None:
+                 views: SoakViews, acks: SlackAcks, failover: Failover, url: str, events: Path) -> None:
     args = run.args
     slack_phase = bench_slack.Phase("slack")
     discord_phase = bench_discord.Phase("discord")
-    acks = SlackAcks()
     async with SlackHTTPClient(f"http://127.0.0.1:{port}/slack/events", SECRET) as raw_http:
         http = CountingSlackHTTP(raw_http, acks)
         wave_id = await bench_slack.launch(raw_http, sfake, "soak")
@@ -410,7 +481,7 @@ async def _drive(run: Run, proc: subprocess.Popen, port: int, sfake: FakeSlackAP
             await at(0.5)
             run.rss["middle"] = rss_mb(proc.pid)
             print(f"[{time.monotonic() - started:.0f} s] failover; load {load_average()}", flush=True)
-            run.failover = await failover.fail(proc.pid, args.outage)
+            run.failover = await failover.fail(proc.pid)
             try:
                 await asyncio.wait_for(asyncio.shield(members), max(1.0, started + run.seconds
                                                                     - time.monotonic()) + args.drain)
@@ -430,6 +501,12 @@ async def _drive(run: Run, proc: subprocess.Popen, port: int, sfake: FakeSlackAP
             with contextlib.suppress(BaseException):
                 await members
         counts = await database_counts(url, wave_id)
+        for _ in range(30):  # saves the bot is still retrying land before anything is counted
+            await asyncio.sleep(2)
+            again = await database_counts(url, wave_id)
+            if again == counts:
+                break
+            counts = again
         _report(run, elapsed, slack_phase, discord_phase, acks, slack_done, discord_done, counts,
                 sfake, dfake, views, events)
 
@@ -442,11 +519,12 @@ def _summary_running(events: Path) -> bool:
 
 def _report(run: Run, elapsed: float, slack_phase: bench_slack.Phase, discord_phase: bench_discord.Phase,
             acks: SlackAcks, slack_done: list[bool], discord_done: list[bool], counts: dict[str, int],
-            sfake: FakeSlackAPI, dfake: FakeDiscord, views: bench_slack.Views, events: Path) -> None:
+            sfake: FakeSlackAPI, dfake: FakeDiscord, views: SoakViews, events: Path) -> None:
     args = run.args
     lines, fail = run.lines, run.failures
-    d_acked = discord_acked_fields(discord_phase.records)
-    acked = acks.fields + d_acked
+    s_acked, s_told = slack_fields(acks)
+    d_acked, d_told = discord_fields(discord_phase.records)
+    acked = s_acked + d_acked
     lost = max(0, acked - counts["answers"])
     extra = max(0, counts["answers"] - acked)
     d_users = {r.payload["member"]["user"]["id"] for r in discord_phase.records if r.payload.get("member")}
@@ -479,8 +557,10 @@ def _report(run: Run, elapsed: float, slack_phase: bench_slack.Phase, discord_ph
         f"{views.saving}), Discord {len(d_lat)} (first callback {_spread(d_lat)}, deferred "
         f"{sum(1 for r in discord_phase.records if r.deferred)}); unanswered or failed: {unanswered}",
         f"**ack p99 {p99 * 1000:.0f} ms** (target < 1 s: {'met' if p99 < 1 else 'MISSED'})",
-        f"answers acknowledged: {acked} (Slack {acks.fields}, Discord {d_acked}); stored: "
-        f"{counts['answers']}; **lost: {lost}**; stored but never acknowledged: {extra}",
+        f"answer fields acknowledged: {acked} (Slack {s_acked}, Discord {d_acked}); stored: "
+        f"{counts['answers']}; **lost: {lost}**; stored but not acknowledged (or acknowledged, then "
+        f"shown as not saved): {extra}; shown \"could not save, still filled in\" and not saved "
+        f"since: {s_told + d_told} (Slack {s_told}, Discord {d_told})",
         f"responses: {counts['responses']} for {started_members} members who started; **stored twice: "
         f"{twice}** (respondents with two responses {counts['respondents_twice']}, answer rows twice "
         f"{counts['answers_twice']})",
