@@ -2,13 +2,15 @@
 
 Each action is idempotent where it can be (opening an open wave, closing a closed one)
 and talks to platforms only through the notifiers registered on `Services`. The analytics
-stack (pandas, matplotlib) is imported only by `summary_message`.
+stack (pandas, matplotlib) is imported only when a summary is made (`summary_message`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -425,6 +427,18 @@ def preload_analytics() -> None:
     import analytics.service  # noqa: F401
 
 
+_DRAWING = threading.Lock()  # one chart at a time: matplotlib's caches are shared by threads
+
+
+def draw_lead_chart(summary: Any, question: str | None = None) -> tuple[str, bytes] | None:
+    """The one chart a chat summary attaches (`analytics.charts.lead_chart`), drawn under a lock;
+    blocking, so callers run it in a worker thread."""
+    from analytics import charts
+
+    with _DRAWING:
+        return charts.lead_chart(summary, question)
+
+
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
@@ -432,8 +446,7 @@ async def summary_message(
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
     members who answered on that platform)."""
-    from analytics.charts import lead_chart  # pandas and matplotlib: only for summaries
-    from analytics.report import chat_lines
+    from analytics.report import chat_lines  # pandas and matplotlib: only for summaries
     from analytics.service import build_summary, previous_labels
 
     if compare is None:
@@ -447,7 +460,9 @@ async def summary_message(
     )
     attachments = []
     if charts:
-        chart = lead_chart(summary, question)
+        # off the event loop: drawing takes seconds on a busy machine, and meanwhile every
+        # member's click would wait (and miss Discord's and Slack's 3-second window)
+        chart = await asyncio.to_thread(draw_lead_chart, summary, question)
         if chart is not None:
             name, png = chart
             attachments = [Attachment(name, png, title=name.removesuffix(".png"))]

@@ -1,0 +1,57 @@
+"""A summary does not hold the event loop while its chart is drawn (found by bench/soak.py).
+
+Before: `summary_message` drew every chart of the summary (one per question, a second or
+more each on a busy machine) in the event loop, to attach one. During each weekly summary
+of the soak no click was answered for ~10 s: Discord interactions expired ("Unknown
+interaction") and members were left on a page that never came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from analytics import charts
+from bot import lifecycle
+from surveys.identity import Member
+from surveys.models import WaveStatus
+from surveys.waves import create_wave
+
+DRAW = 0.3  # seconds one (stand-in) chart takes to draw
+
+
+async def test_the_summary_chart_is_drawn_alone_and_off_the_event_loop(services, monkeypatch):
+    drawn: list[str] = []
+
+    def slow_chart(summary, question_id):
+        time.sleep(DRAW)  # blocking, as matplotlib is
+        drawn.append(question_id)
+        return b"PNG"
+
+    monkeypatch.setattr(charts, "question_chart", slow_chart)
+    monkeypatch.setattr(charts, "movers_chart", lambda summary, *a, **kw: None)  # nothing to compare
+    community = await services.community_for("slack", "T1")
+    async with services.db.session() as session:
+        wave = await create_wave(session, community, services.catalog.get("state-of-mlops"), "2026",
+                                 status=WaveStatus.open)
+    for i in range(6):
+        await services.flow.submit(wave.id, Member("slack", "T1", f"U{i}"),
+                                   {"title": "researcher", "role": "models"}, finish=True)
+    gaps: list[float] = []
+
+    async def clicks_answered_meanwhile() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(clicks_answered_meanwhile())
+    try:
+        message = await lifecycle.summary_message(services, wave, title="this week")
+    finally:
+        ticker.cancel()
+    assert [a.filename for a in message.attachments] == [f"{drawn[0]}.png"]
+    assert len(drawn) == 1, f"{len(drawn)} charts drawn to attach one"
+    assert max(gaps) < DRAW * 0.8, f"the event loop stood still for {max(gaps):.2f} s"
