@@ -91,6 +91,7 @@ class SlackDMAnswers:
     def __init__(self, answers: SlackAnswers, clients: SlackClients, notifier: SlackNotifier):
         self.conversation = Conversation(answers.services, PLATFORM, one_at_a_time, book=answers.book,
                                          review_on_open=False)
+        self.answers = answers  # its once-only claims are shared with the modal
         self.clients = clients
         self.notifier = notifier
 
