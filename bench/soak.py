@@ -72,6 +72,13 @@ INTERACTIONS = 30  # about this many requests per member (Discord: ~26 clicks; S
 
 # `stateof run` (bot.cli.run → bot.runner.run_bot) with two soak hooks: the weekly summary job
 # run every few seconds under keys of its own, and (SQLite) a database outage on SIGUSR1.
+INTRO = """\
+`bench/soak.py` (see bench/README.md): one `stateof run` process serves the Slack and the
+Discord fake; members arrive over the run and answer page by page with think time, the weekly
+summary job runs every few seconds, and the database fails over once at the middle. Targets:
+RSS growth after warm-up < 10%, ack p99 < 1 s, 0 acknowledged answers lost, 0 stored twice,
+0 double posts (the last three fail the run, and CI)."""
+
 RUN_BOT = textwrap.dedent("""
     import asyncio, json, os, signal, sys, time
     from datetime import timedelta
@@ -147,6 +154,7 @@ class SlackAcks:
 
     fields: dict[tuple[str, str], str] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)
+    refused: int = 0  # pages answered with errors (e.g. the random picks broke a rule): not saved
     view_users: dict[str, str] = field(default_factory=dict)
 
 
@@ -166,6 +174,9 @@ class CountingSlackHTTP:
             self.acks.view_users[str(payload["view"]["id"])] = user
             for block_id in payload["view"]["state"]["values"]:
                 self.acks.fields[(user, block_id)] = "acked"
+        elif resp.status == 200 and isinstance(resp.body, dict) \
+                and resp.body.get("response_action") == "errors":
+            self.acks.refused += 1
         return resp
 
 
@@ -554,7 +565,8 @@ def _report(run: Run, elapsed: float, slack_phase: bench_slack.Phase, discord_ph
         f"(Slack {sum(slack_done)}, Discord {sum(discord_done)}); completed in the database: "
         f"{counts['completed']}",
         f"requests: Slack {len(s_lat)} ({_spread(s_lat)}; \"Saving…\" then views.update: "
-        f"{views.saving}), Discord {len(d_lat)} (first callback {_spread(d_lat)}, deferred "
+        f"{views.saving}; pages refused as invalid, where that member stops: {acks.refused}), "
+        f"Discord {len(d_lat)} (first callback {_spread(d_lat)}, deferred "
         f"{sum(1 for r in discord_phase.records if r.deferred)}); unanswered or failed: {unanswered}",
         f"**ack p99 {p99 * 1000:.0f} ms** (target < 1 s: {'met' if p99 < 1 else 'MISSED'})",
         f"answer fields acknowledged: {acked} (Slack {s_acked}, Discord {d_acked}); stored: "
@@ -577,7 +589,7 @@ def _report(run: Run, elapsed: float, slack_phase: bench_slack.Phase, discord_ph
     ]
     errors = [e for e in summaries if e["outcome"] == "error"]
     if errors:
-        lines.append(f"summary errors (first): {errors[0]['error'][:200]}")
+        lines.append(f"summary errors (first): {errors[0]['error'].splitlines()[0][:200]}")
     lines += run.warnings
     if lost:
         fail.append(f"{lost} acknowledged answers lost")
@@ -605,15 +617,22 @@ def _tally(values: Any) -> str:
     return ", ".join(f"{k} {n}" for k, n in sorted(found.items())) or "none"
 
 
-def write_results(block: str) -> None:
-    """Replace (or add) the "## Soak" section of bench/RESULTS.md; the others are kept."""
-    section = f"{HEADING}\n\n{block.rstrip()}\n"
+def write_results(title: str, block: str) -> None:
+    """Replace the `title` run (e.g. "1 min, 60 members, PostgreSQL") in the "## Soak" section
+    of bench/RESULTS.md; runs of other lengths and the other sections are kept."""
     current = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
     pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: section + "\n", current).rstrip() + "\n"
+    found = pattern.search(current)
+    parts: dict[str, str] = {}
+    if found:
+        for match in re.finditer(r"^### (.+?)\n.*?(?=^### |\Z)", found.group(0), re.S | re.M):
+            parts[match.group(1)] = match.group(0).rstrip()
+    parts[title] = f"### {title}\n\n{block.rstrip()}"
+    section = "\n\n".join([HEADING, INTRO, *parts.values()])
+    if found:
+        current = pattern.sub(lambda _: section + "\n\n", current).rstrip() + "\n"
     else:
-        current = current.rstrip() + "\n\n" + section
+        current = current.rstrip() + "\n\n" + section + "\n"
     RESULTS.write_text(current, "utf-8")
 
 
@@ -635,7 +654,8 @@ async def main(args: argparse.Namespace) -> int:
     verdict = "PASS" if not run.failures else "FAIL: " + "; ".join(run.failures)
     print(verdict, flush=True)
     if args.write_results:
-        write_results("\n".join([head, "", *(f"- {line}" for line in run.lines), f"- verdict: {verdict}"]))
+        write_results(f"{args.minutes:g} min, {args.members} members, {backend}",
+                      "\n".join([head, "", *(f"- {line}" for line in run.lines), f"- verdict: {verdict}"]))
         print(f"written to {RESULTS}")
     return 0 if not run.failures else 1
 
