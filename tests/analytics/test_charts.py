@@ -274,7 +274,8 @@ def test_ten_questions_render_fast():
     pngs = render_charts(summary)
     elapsed = time.process_time() - started
     assert len(pngs) == 11
-    assert elapsed < 3.0, f"10 question charts and movers took {elapsed:.2f} s"
+    # about 2 s of CPU on an idle 2-core machine; CPU time still grows on a loaded one
+    assert elapsed < 4.5, f"10 question charts and movers took {elapsed:.2f} s"
 
 
 def test_community_text_is_escaped_once_and_unknown_glyphs_dropped():
