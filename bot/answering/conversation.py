@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bot import metrics
 from bot.answering.events import Back, Event, Next, Pick, Show, Stop, Take
 from bot.answering.screens import (
     GONE_QUESTION,
@@ -171,6 +172,7 @@ class Conversation:
         double_click: float = DOUBLE_CLICK, check_community: bool = True, review_on_open: bool = True,
     ):
         self.flow: AnswerFlow = services.flow
+        self.platform = platform
         self.gate = services.answer_gate
         self.layout = layout
         self.book = book or WaveBook(services, platform)
@@ -332,6 +334,7 @@ class Conversation:
             page = await self.page(wave_id, before, key=key, errors={key: problem}, draft={key: given})
             return Picked(page, page, False)
         self._forget_click(member, wave_id)
+        metrics.ANSWERS_STORED.labels(self.platform).inc()
         page = await self.page(wave_id, after, key=key)
         upcoming = first_open(after)
         following: Screen = (Thanks(wave_id, info.title, after) if upcoming is None
@@ -358,6 +361,7 @@ class Conversation:
                     progress = (await self.flow.submit(wave_id, member, todo, finish=finish)).progress
             except PageInvalid as exc:
                 return progress, exc.errors
+            metrics.ANSWERS_STORED.labels(self.platform).inc(len(todo))
             return progress, {}
 
         try:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from bot import metrics
 from surveys.identity import Member
 from surveys.ports import ChannelRef, DeliveryError, Message, Notifier
 
@@ -118,16 +119,31 @@ class RetryingNotifier:
         self.policy = policy
         self.sleep = sleep
 
+    async def _counted(self, kind: str, call: Callable[[], Awaitable[T]], what: str) -> T:
+        """`with_retries`, counting each retry and the outcome in `stateof_messages_total`."""
+        attempts = 0
+
+        async def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                metrics.MESSAGES.labels(self.platform, kind, "retried").inc()
+            return await call()
+
+        try:
+            result = await with_retries(attempt, what, self.policy, self.sleep)
+        except BaseException:
+            metrics.MESSAGES.labels(self.platform, kind, "failed").inc()
+            raise
+        metrics.MESSAGES.labels(self.platform, kind, "failed" if result is False else "sent").inc()
+        return result
+
     async def post(self, channel: ChannelRef, message: Message) -> str | None:
-        return await with_retries(
-            lambda: self.inner.post(channel, message),
-            f"{self.platform} post to {channel.channel}", self.policy, self.sleep,
-        )
+        return await self._counted("post", lambda: self.inner.post(channel, message),
+                                   f"{self.platform} post to {channel.channel}")
 
     async def dm(self, member: Member, message: Message) -> bool:
-        return await with_retries(
-            lambda: self.inner.dm(member, message), f"{self.platform} DM", self.policy, self.sleep
-        )
+        return await self._counted("dm", lambda: self.inner.dm(member, message), f"{self.platform} DM")
 
     async def channel_members(self, channel: ChannelRef) -> list[str] | None:
         return await with_retries(

@@ -30,6 +30,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from surveys.db import Database
 from surveys.models import JobRun
 from surveys.upsert import insert_ignore
@@ -131,6 +132,7 @@ async def abandon(db: Database, key: str, outcome: str, detail: str, *, before: 
 
 
 async def finish(db: Database, key: str, outcome: str, detail: str = "") -> None:
+    metrics.JOB_RUNS.labels(key.split(":", 1)[0], outcome).inc()
     async with db.session() as session:
         await session.execute(
             update(JobRun).where(JobRun.job_key == key).values(outcome=outcome, detail=detail[:2000])
@@ -141,6 +143,7 @@ async def mark_failed(
     db: Database, key: str, detail: str, *, now: datetime, scheduled_for: datetime | None = None
 ) -> None:
     """A job raised: mark its pending or running row failed (or add one); final rows stay."""
+    metrics.JOB_RUNS.labels(key.split(":", 1)[0], FAILED).inc()
     async with db.session() as session:
         changed = await session.execute(
             update(JobRun).where(JobRun.job_key == key, JobRun.outcome.in_([PENDING, RUNNING]))

@@ -107,3 +107,61 @@ async def test_rate_limiters_count_429s_and_waiting():
     await fanout.acquire()
     assert value("stateof_rate_limited_total", "slack") == before_429 + 1
     assert value("stateof_rate_limiter_wait_seconds_total", "discord") == before_wait + 0.5
+
+
+async def test_answers_messages_and_job_runs_are_counted(services):
+    from prometheus_client import REGISTRY
+
+    from bot.answering.conversation import Conversation
+    from bot.answering.memory import MemoryMember
+    from bot.scheduling import runs
+    from bot.scheduling.delivery import RetryingNotifier, RetryPolicy
+    from surveys.identity import Member
+    from surveys.models import WaveStatus
+    from surveys.paging import paginate
+    from surveys.ports import ChannelRef, Message
+    from surveys.waves import create_wave
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    community = await services.community_for("memory", "space-1")
+    async with services.db.session() as session:
+        wave = await create_wave(session, community, services.catalog.get("state-of-mlops"), "2026",
+                                 status=WaveStatus.open)
+    ada = MemoryMember(Conversation(services, "memory", lambda p: paginate(p, 5)),
+                       Member("memory", "space-1", "ada"), wave.id)
+    stored = value("stateof_answers_stored_total", platform="memory")
+    await ada.take()
+    await ada.pick("title", "researcher")
+    await ada.pick("title", "not-an-option")  # refused: not counted
+    assert value("stateof_answers_stored_total", platform="memory") == stored + 1
+
+    class Flaky:
+        platform = "slack"
+        calls = 0
+
+        async def post(self, channel, message):
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("reset")
+            return "1.2"
+
+        async def dm(self, member, message):
+            return False  # the member does not take DMs
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    notifier = RetryingNotifier(Flaky(), RetryPolicy(attempts=3), no_sleep)  # type: ignore[arg-type]
+    before = {o: value("stateof_messages_total", platform="slack", kind=k, outcome=o)
+              for k, o in (("post", "sent"), ("post", "retried"), ("dm", "failed"))}
+    await notifier.post(ChannelRef("slack", "T1", "C1"), Message(title="Hi", text="hello"))
+    await notifier.dm(Member("slack", "T1", "U1"), Message(title="Hi", text="hello"))
+    after = {o: value("stateof_messages_total", platform="slack", kind=k, outcome=o)
+             for k, o in (("post", "sent"), ("post", "retried"), ("dm", "failed"))}
+    assert after == {o: n + 1 for o, n in before.items()}
+
+    done = value("stateof_job_runs_total", kind="close", outcome="done")
+    await runs.finish(services.db, "close:wave:1", "done")
+    assert value("stateof_job_runs_total", kind="close", outcome="done") == done + 1
