@@ -31,6 +31,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot import metrics
 from bot.discord.appcommands import SurveyGroup
 from bot.discord.frontend import DiscordFrontend
 from bot.discord.items import DYNAMIC_ITEMS
@@ -168,6 +169,7 @@ class StateofClient(discord.AutoShardedClient):
             log.info("synced /survey globally (Discord may take up to an hour to show changes)")
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
+        metrics.INTERACTIONS.labels("discord", "received").inc()
         await self.stateof.on_interaction(interaction)
 
     async def on_shard_ready(self, shard_id: int) -> None:

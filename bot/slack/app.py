@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, STOP_REMINDERS
 from bot.slack.answering import team_of
 from bot.slack.dm_render import (
@@ -125,6 +127,20 @@ def build_app(
             log.warning("Slack revoked a token of this app")
     answers = frontend.answers
     dm = frontend.dm
+
+    @app.middleware
+    async def measured(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        """Count every request by outcome and time it until Bolt answers Slack (the ack)."""
+        started = time.perf_counter()
+        try:
+            response = await next()
+        except Exception:
+            metrics.INTERACTIONS.labels("slack", "error").inc()
+            raise
+        metrics.ACK_SECONDS.labels("slack").observe(time.perf_counter() - started)
+        failed = response is not None and response.status >= 400
+        metrics.INTERACTIONS.labels("slack", "error" if failed else "ok").inc()
+        return response
 
     @app.middleware
     async def dedupe(body: dict[str, Any], next: Any) -> BoltResponse | None:
