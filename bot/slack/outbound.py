@@ -21,7 +21,8 @@ async def connect(services: Services) -> Callable[[], Awaitable[None]] | None:
     oauth = bool(settings.slack_client_id and settings.slack_client_secret)
     if not settings.slack_bot_token and not oauth:
         return None
-    store = SQLInstallationStore(services.db, settings.slack_client_id or "") if oauth else None
+    store = (SQLInstallationStore(services.db, settings.slack_client_id or "", secret=services.secret)
+             if oauth else None)
     clients = SlackClients(base_url=api_base(settings.slack_api_url), token=settings.slack_bot_token,
                            installation_store=store)
     await clients.start()
