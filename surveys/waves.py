@@ -292,7 +292,14 @@ async def get_wave(
     return wave
 
 
+WAVE_ID_MAX = 2**31 - 1  # waves.id is a 32-bit integer on PostgreSQL
+
+
 async def wave_by_id(session: AsyncSession, wave_id: int) -> Wave:
+    """The wave, or UnknownWave; an id no wave can have (a tampered button) is unknown too,
+    never a database error."""
+    if not isinstance(wave_id, int) or not 0 < wave_id <= WAVE_ID_MAX:
+        raise UnknownWave(f"wave {wave_id} does not exist")
     wave = await session.get(Wave, wave_id)
     if wave is None:
         raise UnknownWave(f"wave {wave_id} does not exist")
