@@ -11,8 +11,8 @@ import discord
 
 from bot.discord.client import configure_endpoints, restore_endpoints
 from bot.discord.notifier import DiscordNotifier
+from bot.discord.runtime import log_in
 from bot.services import Services
-from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +30,7 @@ async def connect(services: Services) -> Callable[[], Awaitable[None]] | None:
         client = discord.Client(intents=discord.Intents.default())
     finally:
         quiet.setLevel(level)
-    try:
-        await client.login(settings.discord_token.strip())
-    except discord.LoginFailure:
-        await client.close()
-        restore_endpoints(previous)
-        raise SettingsError("DISCORD_TOKEN is invalid: Discord rejected it") from None
-    except BaseException:
-        await client.close()
-        restore_endpoints(previous)
-        raise
+    await log_in(client, settings.discord_token, previous)
     services.register_notifier(DiscordNotifier(client))
 
     async def close() -> None:

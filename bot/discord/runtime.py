@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
@@ -58,6 +59,20 @@ class DiscordRuntime:
         log.info("Discord disconnected")
 
 
+async def log_in(client: discord.Client, token: str, previous: Any) -> None:
+    """Log `client` in; on failure close it and restore the endpoints (a bad token is one line)."""
+    try:
+        await client.login(token.strip())
+    except discord.LoginFailure:
+        await client.close()
+        restore_endpoints(previous)
+        raise SettingsError("DISCORD_TOKEN is invalid: Discord rejected it") from None
+    except BaseException:
+        await client.close()
+        restore_endpoints(previous)
+        raise
+
+
 async def start_discord(services: Services) -> DiscordRuntime:
     """Connect to Discord with `DISCORD_TOKEN`; returns once ready (or after READY_TIMEOUT)."""
     settings = services.settings
@@ -69,16 +84,7 @@ async def start_discord(services: Services) -> DiscordRuntime:
     except BaseException:
         restore_endpoints(previous)
         raise
-    try:
-        await client.login(settings.discord_token.strip())
-    except discord.LoginFailure:
-        await client.close()
-        restore_endpoints(previous)
-        raise SettingsError("DISCORD_TOKEN is invalid: Discord rejected it") from None
-    except BaseException:
-        await client.close()
-        restore_endpoints(previous)
-        raise
+    await log_in(client, settings.discord_token, previous)
     notifier = DiscordNotifier(client)
     services.register_notifier(notifier)
     task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
