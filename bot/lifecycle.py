@@ -21,6 +21,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import false, func, or_, select, update
 
 from bot.services import Services
+from bot.summary_worker import build_summary_off_loop
 from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
 from surveys.models import (
@@ -447,13 +448,13 @@ async def summary_message(
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
     members who answered on that platform)."""
     from analytics.report import chat_lines  # pandas and matplotlib: only for summaries
-    from analytics.service import build_summary, previous_labels
+    from analytics.service import previous_labels
 
     if compare is None:
         compare = await previous_labels(
             services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label
         )
-    summary = await build_summary(
+    summary = await build_summary_off_loop(
         services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label,
         compare=compare, where=where, min_group_size=services.settings.min_group_size,
         questions=[question] if question else None, platform=platform,

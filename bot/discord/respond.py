@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.discord.render import NO_MENTIONS, embed_for, safe
+from bot.saving import ACK_BUDGET
 
 log = logging.getLogger(__name__)
 
-DEFER_AFTER = 1.5  # seconds of work before deferring (Discord allows 3 s in all)
+DEFER_AFTER = ACK_BUDGET  # seconds from the interaction's creation before deferring
 SORRY = "Something went wrong on our side. Your answers so far are saved; please try again."
 
 

@@ -9,6 +9,7 @@ interaction") and members were left on a page that never came.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from analytics import charts
@@ -55,3 +56,47 @@ async def test_the_summary_chart_is_drawn_alone_and_off_the_event_loop(services,
     assert [a.filename for a in message.attachments] == [f"{drawn[0]}.png"]
     assert len(drawn) == 1, f"{len(drawn)} charts drawn to attach one"
     assert max(gaps) < DRAW * 0.8, f"the event loop stood still for {max(gaps):.2f} s"
+
+
+COUNT = 0.4  # seconds of CPU-bound counting (stand-in) in one summary
+
+
+async def test_the_summary_is_counted_off_the_event_loop(services, monkeypatch):
+    """Before: `build_summary` (pandas, result processing) ran in the event loop, so every
+    weekly summary held all clicks for as long as counting took (soak: acks past 1 s)."""
+    from analytics import service
+
+    real = service.build_summary
+    threads: list[int] = []
+
+    async def slow_count(*args, **kwargs):
+        threads.append(threading.get_ident())
+        time.sleep(COUNT)  # blocking, as pandas is
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "build_summary", slow_count)
+    community = await services.community_for("slack", "T1")
+    async with services.db.session() as session:
+        wave = await create_wave(session, community, services.catalog.get("state-of-mlops"), "2026",
+                                 status=WaveStatus.open)
+    for i in range(6):
+        await services.flow.submit(wave.id, Member("slack", "T1", f"U{i}"),
+                                   {"title": "researcher", "role": "models"}, finish=True)
+    gaps: list[float] = []
+
+    async def ticks() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(ticks())
+    try:
+        message = await lifecycle.summary_message(services, wave, title="this week", charts=False)
+    finally:
+        ticker.cancel()
+    assert message.title == "this week" and "2026" in message.text
+    assert threads and threading.get_ident() not in threads, "counted in the event loop's thread"
+    assert max(gaps) < COUNT * 0.75, f"the event loop stood still for {max(gaps):.2f} s"
