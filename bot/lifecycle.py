@@ -528,9 +528,12 @@ async def extend(services: Services, wave_id: int, by: timedelta, *, now: dateti
 
 def _close_runs(wave_id: int) -> Any:
     """Job runs of a wave's close, final summary (and its posts) and reminders."""
-    return or_(JobRun.job_key == f"close:wave:{wave_id}", JobRun.job_key == f"summary:wave:{wave_id}",
-               JobRun.job_key.like(f"post:summary:wave:{wave_id}:%"),
-               JobRun.job_key.like(f"remind:wave:{wave_id}:%"))
+    from bot.scheduling import keys  # the scheduling package imports lifecycle
+
+    summary = keys.JobKey.wave(keys.SUMMARY, wave_id).format()
+    return or_(JobRun.job_key == keys.JobKey.wave(keys.CLOSE, wave_id).format(), JobRun.job_key == summary,
+               JobRun.job_key.like(keys.posts_like(summary)),
+               JobRun.job_key.like(keys.occurrences_like(keys.REMIND, keys.Ref(keys.WAVE, wave_id))))
 
 
 async def reopen(
@@ -602,6 +605,8 @@ async def wave_contents(services: Services, wave_id: int) -> WaveContents:
 async def delete_wave(services: Services, wave_id: int, *, by: str) -> WaveContents:
     """Delete a wave with its answers, responses, invitations, kept results and job runs, in one
     transaction; logged with who asked (`by`, e.g. `slack:T1:U9`). Irreversible."""
+    from bot.scheduling import keys  # the scheduling package imports lifecycle
+
     contents = await wave_contents(services, wave_id)
     async with services.db.session() as session:
         await wave_by_id(session, wave_id)
@@ -611,7 +616,7 @@ async def delete_wave(services: Services, wave_id: int, *, by: str) -> WaveConte
         await session.execute(sql_delete(Participation).where(Participation.wave_id == wave_id))
         await session.execute(sql_delete(WaveAggregate).where(WaveAggregate.wave_id == wave_id))
         await session.execute(sql_delete(JobRun).where(or_(
-            JobRun.job_key.like(f"%:wave:{wave_id}"), JobRun.job_key.like(f"%:wave:{wave_id}:%"))))
+            *(JobRun.job_key.like(pattern) for pattern in keys.about_like(keys.Ref(keys.WAVE, wave_id))))))
         await session.execute(sql_delete(Wave).where(Wave.id == wave_id))
     log.warning("wave %s (%s, %s) deleted by %s: %d responses, %d answers", contents.label,
                 contents.survey_id, contents.status, by, contents.responses, contents.answers)
