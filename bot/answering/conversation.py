@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from bot import metrics
 from bot.answering.events import Back, Event, Next, Pick, Show, Stop, Take
+from bot.answering.options import Merge
 from bot.answering.screens import (
     GONE_QUESTION,
     MARKED_BELOW,
@@ -88,18 +89,6 @@ def blank(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class Merge:
-    """A pick from one of several menus that split a long option list: the stored choices
-    outside `part` stay, those inside are replaced by `chosen`."""
-
-    part: frozenset[str]
-    chosen: tuple[str, ...]
-
-    def apply(self, stored: Any) -> list[str]:
-        return [v for v in (stored or []) if v not in self.part] + list(self.chosen)
-
-
-@dataclass(frozen=True)
 class WaveInfo:
     """What never changes once a wave exists: its title, questionnaire and community."""
 
@@ -121,6 +110,21 @@ class Picked:
     @property
     def ok(self) -> bool:
         return not self.page.errors and not self.page.notice
+
+
+def shown(result: Screen | Picked | None) -> Screen | None:
+    """What a front end shows after an event: after a pick, where the member goes next, or
+    the pick's page with the problem."""
+    if isinstance(result, Picked):
+        return result.following if result.ok else result.page
+    return result
+
+
+async def within(task: asyncio.Future[Any], budget: float) -> bool:
+    """Wait up to `budget` seconds for `task` (it runs on either way); True when it finished.
+    Slack and Discord want an answer within 3 s: a slow screen follows a placeholder."""
+    done, _ = await asyncio.wait({task}, timeout=max(budget, 0.0))
+    return bool(done)
 
 
 class WaveBook:
@@ -281,8 +285,7 @@ class Conversation:
         when the database is slower: the form opens empty rather than late); a Notice when
         the member cannot answer."""
         read = asyncio.ensure_future(self.show(member, wave_id, key))
-        done, _ = await asyncio.wait({read}, timeout=budget)
-        if not done:  # let the read finish on its own: cancelling mid-query helps nobody
+        if not await within(read, budget):  # the read finishes on its own: cancelling mid-query helps nobody
             read.add_done_callback(lambda task: task.cancelled() or task.exception())
             log.info("opening a form without the saved answer: the database is busy")
             return None
