@@ -95,10 +95,8 @@ class ConsoleChat:
                 if wave.survey_id == qn.id:
                     return wave
             preview = await ensure_community(session, PREVIEW_COMMUNITY, "Terminal preview")
-            wave = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
-            if wave is None:
-                wave = await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)
-            return wave
+            found = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
+            return found or await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)
 
     async def run(self, survey_id: str) -> ChatOutcome:
         wave = await self.pick_wave(survey_id)
@@ -162,7 +160,7 @@ class ConsoleChat:
         raw = self._read(f)
         if self.reviewing:
             values = None if raw is KEEP else {f.key: raw}
-            return await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values))
+            return shown(await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values)))
         return shown(await self.conversation.handle(self.member, Pick(screen.wave_id, f.key, raw)))
 
     def _prompt(self, f: Field, hint: str) -> Any:

@@ -279,18 +279,22 @@ class Conversation:
         return await self.page(wave_id, typed, key=key, notice=notice, saved=False,
                                draft={k: v for k, v in given.items() if not isinstance(v, Merge)})
 
-    async def prefill(self, member: Member, wave_id: int, key: str,
-                      budget: float = PREFILL_BUDGET) -> Any:
-        """The stored answer of `key` for a form that must open within `budget` seconds (None
-        when the database is slower: the form opens empty rather than late); a Notice when
-        the member cannot answer."""
+    async def opening(self, member: Member, wave_id: int, key: str,
+                      budget: float = PREFILL_BUDGET) -> tuple[str, PageField, Any] | Notice:
+        """What a one-field form opens with: the wave's title, the field and its stored answer
+        (None when the database is slower than `budget`: the form opens empty rather than
+        late, and the read finishes on its own); a Notice when the member cannot answer."""
+        try:
+            info, f = await self.field(member, wave_id, key)
+        except SurveyError as exc:
+            return Notice(str(exc))
         read = asyncio.ensure_future(self.show(member, wave_id, key))
-        if not await within(read, budget):  # the read finishes on its own: cancelling mid-query helps nobody
+        if not await within(read, budget):
             read.add_done_callback(lambda task: task.cancelled() or task.exception())
             log.info("opening a form without the saved answer: the database is busy")
-            return None
+            return info.title, f, None
         shown = read.result()
-        return shown.progress.answers.get(key) if isinstance(shown, PageScreen) else shown
+        return (info.title, f, shown.progress.answers.get(key)) if isinstance(shown, PageScreen) else shown
 
     # -- the events ------------------------------------------------------------------------
     async def take(self, member: Member, wave_id: int) -> Screen | None:
@@ -417,7 +421,8 @@ class Conversation:
         return Stopped(wave_id, info.title)
 
     async def show(self, member: Member, wave_id: int, key: str | None = None,
-                   errors: dict[str, str] | None = None, draft: dict[str, Any] | None = None) -> Screen:
+                   errors: dict[str, str] | None = None, draft: dict[str, Any] | None = None,
+                   ) -> PageScreen | Notice:
         """The page holding `key` as stored (with a problem and the member's draft, if any)."""
         try:
             await self.admit(member, wave_id)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.answering.conversation import within
 from bot.discord.render import NO_MENTIONS, embed_for, safe
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,6 @@ def text_layout(text: str) -> discord.ui.LayoutView:
     view = discord.ui.LayoutView(timeout=None)
     view.add_item(discord.ui.TextDisplay(safe(text, 3900)))
     return view
-
-
-def error_outcome(text: str, *, layout: bool) -> Outcome:
-    if layout:
-        return Outcome(view=text_layout(text))
-    return Outcome(embed=embed_for("", text))
 
 
 def age(interaction: discord.Interaction) -> float:
@@ -91,18 +86,14 @@ async def answer(
     task = asyncio.ensure_future(work())
     deferred = False
     try:
-        if defer_first:
+        left = (DEFER_AFTER if budget is None else budget) - age(interaction)
+        if defer_first or not await within(task, left):
             deferred = await _defer(interaction, edit, ephemeral)
-        else:
-            left = (DEFER_AFTER if budget is None else budget) - age(interaction)
-            done, _ = await asyncio.wait({task}, timeout=max(left, 0.0))
-            if not done:
-                deferred = await _defer(interaction, edit, ephemeral)
         try:
             outcome = await task
         except Exception:
             log.exception("handling a Discord interaction failed")
-            outcome = error_outcome(SORRY, layout=edit)
+            outcome = Outcome(view=text_layout(SORRY)) if edit else Outcome(embed=embed_for("", SORRY))
         await _deliver(interaction, outcome, edit=edit, deferred=deferred)
         return outcome
     except discord.HTTPException as exc:
