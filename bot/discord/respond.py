@@ -17,6 +17,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
@@ -108,12 +109,9 @@ async def answer(
 
 
 async def _defer(interaction: discord.Interaction, edit: bool, ephemeral: bool) -> bool:
-    if interaction.response.is_done():
-        return True
-    if edit:
-        await interaction.response.defer()
-    else:
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    if not interaction.response.is_done():
+        await (interaction.response.defer() if edit else
+               interaction.response.defer(ephemeral=ephemeral, thinking=True))
     return True
 
 
@@ -131,21 +129,13 @@ async def _deliver(
         await interaction.response.send_modal(out.modal)
         return
     kwargs: dict = {"allowed_mentions": NO_MENTIONS}
-    if out.view is not None:
-        kwargs["view"] = out.view
-    if out.embed is not None:
-        kwargs["embed"] = out.embed
-    if edit:
-        if out.files:
-            kwargs["attachments"] = out.files
-        if deferred:
-            await interaction.edit_original_response(**kwargs)
-        else:
-            await interaction.response.edit_message(**kwargs)
-        return
+    kwargs.update({k: v for k, v in (("view", out.view), ("embed", out.embed)) if v is not None})
     if out.files:
-        kwargs["files"] = out.files
-    if deferred:
-        await interaction.followup.send(ephemeral=out.ephemeral, **kwargs)
+        kwargs["attachments" if edit else "files"] = out.files
+    send: Callable[..., Awaitable[Any]]
+    if edit:  # the message the component sits on
+        send = interaction.edit_original_response if deferred else interaction.response.edit_message
     else:
-        await interaction.response.send_message(ephemeral=out.ephemeral, **kwargs)
+        kwargs["ephemeral"] = out.ephemeral
+        send = interaction.followup.send if deferred else interaction.response.send_message
+    await send(**kwargs)

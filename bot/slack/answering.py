@@ -23,15 +23,7 @@ from bot.answering.screens import ALREADY_OPEN, Notice
 from bot.once import Once
 from bot.services import Services
 from bot.slack.clients import SlackClients
-from bot.slack.modals import (
-    PageMeta,
-    field_errors,
-    loading_view,
-    message_view,
-    modal_pages,
-    state_values,
-    view_of,
-)
+from bot.slack.modals import PageMeta, field_errors, message_view, modal_pages, state_values, view_of
 from surveys.errors import SurveyError
 from surveys.identity import Member
 
@@ -42,6 +34,7 @@ OPEN_BUDGET = 1.2  # seconds of loading before a "loading" modal opens (trigger_
 # seconds from the submission's arrival to its ack when saving is slow ("Saving…" then): Slack
 # wants the ack within 3 s of sending, and the request's way here and back takes part of that
 SUBMIT_BUDGET = 1.5
+LOADING = "One moment: loading your survey…"
 
 
 def member_of(body: dict[str, Any], team: str = "") -> Member:
@@ -104,7 +97,8 @@ class SlackAnswers(Front):
                 if screen is not None:  # None: the second click of a double click
                     await client.views_open(trigger_id=body["trigger_id"], view=view_of(screen, member.space))
                 return
-            opened = await client.views_open(trigger_id=body["trigger_id"], view=loading_view("Survey"))
+            loading = message_view("Survey", LOADING)
+            opened = await client.views_open(trigger_id=body["trigger_id"], view=loading)
             screen = await task
             await self._update(member, body, opened["view"]["id"],
                                view_of(screen or Notice(ALREADY_OPEN), member.space))

@@ -31,6 +31,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.answering.options import range_label, split
 from bot.answering.screens import (
     NO_QUESTIONS,
     Field,
@@ -105,20 +106,12 @@ def options_select(options: list[SurveyOption], placeholder: str, *, action_id: 
                    value: Any = None) -> StaticSelectElement:
     """A static select of `options` (groups of `SELECT_MAX` for longer lists, e.g. countries)."""
     built = {o.id: _option(o) for o in options}
-    initial = built.get(value) if isinstance(value, str) else None
-    if len(options) <= SELECT_MAX:
-        return StaticSelectElement(
-            action_id=action_id, placeholder=pt(placeholder, 150), options=list(built.values()),
-            initial_option=initial,
-        )
-    groups = []
-    for start in range(0, len(options), SELECT_MAX):
-        part = options[start:start + SELECT_MAX]
-        label = f"{part[0].label[:1]}–{part[-1].label[:1]}"
-        groups.append(OptionGroup(label=pt(label, OPTION_TEXT), options=[built[o.id] for o in part]))
+    groups = [OptionGroup(label=pt(range_label(part), OPTION_TEXT), options=[built[o.id] for o in part])
+              for part in split(options, SELECT_MAX, balanced=False)] if len(options) > SELECT_MAX else None
     return StaticSelectElement(
         action_id=action_id, placeholder=pt(placeholder, 150), option_groups=groups,
-        initial_option=initial,
+        options=None if groups else list(built.values()),
+        initial_option=built.get(value) if isinstance(value, str) else None,
     )
 
 
@@ -199,12 +192,11 @@ def page_view(screen: PageScreen, team: str) -> dict[str, Any]:
     if not screen.pages:
         return message_view(screen.title, NO_QUESTIONS)
     meta = PageMeta(screen.wave_id, team, screen.keys, screen.index, screen.last)
-    view = View(
+    return View(
         type="modal", callback_id=PAGE_CALLBACK, title=pt(screen.title, MODAL_TITLE),
         submit=pt("Finish" if screen.last else "Next", 24), close=pt("Close", 24),
         notify_on_close=True, private_metadata=meta.dump(), blocks=page_blocks(screen),
-    )
-    return view.to_dict()
+    ).to_dict()
 
 
 def message_view(title: str, text: str, *, close: str = "Close") -> dict[str, Any]:
@@ -213,10 +205,6 @@ def message_view(title: str, text: str, *, close: str = "Close") -> dict[str, An
         type="modal", title=pt(title, MODAL_TITLE), close=pt(close, 24),
         blocks=[SectionBlock(text=pt(text, 3000))],
     ).to_dict()
-
-
-def loading_view(title: str) -> dict[str, Any]:
-    return message_view(title, "One moment: loading your survey…")
 
 
 def view_of(screen: Screen, team: str) -> dict[str, Any]:
@@ -235,18 +223,12 @@ def field_errors(errors: dict[str, str], keys: tuple[str, ...]) -> dict[str, str
 
 def state_value(entry: dict[str, Any] | None) -> Any:
     """The raw answer in one `state.values[block][action]` entry (None when blank)."""
-    if not entry:
-        return None
-    kind = entry.get("type")
-    if kind in ("radio_buttons", "static_select", "external_select"):
-        selected = entry.get("selected_option")
-        return selected.get("value") if selected else None
-    if kind in ("multi_static_select", "checkboxes", "multi_external_select"):
-        return [o.get("value") for o in entry.get("selected_options") or []]
-    if kind in ("plain_text_input", "number_input"):
-        value = entry.get("value")
-        return value if value not in ("",) else None
-    return entry.get("value")
+    entry = entry or {}
+    if "selected_options" in entry:  # checkboxes, multi-selects
+        return [o.get("value") for o in entry["selected_options"] or []]
+    if "selected_option" in entry:  # radio buttons, selects
+        return (entry["selected_option"] or {}).get("value")
+    return entry.get("value") or None  # text and number inputs
 
 
 def state_values(view: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
