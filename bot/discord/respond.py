@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.discord.acks import acknowledged
 from bot.discord.render import NO_MENTIONS, embed_for, safe
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ async def _defer(interaction: discord.Interaction, edit: bool, ephemeral: bool) 
         await interaction.response.defer()
     else:
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    acknowledged()
     return True
 
 
@@ -138,6 +140,7 @@ async def _deliver(
             return
         out.modal.stop()  # a finished modal is not kept in memory: submits go to our listener
         await interaction.response.send_modal(out.modal)
+        acknowledged()
         return
     kwargs: dict = {"allowed_mentions": NO_MENTIONS}
     if out.view is not None:
@@ -151,6 +154,7 @@ async def _deliver(
             await interaction.edit_original_response(**kwargs)
         else:
             await interaction.response.edit_message(**kwargs)
+            acknowledged()
         return
     if out.files:
         kwargs["files"] = out.files
@@ -158,3 +162,4 @@ async def _deliver(
         await interaction.followup.send(ephemeral=out.ephemeral, **kwargs)
     else:
         await interaction.response.send_message(ephemeral=out.ephemeral, **kwargs)
+        acknowledged()
