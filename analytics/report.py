@@ -223,7 +223,7 @@ class Block:
     """One piece of the report, rendered by `to_markdown` here and `analytics.html.to_html`.
 
     kind: h1 h2 h3 p note quote ul ol table img; `text` is plain (unescaped) text, `items`
-    list items, `head`/`rows` a table, `src` an image file name.
+    list items, `head`/`rows` a table and `caption` what it shows, `src` an image file name.
     """
 
     kind: str
@@ -232,6 +232,7 @@ class Block:
     head: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
     src: str = ""
+    caption: str = ""
 
 
 def _change_cell(changes: dict[str, Change], key: str) -> str:
@@ -262,6 +263,7 @@ def _result_cell(result: Result | None, option: str, row: str = "") -> str:
 
 
 def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: str = "") -> Block:
+    what = f"{qs.title}, {summary.row_label(qs.id, row)}" if row else qs.title
     against = summary.compare[0] if summary.compare else None
     changes = {c.option: c for c in qs.changes.get(against or "", []) if c.row == row}
     options = option_order(summary, qs, row)
@@ -273,7 +275,8 @@ def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: 
         if changes:
             cells.append(_change_cell(changes, option))
         rows.append(tuple(cells))
-    return Block("table", head=head, rows=tuple(rows))
+    return Block("table", head=head, rows=tuple(rows),
+                 caption=f"{what}: share of each wave's base, with the 95% interval")
 
 
 def _number_table(qs: QuestionSummary, asked: list[str]) -> Block:
@@ -284,7 +287,8 @@ def _number_table(qs: QuestionSummary, asked: list[str]) -> Block:
             rows.append((label, f"{r.median:g}", f"{r.q1:g}–{r.q3:g}", str(r.answered)))
         else:
             rows.append((label, "hidden", "", ""))
-    return Block("table", head=("Wave", "Median", "Middle half", "Answered"), rows=tuple(rows))
+    return Block("table", head=("Wave", "Median", "Middle half", "Answered"), rows=tuple(rows),
+                 caption=f"{qs.title}: median and middle half of the answers by wave")
 
 
 def _question_blocks(
@@ -331,9 +335,15 @@ def _question_blocks(
                        Block("p", "Answers — " + "; ".join(bases)), _choice_table(summary, qs, asked, row)]
     else:
         blocks.append(_choice_table(summary, qs, asked))
-    if f"{qs.id}.png" in charts:
-        blocks.append(Block("img", qs.title, src=f"{qs.id}.png"))
+    src = _chart_src(charts, qs.id)
+    if src:
+        blocks.append(Block("img", qs.title, src=src))
     return blocks
+
+
+def _chart_src(names: set[str], name: str) -> str:
+    """The file of a chart among those rendered (PNG or SVG), or ''."""
+    return next((f"{name}.{ext}" for ext in ("png", "svg") if f"{name}.{ext}" in names), "")
 
 
 def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> list[Block]:
@@ -362,8 +372,8 @@ def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = (
     elif movers:
         blocks += [Block("p", f"Biggest significant changes since {summary.compare[0]} ({method}):"),
                    Block("ol", items=tuple(mover_line(m) for m in movers))]
-        if "movers.png" in names:
-            blocks.append(Block("img", "Biggest movers", src="movers.png"))
+        if _chart_src(names, "movers"):
+            blocks.append(Block("img", "Biggest movers", src=_chart_src(names, "movers")))
     elif summary.compare:
         blocks.append(Block("p", f"No significant changes since {summary.compare[0]} ({method})."))
     else:

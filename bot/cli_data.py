@@ -177,7 +177,8 @@ def register(app: typer.Typer) -> None:
             "--format", help="Markdown, JSON, or HTML (one self-contained page with the charts).")
         ] = SummaryFormat.md,
         out_dir: Annotated[Path | None, typer.Option(
-            "--out", help="Folder for summary.json|md|html and the charts (default: print).")] = None,
+            "--out", help="Folder for summary.md|json and its PNG charts, or one summary.html "
+                          "(default: print).")] = None,
         community: CommunityOpt = None,
     ) -> None:
         """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
@@ -206,10 +207,9 @@ def register(app: typer.Typer) -> None:
             from analytics.report import to_json, to_markdown
 
             if fmt == "html":
-                from analytics.charts import render_charts
-                from analytics.html import to_html
+                from analytics.html import html_report
 
-                text = to_html(result, render_charts(result))
+                text = html_report(result)
             else:
                 text = to_json(result) if fmt == "json" else to_markdown(result)
             sys.stdout.write(text.rstrip("\n") + "\n")
