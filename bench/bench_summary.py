@@ -51,6 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
 from bench import datagen  # noqa: E402
+from bench.duckdb_reference import Reference  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_bench"
 HEADING = "## Analytics: summary"  # + the respondents per wave when not the default
@@ -126,64 +127,22 @@ def load_reference(url: str) -> dict[str, Any]:
         conn.close()
 
 
-class Reference:
-    """DuckDB computing the shares of every wave from its own in-memory tables.
+def reference(tables: dict[str, Any], multi: list[str], free: list[str],
+              conditions: dict[str, tuple[str, list[str]]] | None = None) -> Reference:
+    """The DuckDB reference over its own in-memory copy of `tables` (Arrow tables).
 
     The rows are copied into native DuckDB tables (not views over Arrow, which DuckDB scans
     more slowly), and respondents are read from the same `responses.answered` flag the
     application keeps, so the reference does the work the application does, no more.
     """
+    import duckdb
 
-    def __init__(self, tables: dict[str, Any], multi: list[str], free: list[str],
-                 conditions: dict[str, tuple[str, list[str]]] | None = None):
-        import duckdb
-
-        self.con = duckdb.connect()
-        for name, table in tables.items():
-            self.con.register(f"arrow_{name}", table)
-            self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM arrow_{name}")
-            self.con.unregister(f"arrow_{name}")
-        self.multi = multi
-        self.free = free
-        # question → (earlier question, options that show it): its shares are of those asked
-        self.conditions = conditions or {}
-
-    def run(self) -> dict[str, Any]:
-        """Respondents per wave and (wave, question, row, option) → n, answered, share."""
-        multi = ", ".join(f"'{q}'" for q in self.multi) or "''"
-        free = ", ".join(f"'{q}'" for q in self.free) or "''"
-        respondents = self.con.execute("""
-            SELECT wave_id, count(*) AS respondents, count(completed_at) AS completed
-            FROM responses WHERE answered GROUP BY wave_id""").fetchall()
-        per_wave = ", ".join(f"({w}, {n})" for w, n, _ in respondents) or "(NULL, NULL)"
-        asked = " UNION ALL ".join(
-            f"SELECT wave_id, '{q}' AS question_id, count(DISTINCT respondent_id) AS base "
-            f"FROM answer_choices WHERE question_id = '{target}' "
-            f"AND option_id IN ({', '.join(repr(o) for o in ids)}) GROUP BY wave_id"
-            for q, (target, ids) in self.conditions.items()
-        ) or "SELECT NULL AS wave_id, NULL AS question_id, NULL AS base"
-        shares = self.con.execute(f"""
-            WITH asked AS ({asked}),
-            counts AS (
-                SELECT wave_id, question_id, row_id, option_id, count(*) AS n
-                FROM answer_choices GROUP BY ALL),
-            multi AS (
-                SELECT wave_id, question_id, count(DISTINCT respondent_id) AS answered
-                FROM answer_choices WHERE question_id IN ({multi}) GROUP BY ALL),
-            who(wave_id, respondents) AS (VALUES {per_wave})
-            SELECT c.wave_id, c.question_id, c.row_id, c.option_id, c.n,
-                   coalesce(m.answered,
-                            sum(c.n) OVER (PARTITION BY c.wave_id, c.question_id, c.row_id))
-                       AS answered,
-                   c.n / coalesce(a.base, w.respondents) AS share
-            FROM counts c JOIN who w USING (wave_id)
-            LEFT JOIN multi m USING (wave_id, question_id)
-            LEFT JOIN asked a USING (wave_id, question_id)""").fetchall()
-        answered_free = self.con.execute(f"""
-            SELECT wave_id, question_id, count(*) FROM answers
-            WHERE question_id IN ({free}) AND value IS NOT NULL AND value <> 'null'
-            GROUP BY ALL""").fetchall()
-        return {"respondents": respondents, "shares": shares, "free": answered_free}
+    con = duckdb.connect()
+    for name, table in tables.items():
+        con.register(f"arrow_{name}", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM arrow_{name}")
+        con.unregister(f"arrow_{name}")
+    return Reference(con, multi, free, conditions)
 
 
 def compare_results(summary: dict[str, Any], ref: dict[str, Any], wave_ids: dict[str, int]) -> dict:
@@ -293,7 +252,7 @@ async def _summary_runs(args: argparse.Namespace) -> dict[str, Any]:
     multi = [q.id for q in qn.questions if q.type is QuestionType.multi]
     free = [q.id for q in qn.questions if q.type in (QuestionType.text, QuestionType.number)]
     conditions = {q.id: (q.when.question, list(q.when.in_)) for q in qn.questions if q.when is not None}
-    ref = Reference(tables, multi, free, conditions)
+    ref = reference(tables, multi, free, conditions)
     ref_result = ref.run()  # warm-up
     out["check"] = compare_results(json.loads(text), ref_result, wave_ids)
 
