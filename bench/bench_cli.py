@@ -118,7 +118,7 @@ def summary_bench(args: argparse.Namespace) -> bool:
     main, *earlier = reversed(spec.labels)
     cli = [sys.executable, "-c",
            "import sys; sys.argv = ['stateof', *sys.argv[1:]]; from bot.cli import main; main()",
-           "summary", datagen.SURVEY, main, "--format", "json",
+           "summary", "--survey", datagen.SURVEY, "--wave", main, "--format", "json",
            *[x for label in earlier for x in ("--compare", label)]]
     ok = True
     for backend in args.backend or ["sqlite"]:
