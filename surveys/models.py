@@ -189,6 +189,9 @@ class Wave(Base):
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # up whenever a response of the closed wave changes or the status changes: kept by
+    # database triggers (migration 0005s), read by analytics.cache; never written here
+    data_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     questionnaire: Mapped[QuestionnaireVersion] = relationship(lazy="joined")
 
 
@@ -325,7 +328,7 @@ class ReminderOptOut(Base):
 
 class WaveAggregate(Base):
     """Aggregates of a closed wave kept for summaries (analytics.cache): a closed wave only
-    changes when a member deletes their answers, which `fingerprint` notices."""
+    changes when a member deletes their answers, which `waves.data_version` counts."""
 
     __tablename__ = "wave_aggregates"
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
