@@ -178,6 +178,11 @@ def register(app: typer.Typer) -> None:
         ] = SummaryFormat.md,
         out_dir: Annotated[Path | None, typer.Option(
             "--out", help="Folder for summary.json|md|html and the charts (default: print).")] = None,
+        question: Annotated[list[str] | None, typer.Option(
+            "--question", "-q", help="Only this question (repeat); with --by, the questions cross-tabbed.")
+        ] = None,
+        by: Annotated[str | None, typer.Option(
+            "--by", help="Cross-tab: one column per answer to this single-choice question.")] = None,
         community: CommunityOpt = None,
     ) -> None:
         """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
@@ -194,12 +199,18 @@ def register(app: typer.Typer) -> None:
             if not labels and not no_compare:
                 labels = await previous_labels(services.db, community_id=community_id,
                                                survey_id=survey, wave=wave)
-            return await build_summary(
+            summary = await build_summary(
                 services.db, community_id=community_id, survey_id=survey, wave=wave,
                 compare=labels, where=segment or None,
                 platform=Platform(platform).value if platform else None,
-                min_group_size=settings.min_group_size,
+                min_group_size=settings.min_group_size, questions=question or None,
             )
+            if by:
+                from analytics.sections import add_crosstabs
+
+                await add_crosstabs(services.db, summary, community_id=community_id, by=by,
+                                    questions=question or None)
+            return summary
 
         result = ctx.run(settings, work, migrate=False)
         if out_dir is None:

@@ -326,8 +326,12 @@ class Commands:
             raise CommandError(f"'{question}' is free text; its answers are never shown in chat.")
         where = parse_where(inv.args["where"]) if inv.args.get("where") else {}
         platform = split_platform(where)
+        by = inv.args.get("by")
+        if by and not question:
+            raise CommandError(
+                f"by: name the question to cross-tab, e.g. /survey results ml_headcount by {by}")
         message = await lifecycle.summary_message(
-            self.services, wave, question=question, where=where or None, platform=platform
+            self.services, wave, question=question, where=where or None, platform=platform, by=by,
         )
         return reply(message.text, attachments=message.attachments, title=message.title)
 

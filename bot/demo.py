@@ -55,6 +55,11 @@ ESTABLISHED = {
     "model_serving": (0.35, 0.40, 0.47),
     "model_monitoring": (0.14, 0.24, 0.33),
 }
+# ML headcount weights: 2-10 most common overall, but "even among the companies with 1000+
+# employees, 11-30 employees working on ML was the most common answer" (the seed report).
+HEADCOUNT = {"2_10": 3, "11_30": 2}
+HEADCOUNT_BY_SIZE = {"1000_plus": {"1": 0.3, "2_10": 1.5, "11_30": 3.5, "31_100": 2, "100_plus": 1.5},
+                     "201_1000": {"1": 0.6, "2_10": 2.5, "11_30": 2.5, "31_100": 1.5}}
 CHALLENGES = [
     "Getting models from notebooks into production",
     "Monitoring data drift",
@@ -87,7 +92,7 @@ def synthetic_answers(qn: Questionnaire, t: int, rng: random.Random) -> dict[str
                                 "none": 0.5})
     answers["company_size"] = _weights(rng, [o.id for o in ids["company_size"].options])
     answers["ml_headcount"] = _weights(rng, [o.id for o in ids["ml_headcount"].options],
-                                       {"2_10": 3, "11_30": 2})
+                                       HEADCOUNT_BY_SIZE.get(str(answers["company_size"]), HEADCOUNT))
     if answers["role"] != "none":
         answers["team_outlook"] = _weights(rng, ["grow", "same", "shrink"], {"grow": 3 - t * 0.5, "same": 2})
     focus = [o for o, p in FOCUS.items() if rng.random() < p[t]]

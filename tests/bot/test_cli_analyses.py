@@ -1,0 +1,33 @@
+"""`stateof summary --by | --rank` and `stateof themes` as an operator runs them: real
+subprocesses, the JSON and the HTML sections, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from tests.analytics.test_crosstab import _write
+from tests.bot.test_cli import stateof
+from tests.bot.test_cli_data import db_env, error, ok  # noqa: F401  (db_env is a fixture)
+
+SURVEY = "state-of-mlops"
+
+
+def test_summary_by_gives_cross_tabs_in_json_and_html(tmp_path, db_env):  # noqa: F811
+    _write(tmp_path / "wave.csv")
+    ok(stateof("import", str(tmp_path / "wave.csv"), "--survey", SURVEY, "--wave", "2021", cwd=tmp_path,
+               env=db_env))
+    data = json.loads(ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--by", "company_size",
+                                 "-q", "ml_headcount", "--format", "json", cwd=tmp_path, env=db_env)))
+    (tab,) = data["analyses"]
+    assert tab["kind"] == "crosstab" and tab["question"] == "ml_headcount" and tab["by"] == "company_size"
+    columns = {c["group"]: c for c in tab["columns"]}
+    assert columns["1000_plus"]["base"] == 45 and columns["1000_plus"]["shares"]["11_30"] == round(15 / 45, 4)
+    assert "11_30" in columns["11_50"]["hidden"] and "11_30" not in columns["11_50"]["shares"]
+    page = ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--by", "company_size",
+                      "-q", "ml_headcount", "--format", "html", cwd=tmp_path, env=db_env))
+    assert "<h2>Analyses</h2>" in page
+    assert ('alt="Heatmap of ML team size by Company size, 2021, share of each column&#x27;s '
+            'respondents.') in page
+    assert "More than 1,000 (n=45): Just me 13%, 2-10 18%, 11-30 33%" in page
+    error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--by", "focus", "-q", "ml_headcount",
+                  cwd=tmp_path, env=db_env), "group by a single-choice or country question")
