@@ -48,4 +48,17 @@ async def add_crosstabs(
                                                      question=qid, by=by))
 
 
-__all__ = ["Section", "add_crosstabs", "crosstab_targets"]
+def rank_questions(specs: Sequence[str]) -> list[str]:
+    """The grid questions `--rank` specs name (`tooling:looking` → tooling)."""
+    return list(dict.fromkeys(spec.partition(":")[0] for spec in specs))
+
+
+def add_rankings(summary: Summary, specs: Sequence[str]) -> None:
+    """Append the ranking of each `GRID:POINT[/POINT]` spec to the summary's analyses."""
+    from analytics.rankings import build_ranking
+
+    for spec in specs:
+        summary.analyses.append(build_ranking(summary, spec))
+
+
+__all__ = ["Section", "add_crosstabs", "add_rankings", "crosstab_targets", "rank_questions"]

@@ -183,6 +183,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         by: Annotated[str | None, typer.Option(
             "--by", help="Cross-tab: one column per answer to this single-choice question.")] = None,
+        rank: Annotated[list[str] | None, typer.Option(
+            "--rank", help="Rank a grid's rows by a point, GRID:POINT, or GRID:POINT/POINT for the "
+                           "ratio of two points per row (repeat).")] = None,
         community: CommunityOpt = None,
     ) -> None:
         """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
@@ -199,12 +202,16 @@ def register(app: typer.Typer) -> None:
             if not labels and not no_compare:
                 labels = await previous_labels(services.db, community_id=community_id,
                                                survey_id=survey, wave=wave)
+            from analytics.sections import add_rankings, rank_questions
+
+            wanted = list(dict.fromkeys([*question, *rank_questions(rank or [])])) if question else None
             summary = await build_summary(
                 services.db, community_id=community_id, survey_id=survey, wave=wave,
                 compare=labels, where=segment or None,
                 platform=Platform(platform).value if platform else None,
-                min_group_size=settings.min_group_size, questions=question or None,
+                min_group_size=settings.min_group_size, questions=wanted,
             )
+            add_rankings(summary, rank or [])
             if by:
                 from analytics.sections import add_crosstabs
 

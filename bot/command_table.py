@@ -179,6 +179,8 @@ COMMANDS: tuple[Command, ...] = (
             positional=False, shown="Q=OPT[,OPT]"),
         Arg("by", Kind.question, "Cross-tab: one column per answer to this question, e.g. company_size",
             positional=False, shown="QUESTION", keyword=True),
+        Arg("rank", Kind.text, "Rank a grid's rows by a point, e.g. tooling:looking or "
+            "tooling:looking/established", positional=False, shown="GRID:POINT[/POINT]", keyword=True),
         Arg("wave", Kind.wave, "Wave label (default: the open one)", positional=False),
     ), slow=True),
     Command("export", "the answers as CSV, sent to you alone", (_WAVE,), slow=True),

@@ -51,10 +51,15 @@ ESTABLISHED = {
     "code_repository": (0.80, 0.82, 0.85),
     "ml_pipeline": (0.30, 0.40, 0.50),
     "metadata_store": (0.15, 0.18, 0.24),
-    "model_registry": (0.20, 0.30, 0.38),
+    "model_registry": (0.20, 0.26, 0.30),
     "model_serving": (0.35, 0.40, 0.47),
-    "model_monitoring": (0.14, 0.24, 0.33),
+    "model_monitoring": (0.14, 0.20, 0.25),
 }
+# Of those without established tooling, the share looking for a solution (the rest: not
+# relevant). The seed report: most are looking for monitoring (52%), a model registry (43%)
+# and a feature store (41%), and twice as many look for monitoring as have it.
+LOOKING = {"model_monitoring": 0.7, "model_registry": 0.62, "feature_store": 0.53}
+LOOKING_OTHERWISE = 0.45
 # ML headcount weights: 2-10 most common overall, but "even among the companies with 1000+
 # employees, 11-30 employees working on ML was the most common answer" (the seed report).
 HEADCOUNT = {"2_10": 3, "11_30": 2}
@@ -101,7 +106,9 @@ def synthetic_answers(qn: Questionnaire, t: int, rng: random.Random) -> dict[str
     for row, p in ESTABLISHED.items():
         roll = rng.random()
         answers[f"tooling.{row}"] = (
-            "established" if roll < p[t] else "looking" if roll < p[t] + (1 - p[t]) * 0.45 else "not_relevant"
+            "established" if roll < p[t]
+            else "looking" if roll < p[t] + (1 - p[t]) * LOOKING.get(row, LOOKING_OTHERWISE)
+            else "not_relevant"
         )
     answers["industry"] = _weights(rng, [o.id for o in ids["industry"].options], {"technology": 4})
     answers["region"] = _weights(rng, [o.id for o in ids["region"].options],

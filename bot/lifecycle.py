@@ -442,7 +442,7 @@ def draw_lead_chart(summary: Any, question: str | None = None) -> tuple[str, byt
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
-    platform: str | None = None, by: str | None = None,
+    platform: str | None = None, by: str | None = None, rank: str | None = None,
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
     members who answered on that platform; `by`: the question cross-tabbed by another, see
@@ -463,6 +463,10 @@ async def summary_message(
         from analytics.sections import add_crosstabs
 
         await add_crosstabs(services.db, summary, community_id=wave.community_id, by=by, questions=[question])
+    if rank:
+        from analytics.sections import add_rankings
+
+        add_rankings(summary, [rank])
     attachments = []
     if charts:
         # off the event loop: drawing takes seconds on a busy machine, and meanwhile every

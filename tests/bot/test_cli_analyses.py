@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.analytics.test_crosstab import _write
+from tests.analytics.test_rankings import write_grid
 from tests.bot.test_cli import stateof
 from tests.bot.test_cli_data import db_env, error, ok  # noqa: F401  (db_env is a fixture)
 
@@ -31,3 +32,22 @@ def test_summary_by_gives_cross_tabs_in_json_and_html(tmp_path, db_env):  # noqa
     assert "More than 1,000 (n=45): Just me 13%, 2-10 18%, 11-30 33%" in page
     error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--by", "focus", "-q", "ml_headcount",
                   cwd=tmp_path, env=db_env), "group by a single-choice or country question")
+
+
+def test_summary_rank_gives_the_ranking_and_ratio(tmp_path, db_env):  # noqa: F811
+    write_grid(tmp_path / "grid.csv")
+    ok(stateof("import", str(tmp_path / "grid.csv"), "--survey", SURVEY, "--wave", "2021", cwd=tmp_path,
+               env=db_env))
+    data = json.loads(ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "-q", "title",
+                                 "--rank", "tooling:looking/established", "--format", "json",
+                                 cwd=tmp_path, env=db_env)))
+    (ranking,) = data["analyses"]
+    assert ranking["kind"] == "ranking" and [r["row"] for r in ranking["rows"]] == [
+        "model_monitoring", "feature_store", "code_repository"]
+    assert ranking["rows"][0]["share"] == 0.5 and ranking["rows"][0]["ratio"]["value"] == 2.0
+    page = ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--rank", "tooling:looking",
+                      "--format", "html", cwd=tmp_path, env=db_env))
+    assert 'alt="Bar chart: rows of Tooling ranked by the share answering' in page
+    assert "Model monitoring 50%, Feature store 33%; hidden: Code repository." in page
+    error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--rank", "title:x", cwd=tmp_path,
+                  env=db_env), "rank the rows of a grid question")

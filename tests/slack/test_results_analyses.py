@@ -18,7 +18,9 @@ async def answered(services, wave_id: int, n: int = 40) -> None:
     for i in range(n):
         await services.flow.submit(wave_id, Member("slack", "T", f"U{i}"), {
             "title": "researcher", "role": "models", "company_size": SIZES[i % 5],
-            "ml_headcount": HEADCOUNTS[i % 5], "biggest_challenge": "secret words"}, finish=True)
+            "ml_headcount": HEADCOUNTS[i % 5], "biggest_challenge": "secret words",
+            "tooling.model_monitoring": "looking" if i % 5 < 3 else "established",
+            "tooling.feature_store": "established" if i % 5 < 3 else "looking"}, finish=True)
 
 
 async def test_results_by_gives_a_cross_tab_and_its_heatmap(bot, fake, sservices):
@@ -33,6 +35,13 @@ async def test_results_by_gives_a_cross_tab_and_its_heatmap(bot, fake, sservices
     refused = await bot.command("results biggest_challenge by company_size", user=MODERATOR)
     assert "free text; its answers are never shown in chat" in refused
     assert "secret words" not in refused
+    ranked = await bot.command("results rank tooling:looking/established", user=MODERATOR)
+    assert "Tooling ranked by “Looking for a solution in the next 3 months” (2026):" in ranked
+    assert "1. Model monitoring 60% (45–74%), 1.5× (" in ranked
+    assert "2. Feature store 40% (26–55%), 0.7× (" in ranked
+    assert "rank-tooling-looking-vs-established" in str(fake.last_call("files.completeUploadExternal"))
+    wrong = await bot.command("results rank tooling:maybe", user=MODERATOR)
+    assert "'maybe' is not a point of 'Tooling'" in wrong
     needs_question = await bot.command("results by company_size", user=MODERATOR)
     assert "name the question to cross-tab" in needs_question
     async with sservices.db.session() as session:
