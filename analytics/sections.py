@@ -61,4 +61,18 @@ def add_rankings(summary: Summary, specs: Sequence[str]) -> None:
         summary.analyses.append(build_ranking(summary, spec))
 
 
-__all__ = ["Section", "add_crosstabs", "add_rankings", "crosstab_targets", "rank_questions"]
+async def add_number_stats(
+    db: Database, summary: Summary, *, community_id: int, questions: Sequence[str] | None = None,
+) -> None:
+    """Append the distribution (histogram, quartiles across waves) of every number question of
+    the summary (or of those listed) to its analyses."""
+    from analytics.numbers import build_number_stats
+
+    for qs in summary.questions:
+        if qs.type == "number" and (questions is None or qs.id in questions):
+            summary.analyses.append(await build_number_stats(db, summary, community_id=community_id,
+                                                             question=qs.id))
+
+
+__all__ = ["Section", "add_crosstabs", "add_number_stats", "add_rankings", "crosstab_targets",
+           "rank_questions"]

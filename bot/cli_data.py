@@ -202,7 +202,7 @@ def register(app: typer.Typer) -> None:
             if not labels and not no_compare:
                 labels = await previous_labels(services.db, community_id=community_id,
                                                survey_id=survey, wave=wave)
-            from analytics.sections import add_rankings, rank_questions
+            from analytics.sections import add_number_stats, add_rankings, rank_questions
 
             wanted = list(dict.fromkeys([*question, *rank_questions(rank or [])])) if question else None
             summary = await build_summary(
@@ -212,6 +212,7 @@ def register(app: typer.Typer) -> None:
                 min_group_size=settings.min_group_size, questions=wanted,
             )
             add_rankings(summary, rank or [])
+            await add_number_stats(services.db, summary, community_id=community_id)
             if by:
                 from analytics.sections import add_crosstabs
 

@@ -467,6 +467,11 @@ async def summary_message(
         from analytics.sections import add_rankings
 
         add_rankings(summary, [rank])
+    qs = summary.question(question) if question else None
+    if qs is not None and qs.type == "number":  # its histogram across waves (k-suppressed bins)
+        from analytics.sections import add_number_stats
+
+        await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[question])
     attachments = []
     if charts:
         # off the event loop: drawing takes seconds on a busy machine, and meanwhile every

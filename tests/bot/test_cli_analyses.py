@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.analytics.test_crosstab import _write
+from tests.analytics.test_numbers import TEAM, WAVES, write_wave
 from tests.analytics.test_rankings import write_grid
 from tests.bot.test_cli import stateof
 from tests.bot.test_cli_data import db_env, error, ok  # noqa: F401  (db_env is a fixture)
@@ -51,3 +52,24 @@ def test_summary_rank_gives_the_ranking_and_ratio(tmp_path, db_env):  # noqa: F8
     assert "Model monitoring 50%, Feature store 33%; hidden: Code repository." in page
     error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--rank", "title:x", cwd=tmp_path,
                   env=db_env), "rank the rows of a grid question")
+
+
+def test_summary_shows_number_distributions_across_waves(tmp_path, db_env):  # noqa: F811
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "team.yaml").write_text(TEAM, encoding="utf-8")
+    env = {**db_env, "STATEOF_CATALOG_DIR": str(catalog)}
+    for label, values in WAVES.items():
+        write_wave(tmp_path / f"{label}.csv", values)
+        ok(stateof("import", str(tmp_path / f"{label}.csv"), "--survey", "team-survey", "--wave", label,
+                   cwd=tmp_path, env=env))
+    data = json.loads(ok(stateof("summary", "--survey", "team-survey", "--wave", "2021", "--format", "json",
+                                 cwd=tmp_path, env=env)))
+    (stats,) = data["analyses"]
+    assert stats["kind"] == "numbers" and stats["edges"] == [0, 10, 20, 30, 40, 50]
+    assert stats["waves"]["2021"]["bins"] == [0.64, None, 0.0, 0.0, None]
+    assert stats["waves"]["2020"]["median"] == 4.5 and stats["mann_whitney_p"] < 0.001
+    page = ok(stateof("summary", "--survey", "team-survey", "--wave", "2021", "--format", "html",
+                      cwd=tmp_path, env=env))
+    assert 'alt="Histogram of Experience, share of answers per bin. 2021 (n=50, median 8): 0–10 64%, ' \
+           '10–20 hidden' in page
