@@ -774,7 +774,12 @@ def question_figure(summary: Summary, question_id: str) -> Figure | None:
 def lead_chart(summary: Summary, question: str | None = None) -> tuple[str, bytes] | None:
     """The one chart a chat post carries, drawn alone (rendering every chart would block the
     bot for seconds): the question's chart, else the movers chart, else the first question
-    chart there is; as (file name, PNG bytes), or None when nothing can be drawn."""
+    chart there is; as (file name, PNG bytes), or None when nothing can be drawn. A summary
+    asked for an analysis (a cross-tab, a ranking) carries that analysis's chart."""
+    for analysis in summary.analyses:
+        drawn = analysis.charts()
+        if drawn:
+            return next(iter(drawn.items()))
     if question:
         png = question_chart(summary, question)
         if png is not None:
@@ -809,6 +814,8 @@ def render_charts(summary: Summary, questions: list[str] | None = None, fmt: str
         chart = _encode(question_figure(summary, qs.id), fmt)
         if chart is not None:
             out[chart_file(qs.id, fmt)] = chart
+    for analysis in summary.analyses:  # cross-tabs, rankings, numbers (analytics.sections)
+        out.update(analysis.charts())
     log.debug("rendered %d charts for %s %s", len(out), summary.survey, summary.wave)
     return out
 

@@ -304,6 +304,9 @@ class Summary:
     where: dict[str, list[str]] = field(default_factory=dict)
     platform: str | None = None
     significance: Significance = field(default_factory=Significance)
+    # analyses beside the questions (cross-tabs, rankings, numbers: analytics.sections), each
+    # with its JSON, report blocks, chat lines and charts
+    analyses: list[Any] = field(default_factory=list)
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -357,7 +360,7 @@ class Summary:
     # -- JSON ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         first = self.compare[0] if self.compare else None
-        return {
+        out = {
             "survey": self.survey,
             "title": self.title,
             "wave": self.wave,
@@ -380,3 +383,6 @@ class Summary:
             "movers": [m.to_dict() for m in self.movers(limit=10)],
             "labels": self.labels,
         }
+        if self.analyses:
+            out["analyses"] = [a.to_dict() for a in self.analyses]
+        return out

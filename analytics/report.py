@@ -192,7 +192,11 @@ def chat_lines(summary: Summary, question: str | None = None, max_movers: int = 
         if qs is None:
             return [*lines, f"'{question}' is not in this summary."]
         hidden = comparison_note(summary)
-        return lines + _question_chat(summary, qs) + ([hidden] if hidden else []) + _chat_footer(summary)
+        extra = [line for analysis in summary.analyses for line in analysis.chat_lines()]
+        return (lines + _question_chat(summary, qs) + extra + ([hidden] if hidden else [])
+                + _chat_footer(summary))
+    if summary.analyses:  # a ranking or cross-tab asked for in chat: it is the answer
+        return lines + [line for a in summary.analyses for line in a.chat_lines()] + _chat_footer(summary)
     hidden = comparison_note(summary)
     movers = summary.movers(limit=max_movers)
     if hidden:
@@ -381,6 +385,10 @@ def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = (
     blocks.append(Block("h2", "Questions"))
     for qs in summary.questions:
         blocks += _question_blocks(summary, qs, waves, names)
+    if summary.analyses:  # cross-tabs, rankings, numbers (analytics.sections)
+        blocks.append(Block("h2", "Analyses"))
+        for analysis in summary.analyses:
+            blocks += analysis.blocks(names)
     blocks.append(Block("h2", "How to read the numbers"))
     notes = []
     if sig.tests:

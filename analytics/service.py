@@ -156,6 +156,19 @@ async def _live(db: Database, wave: Wave, k: int) -> Release | None:
     return await live_release(db, wave.id, k, free)
 
 
+def wave_segment(
+    canonical: Questionnaire, wave: Wave, where: dict[str, list[str]], platform: str | None
+) -> Segment | None:
+    """The segment of a summary in one wave (None: the wave did not ask a filter question);
+    for the analyses counted beside a summary (analytics.crosstab, rankings, numbers)."""
+    return _segment(canonical, questionnaire_of(wave), where, platform)
+
+
+async def counted_release(db: Database, wave: Wave, k: int) -> Release | None:
+    """The released snapshot a wave's results are counted on (None: every answer, closed wave)."""
+    return await _live(db, wave, k)
+
+
 async def _exact_merged(
     db: Database, waves: list[tuple[Wave, WaveQuery, list[Question]]], frames: list[WaveFrames]
 ) -> dict[tuple[int, str], dict[str, int]]:
@@ -394,4 +407,5 @@ async def previous_labels(
     return [label for label, created, wid in rows if (created, wid) < key][: max(0, limit)]
 
 
-__all__ = ["build_summary", "previous_labels", "resolve_where", "resolve_questions", "UnknownWave"]
+__all__ = ["build_summary", "previous_labels", "resolve_where", "resolve_questions", "UnknownWave",
+           "wave_segment", "counted_release"]

@@ -179,6 +179,14 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path | None, typer.Option(
             "--out", help="Folder for summary.md|json and its PNG charts, or one summary.html "
                           "(default: print).")] = None,
+        question: Annotated[list[str] | None, typer.Option(
+            "--question", "-q", help="Only this question (repeat); with --by, the questions cross-tabbed.")
+        ] = None,
+        by: Annotated[str | None, typer.Option(
+            "--by", help="Cross-tab: one column per answer to this single-choice question.")] = None,
+        rank: Annotated[list[str] | None, typer.Option(
+            "--rank", help="Rank a grid's rows by a point, GRID:POINT, or GRID:POINT/POINT for the "
+                           "ratio of two points per row (repeat).")] = None,
         community: CommunityOpt = None,
     ) -> None:
         """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
@@ -195,12 +203,23 @@ def register(app: typer.Typer) -> None:
             if not labels and not no_compare:
                 labels = await previous_labels(services.db, community_id=community_id,
                                                survey_id=survey, wave=wave)
-            return await build_summary(
+            from analytics.sections import add_number_stats, add_rankings, rank_questions
+
+            wanted = list(dict.fromkeys([*question, *rank_questions(rank or [])])) if question else None
+            summary = await build_summary(
                 services.db, community_id=community_id, survey_id=survey, wave=wave,
                 compare=labels, where=segment or None,
                 platform=Platform(platform).value if platform else None,
-                min_group_size=settings.min_group_size,
+                min_group_size=settings.min_group_size, questions=wanted,
             )
+            add_rankings(summary, rank or [])
+            await add_number_stats(services.db, summary, community_id=community_id)
+            if by:
+                from analytics.sections import add_crosstabs
+
+                await add_crosstabs(services.db, summary, community_id=community_id, by=by,
+                                    questions=question or None)
+            return summary
 
         result = ctx.run(settings, work, migrate=False)
         if out_dir is None:

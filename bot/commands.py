@@ -326,8 +326,22 @@ class Commands:
             raise CommandError(f"'{question}' is free text; its answers are never shown in chat.")
         where = parse_where(inv.args["where"]) if inv.args.get("where") else {}
         platform = split_platform(where)
+        by, rank = inv.args.get("by"), inv.args.get("rank")
+        if rank:
+            if by:
+                raise CommandError("ask for a ranking or a cross-tab, one at a time")
+            grid = rank.partition(":")[0]
+            if question and question != grid:
+                raise CommandError(f"rank: '{rank}' ranks the rows of '{grid}', not of '{question}'")
+            if not qn.has_question(grid):
+                raise CommandError(f"rank: '{grid}' is not a question of {qn.id}")
+            question = grid
+        if by and not question:
+            raise CommandError(
+                f"by: name the question to cross-tab, e.g. /survey results ml_headcount by {by}")
         message = await lifecycle.summary_message(
-            self.services, wave, question=question, where=where or None, platform=platform
+            self.services, wave, question=question, where=where or None, platform=platform, by=by,
+            rank=rank,
         )
         return reply(message.text, attachments=message.attachments, title=message.title)
 

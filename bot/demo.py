@@ -51,10 +51,20 @@ ESTABLISHED = {
     "code_repository": (0.80, 0.82, 0.85),
     "ml_pipeline": (0.30, 0.40, 0.50),
     "metadata_store": (0.15, 0.18, 0.24),
-    "model_registry": (0.20, 0.30, 0.38),
+    "model_registry": (0.20, 0.26, 0.30),
     "model_serving": (0.35, 0.40, 0.47),
-    "model_monitoring": (0.14, 0.24, 0.33),
+    "model_monitoring": (0.14, 0.20, 0.25),
 }
+# Of those without established tooling, the share looking for a solution (the rest: not
+# relevant). The seed report: most are looking for monitoring (52%), a model registry (43%)
+# and a feature store (41%), and twice as many look for monitoring as have it.
+LOOKING = {"model_monitoring": 0.7, "model_registry": 0.62, "feature_store": 0.53}
+LOOKING_OTHERWISE = 0.45
+# ML headcount weights: 2-10 most common overall, but "even among the companies with 1000+
+# employees, 11-30 employees working on ML was the most common answer" (the seed report).
+HEADCOUNT = {"2_10": 3, "11_30": 2}
+HEADCOUNT_BY_SIZE = {"1000_plus": {"1": 0.3, "2_10": 1.5, "11_30": 3.5, "31_100": 2, "100_plus": 1.5},
+                     "201_1000": {"1": 0.6, "2_10": 2.5, "11_30": 2.5, "31_100": 1.5}}
 CHALLENGES = [
     "Getting models from notebooks into production",
     "Monitoring data drift",
@@ -87,7 +97,7 @@ def synthetic_answers(qn: Questionnaire, t: int, rng: random.Random) -> dict[str
                                 "none": 0.5})
     answers["company_size"] = _weights(rng, [o.id for o in ids["company_size"].options])
     answers["ml_headcount"] = _weights(rng, [o.id for o in ids["ml_headcount"].options],
-                                       {"2_10": 3, "11_30": 2})
+                                       HEADCOUNT_BY_SIZE.get(str(answers["company_size"]), HEADCOUNT))
     if answers["role"] != "none":
         answers["team_outlook"] = _weights(rng, ["grow", "same", "shrink"], {"grow": 3 - t * 0.5, "same": 2})
     focus = [o for o, p in FOCUS.items() if rng.random() < p[t]]
@@ -96,7 +106,9 @@ def synthetic_answers(qn: Questionnaire, t: int, rng: random.Random) -> dict[str
     for row, p in ESTABLISHED.items():
         roll = rng.random()
         answers[f"tooling.{row}"] = (
-            "established" if roll < p[t] else "looking" if roll < p[t] + (1 - p[t]) * 0.45 else "not_relevant"
+            "established" if roll < p[t]
+            else "looking" if roll < p[t] + (1 - p[t]) * LOOKING.get(row, LOOKING_OTHERWISE)
+            else "not_relevant"
         )
     answers["industry"] = _weights(rng, [o.id for o in ids["industry"].options], {"technology": 4})
     answers["region"] = _weights(rng, [o.id for o in ids["region"].options],
