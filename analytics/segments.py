@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.derived import DerivedSpec, derived_values_query, is_derived, spec_for
 from analytics.frames import (
     CHOICES,
     RELEASED_CHOICES,
@@ -101,9 +102,11 @@ def clauses(canonical: Questionnaire, where: Mapping[str, Sequence[str]]) -> lis
 
 
 async def _people(
-    session: AsyncSession, wave_id: int, released: bool, wanted: Sequence[Clause]
+    session: AsyncSession, wave_id: int, released: bool, wanted: Sequence[Clause],
+    specs: Sequence[DerivedSpec] = (),
 ) -> tuple[dict[int, str], list[tuple[int, str, str, str]]]:
-    """(respondent → platform, [(respondent, question, row, option)]) for the filter questions."""
+    """(respondent → platform, [(respondent, question, row, option)]) for the filter questions;
+    a derived field's value counts as the respondent's answer to it."""
     if released:
         m = RELEASED_MEMBERS.c
         members = select(m.respondent_id, m.platform).where(m.wave_id == wave_id)
@@ -117,7 +120,11 @@ async def _people(
         select(c.respondent_id, c.question_id, c.row_id, c.option_id)
         .where(c.wave_id == wave_id, c.question_id.in_(questions))
     )).all()
-    return platforms, [(int(a), str(b), str(d), str(e)) for a, b, d, e in rows]
+    out = [(int(a), str(b), str(d), str(e)) for a, b, d, e in rows]
+    for spec in specs:
+        values = (await session.execute(derived_values_query(spec, wave_id, released))).all()
+        out += [(int(rid), spec.question_id, "", str(value)) for rid, value in values if value is not None]
+    return platforms, out
 
 
 def _values(
@@ -283,8 +290,14 @@ async def check_segment(
     if not where and platform is None:
         return
     wanted = clauses(canonical, where)
+    specs = []
+    for clause in wanted:
+        if is_derived(canonical, clause.question.id):
+            spec = spec_for(canonical, wave_qn or canonical, clause.question.id)
+            if spec is not None:
+                specs.append(spec)
     async with db.session() as session:
-        platforms, choices = await _people(session, wave_id, released, wanted)
+        platforms, choices = await _people(session, wave_id, released, wanted, specs)
     people = set(platforms)
     values = [_values(clause, choices, people) for clause in wanted]
     groups = [_check_question(clause, by_person, len(people), k)

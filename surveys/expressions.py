@@ -25,6 +25,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
 from surveys.schema import Question, Questionnaire, QuestionType
 
@@ -93,6 +94,8 @@ class Answered:
 
 
 Node = Const | Not | And | Or | Chose | Compare | Answered
+# what the parser builds before `check` knows each question's type (_Has, _Is, _Cmp below)
+Parsed = Any
 
 
 # --- reading a rule ------------------------------------------------------------------------
@@ -227,7 +230,7 @@ class _Parser:
         self.take()
         return tuple(out)
 
-    def test(self) -> Node:
+    def test(self) -> Parsed:
         question = self.ident("a question id, 'not', 'true', 'false' or '('")
         row = ""
         if self.sym("."):
@@ -241,7 +244,7 @@ class _Parser:
             if not self.word("answered"):
                 raise self.fail("'answered'")
             self.take()
-            node: Node = Answered(question, row)
+            node: Parsed = Answered(question, row)
             return Not(node) if negate else node
         if self.word("has"):
             self.take()
@@ -249,13 +252,13 @@ class _Parser:
                 mode = self.take().text
                 options = self.values()
                 if mode == "all":
-                    return And(tuple(_Has(question, row, (o,)) for o in options))
+                    return And(tuple(cast(Node, _Has(question, row, (o,))) for o in options))
                 return _Has(question, row, options)
             return _Has(question, row, (self.value(),))
         if self.word("not") and self.tokens[self.i + 1].text == "in":
             self.take()
             self.take()
-            return Not(_Is(question, row, self.values()))
+            return Not(cast(Node, _Is(question, row, self.values())))
         if self.word("in"):
             self.take()
             return _Is(question, row, self.values())
