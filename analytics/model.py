@@ -282,6 +282,20 @@ class WaveInfo:
     covers: int | None = None
     release: int | None = None
     held: bool = False
+    # a reference wave: a report's published figures (surveys.reference), not the community's
+    published: bool = False
+    source: str = ""
+
+    @property
+    def tested(self) -> bool:
+        """Whether its shares can be tested: a published wave needs its base."""
+        return not self.published or self.respondents > 0
+
+    def published_text(self) -> str:
+        """'published figures, n=100' or 'published figures, base not published: not tested'."""
+        if self.tested:
+            return f"published figures, n={self.respondents:,}"
+        return "published figures, base not published: not tested"
 
     def snapshot(self) -> dict[str, Any] | None:
         if self.covers is None:
@@ -374,6 +388,9 @@ class Summary:
             "snapshot": {label: info.snapshot() for label, info in self.waves.items()
                          if info.snapshot() is not None},
             "synthetic": any(info.synthetic for info in self.waves.values()),
+            "published": {label: {"source": info.source, "base": info.respondents or None,
+                                  "tested": info.tested}
+                          for label, info in self.waves.items() if info.published},
             "min_group_size": self.min_group_size,
             "significance": self.significance.to_dict(),
             "questions": [q.to_dict(first) for q in self.questions],

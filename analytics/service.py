@@ -32,13 +32,15 @@ from analytics.model import (
     suppressed_like,
 )
 from analytics.privacy import too_small
+from analytics.published import published_info, published_result
 from analytics.releases import Release, forget, live_release
 from analytics.segments import SegmentRefused, check_segment
 from analytics.summaries import option_map, question_result, row_map, wave_suppressed
 from surveys.countries import COUNTRIES
 from surveys.db import Database
 from surveys.errors import UnknownOption, UnknownQuestion, UnknownWave
-from surveys.models import Wave, WaveStatus
+from surveys.models import ReferenceWave, Wave, WaveStatus
+from surveys.reference import find_reference
 from surveys.schema import Question, Questionnaire, QuestionType
 from surveys.validation import find_option
 from surveys.waves import get_wave, questionnaire_of
@@ -283,9 +285,16 @@ async def build_summary(
     async with db.session() as session:
         main = await get_wave(session, community_id, wave, survey_id)
         others: list[Wave] = []
+        references: list[tuple[ReferenceWave, dict[tuple[str, str, str], float]]] = []
         for label in dict.fromkeys(compare or []):
             if label != main.label:
-                others.append(await get_wave(session, community_id, label, survey_id))
+                try:
+                    others.append(await get_wave(session, community_id, label, survey_id))
+                except UnknownWave:
+                    found = await find_reference(session, community_id, main.survey_id, label)
+                    if found is None:
+                        raise
+                    references.append(found)
     canonical = _canonical([main, *others])
     selected = resolve_questions(canonical, questions)
     # Significance is adjusted over every change the whole summary makes, so a view of one
@@ -331,6 +340,8 @@ async def build_summary(
         wholes = list(loaded)
 
     infos: dict[str, WaveInfo] = {}
+    for ref, _ in references:
+        infos[ref.label] = published_info(ref)
     for (w, _, _), f, whole in zip(planned, frames, wholes, strict=True):
         rest_small = whole is not None and too_small(whole.respondents - f.respondents, k)
         release = releases[w.id]
@@ -381,6 +392,15 @@ async def build_summary(
                 changes = result_changes(q.id, before, main_result, other.label)
                 if changes:
                     qs.changes[other.label] = changes
+        for ref, shares in references:  # a report's published figures, tested when their base is known
+            published = published_result(q, shares, ref.base)
+            if published is None:
+                continue
+            qs.results[ref.label] = published
+            if main_result is not None and not infos[main.label].suppressed:
+                changes = result_changes(q.id, published, main_result, ref.label)
+                if changes:
+                    qs.changes[ref.label] = changes
         summaries.append(qs)
     significance = adjust_significance(
         ch for qs in summaries for changes in qs.changes.values() for ch in changes
@@ -388,7 +408,8 @@ async def build_summary(
     shown = {q.id for q in selected}
     summary = Summary(
         survey=canonical.id, title=canonical.title, wave=main.label,
-        compare=[w.label for w in others], min_group_size=k, waves=infos,
+        compare=[w.label for w in others] + [ref.label for ref, _ in references], min_group_size=k,
+        waves=infos,
         questions=[qs for qs in summaries if qs.id in shown],
         labels=_labels(canonical, selected, waves), where=resolved_where, platform=platform,
         significance=significance,
