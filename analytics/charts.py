@@ -385,7 +385,7 @@ def _missing_note(result: ChoiceResult, option: str, k: int) -> str:
         return f"hidden (fewer than {k})"
     if option in result.merged:
         return "merged into Other"
-    return "not offered"
+    return "not published" if result.published else "not offered"
 
 
 def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict) -> Figure | None:

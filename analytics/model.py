@@ -51,6 +51,7 @@ class ChoiceResult:
     hidden: list[str] = field(default_factory=list)
     suppressed: bool = False
     base: int = 0
+    published: bool = False  # a report's published figures: an option missing is "not published"
 
     def interval(self, option: str) -> tuple[float, float] | None:
         """The 95% Wilson interval of an option's share (None when it has no share)."""

@@ -26,7 +26,7 @@ def published_info(ref: ReferenceWave) -> WaveInfo:
 def _cell(shares: dict[str, float], base: int | None) -> ChoiceResult:
     n = base or 0
     return ChoiceResult(answered=n, shares=dict(shares), counts={o: round(s * n) for o, s in shares.items()},
-                        base=n)
+                        base=n, published=True)
 
 
 def published_result(

@@ -274,6 +274,19 @@ def _result_cell(result: Result | None, option: str, row: str = "") -> str:
     return "not offered"  # this wave's questionnaire did not have the option
 
 
+def _published(summary: Summary, label: str) -> bool:
+    info = summary.waves.get(label)
+    return info is not None and info.published
+
+
+def _published_cell(result: Result | None, option: str, row: str = "") -> str:
+    """A report's published share, or "not published" (never "not offered": we do not know)."""
+    cell = result.rows.get(row) if isinstance(result, GridResult) else result
+    if isinstance(cell, ChoiceResult) and option in cell.shares:
+        return share_text(cell, option)
+    return "not published"
+
+
 def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: str = "") -> Block:
     against = summary.compare[0] if summary.compare else None
     changes = {c.option: c for c in qs.changes.get(against or "", []) if c.row == row}
@@ -283,7 +296,8 @@ def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: 
     rows = []
     for option in options:
         cells = [summary.option_label(qs.id, option)]
-        cells += [_result_cell(qs.results.get(label), option, row) for label in waves]
+        cells += [_published_cell(qs.results.get(label), option, row) if _published(summary, label)
+                  else _result_cell(qs.results.get(label), option, row) for label in waves]
         if changes:
             cells.append(_change_cell(changes, option))
         rows.append(tuple(cells))
@@ -314,7 +328,9 @@ def _question_blocks(
     answered = []
     for label in asked:
         res = qs.results[label]
-        if getattr(res, "suppressed", False):
+        if _published(summary, label):
+            answered.append(f"{label}: {summary.waves[label].published_text()}")
+        elif getattr(res, "suppressed", False):
             answered.append(f"{label}: hidden")
         elif not isinstance(res, GridResult):
             answered.append(f"{label}: {res.answered} answered {qs.base_text(res)}".rstrip())
@@ -335,7 +351,9 @@ def _question_blocks(
             for label in asked:
                 res = qs.results[label]
                 cell = res.rows.get(row) if isinstance(res, GridResult) else None
-                if cell is None:
+                if _published(summary, label):
+                    bases.append(f"{label}: {summary.waves[label].published_text()}")
+                elif cell is None:
                     bases.append(f"{label}: not asked")
                 elif cell.suppressed or res.suppressed:
                     bases.append(f"{label}: hidden")

@@ -48,6 +48,7 @@ from analytics.frames import (
     Segment,
     WaveQuery,
     count_choices,
+    count_derived,
 )
 from analytics.privacy import OTHER, merge_small, too_small
 from analytics.summaries import option_map, question_counts, row_map
@@ -320,15 +321,32 @@ async def check_segment(
         return
     inside = sum(n for cell, n in cells.items() if _matches(wanted, cell, platform))
     choice_ids = tuple(q.id for q in wave_qn.questions if q.is_choice)
+    # derived fields are filters too: their values are counted like a single question's
+    all_specs = tuple(spec for field in canonical.derived
+                      if (spec := spec_for(canonical, wave_qn, field.id)) is not None)
     seg_query = WaveQuery(wave_id=wave_id, choice=choice_ids, multi=(), free=(), number=(),
-                          all_choice=True, segment=segment, released=released)
+                          all_choice=True, segment=segment, released=released, derived=all_specs)
     whole_query = WaveQuery(wave_id=wave_id, choice=choice_ids, multi=(), free=(), number=(),
-                            all_choice=True, released=released)
+                            all_choice=True, released=released, derived=all_specs)
     async with db.session() as session:
-        seg = await count_choices(session, seg_query)
-        whole = await count_choices(session, whole_query)
+        seg = _with_derived(await count_choices(session, seg_query), await count_derived(session, seg_query))
+        whole = _with_derived(await count_choices(session, whole_query),
+                              await count_derived(session, whole_query))
     own = {clause.question.id for clause in wanted}
-    _check_other_filters(canonical, wave_qn, own, seg, whole, inside, len(people), k)
+    asked = wave_qn.model_copy(update={"questions": [
+        *wave_qn.questions, *(canonical.question(spec.question_id) for spec in all_specs)]})
+    _check_other_filters(canonical, asked, own, seg, whole, inside, len(people), k)
+
+
+def _with_derived(counts: Any, derived: Any) -> Any:
+    if not len(derived):
+        return counts
+    import pandas as pd
+
+    out = pd.concat([counts, derived], ignore_index=True)
+    for col in ("question_id", "row_id", "option_id"):
+        out[col] = out[col].astype(str).astype("category")
+    return out
 
 
 def _matches(wanted: Sequence[Clause], cell: tuple[object, ...], platform: str | None) -> bool:

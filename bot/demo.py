@@ -22,6 +22,7 @@ from surveys.flow import AnswerFlow
 from surveys.identity import Member
 from surveys.migrate import upgrade
 from surveys.models import Participation, WaveStatus
+from surveys.reference import check, read_yaml, shipped_references, store_reference
 from surveys.schema import Questionnaire
 from surveys.upsert import insert_ignore
 from surveys.waves import close_wave, create_wave, ensure_community, wave_by_id
@@ -165,6 +166,17 @@ async def _answer_wave(flow: AnswerFlow, db: Database, wave_id: int, qn: Questio
     return n
 
 
+async def _import_published(db: Database, community_id: int, qn: Questionnaire) -> None:
+    """The report's published figures as reference waves ("Valohai 2021", "Valohai 2020"), so the
+    demo's 2026 can be compared with them: `stateof summary … --compare "Valohai 2021"`."""
+    for name, text in shipped_references():
+        figures = read_yaml(text, f"builtin:published/{name}")
+        shares = check(figures, qn, name)
+        async with db.session() as session:
+            await store_reference(session, community_id=community_id, qn=qn, label=figures.label,
+                                  figures=figures, shares=shares)
+
+
 async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
     """Build the demo database in `out_dir` and write the summary of the 2026 wave there."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,6 +212,7 @@ async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
                 wave.closes_at = opened + timedelta(days=30)
                 close_wave(wave, wave.closes_at)
             log.info("demo wave %s: %d synthetic members answered", label, n)
+        await _import_published(db, community.id, full)
         labels = list(WAVES)
         summary = await build_summary(
             db, community_id=community.id, survey_id=SURVEY, wave=labels[-1],

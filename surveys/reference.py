@@ -63,7 +63,9 @@ class Figures:
     source: str
     base: int | None
     note: str
+    label: str = ""  # the file's suggested label (the command's --label decides)
     shares: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # found while reading; `check` adds its own
 
 
 def _percent(value: object) -> float | None:
@@ -107,15 +109,14 @@ def read_yaml(text: str, source: str) -> Figures:
     problems += [f"{key}: unknown field" for key in unknown]
     figures = Figures(survey=str(data["survey"]) if data.get("survey") is not None else None,
                       source=str(data.get("source") or ""), base=_base(data.get("base"), "base", problems),
-                      note=str(data.get("note") or ""))
+                      note=str(data.get("note") or ""), label=str(data.get("label") or ""))
     for key, options in data["figures"].items():
         if not isinstance(options, dict):
             problems.append(f"figures.{key}: expected option: share pairs")
             continue
         for option, value in options.items():
             _add(figures, str(key), str(option), value, f"figures.{key}.{option}", problems)
-    if problems:
-        raise ReferenceError(source, problems)
+    figures.problems = problems
     return figures
 
 
@@ -132,8 +133,7 @@ def read_csv(text: str, source: str, base: int | None) -> Figures:
             problems.append(f"row {number}: expected question, option and share")
             continue
         _add(figures, row[0].strip(), row[1].strip(), row[2], f"row {number}", problems)
-    if problems:
-        raise ReferenceError(source, problems)
+    figures.problems = problems
     return figures
 
 
@@ -150,8 +150,9 @@ def _add(figures: Figures, key: str, option: str, value: object, where: str, pro
 
 
 def check(figures: Figures, qn: Questionnaire, source: str) -> dict[tuple[str, str, str], float]:
-    """The shares in current ids of `qn`; ReferenceError listing every figure that does not fit."""
-    problems: list[str] = []
+    """The shares in current ids of `qn`; ReferenceError listing every problem of the file (those
+    found while reading it, then every figure that does not fit)."""
+    problems: list[str] = list(figures.problems)
     out: dict[tuple[str, str, str], float] = {}
     if figures.survey is not None and figures.survey != qn.id:
         problems.append(f"survey: the file is for '{figures.survey}', not '{qn.id}'")
@@ -186,7 +187,7 @@ def check(figures: Figures, qn: Questionnaire, source: str) -> dict[tuple[str, s
         if total > 1.015:  # published shares are rounded
             problems.append(f"{qid}{'.' + row if row else ''}: the shares add up to {total:.0%}; a single "
                             "answer cannot add up to more than 100%")
-    if not out and not problems:
+    if not out and not problems and not figures.shares:
         problems.append("figures: no published share given")
     if problems:
         raise ReferenceError(source, problems)
@@ -227,6 +228,15 @@ async def store_reference(
     return ref
 
 
+def shipped_references() -> list[tuple[str, str]]:
+    """(file name, text) of the published figures shipped for the built-in questionnaire."""
+    from importlib import resources
+
+    folder = resources.files("surveys.catalog") / "published"
+    return [(item.name, item.read_text("utf-8")) for item in sorted(folder.iterdir(), key=lambda p: p.name)
+            if item.name.endswith(".yaml")]
+
+
 async def find_reference(
     session: AsyncSession, community_id: int, survey_id: str, label: str
 ) -> tuple[ReferenceWave, dict[tuple[str, str, str], float]] | None:
@@ -242,4 +252,4 @@ async def find_reference(
 
 
 __all__ = ["Figures", "ReferenceError", "check", "find_reference", "read_csv", "read_yaml",
-           "store_reference"]
+           "shipped_references", "store_reference"]

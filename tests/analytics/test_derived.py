@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import random
 
+import pytest
+
 from analytics.service import build_summary
 from bot.demo import synthetic_answers
 from surveys.catalog import Catalog
@@ -72,3 +74,33 @@ async def test_the_maturity_stage_is_summarised_like_a_single_choice_question(db
         assert result.counts[option] == sum(1 for r in rows if _stage(r) == option), option
     assert result.base == len(rows)
     assert stage.ordered
+
+
+async def _small_pipeline_group(db, tmp_path) -> int:
+    """40 respondents: 2 pipeline-centric, 20 model-centric, 18 data-centric."""
+    path = tmp_path / "small.csv"
+    rows = ([("6_20", "retrain;monitor")] * 2 + [("1", "train_models")] * 20
+            + [("none", "explore_data")] * 18)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["title", "models_in_production", "recent_work"])
+        for i, (models, work) in enumerate(rows):
+            writer.writerow(["data_scientist" if i % 2 else "ml_engineer", models, work])
+    async with db.session() as session:
+        community = (await ensure_community(session, "default")).id
+    await import_csv(db, community_id=community, questionnaire=Catalog().get(SURVEY), wave_label="2026",
+                     path=path)
+    return community
+
+
+async def test_a_derived_value_held_by_fewer_than_k_cannot_be_singled_out(db, tmp_path):
+    from analytics.segments import SegmentRefused
+
+    community = await _small_pipeline_group(db, tmp_path)
+    with pytest.raises(SegmentRefused, match="count as one group for filtering"):
+        await build_summary(db, community_id=community, survey_id=SURVEY, wave="2026",
+                            where={"ml_maturity": ["pipeline_centric"]})
+    s = await build_summary(db, community_id=community, survey_id=SURVEY, wave="2026")
+    stage = next(q for q in s.questions if q.id == "ml_maturity").results["2026"]
+    assert "pipeline_centric" not in stage.shares or stage.counts.get("pipeline_centric", 0) >= 5
+    assert stage.merged  # the 2 merged into a group of at least k, as for any single question
