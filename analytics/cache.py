@@ -36,7 +36,9 @@ VERSION = 2  # bump when WaveFrames or the queries change meaning
 def signature(query: WaveQuery) -> str:
     """What was aggregated (question sets), independent of the wave."""
     spec = {"v": VERSION, "choice": sorted(query.choice), "multi": sorted(query.multi),
-            "free": sorted(query.free), "number": sorted(query.number), "all": query.all_choice}
+            "free": sorted(query.free), "number": sorted(query.number), "all": query.all_choice,
+            "derived": [[spec.question_id, [[o, repr(rule)] for o, rule in spec.cases]]
+                        for spec in query.derived]}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 

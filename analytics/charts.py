@@ -238,6 +238,8 @@ def _upper(share: float) -> float:
 # -- wave notes -----------------------------------------------------------------------------
 def _wave_n(summary: Summary, label: str) -> str:
     info = summary.waves.get(label)
+    if info is not None and info.published:
+        return f"{_esc(label)} ({info.published_text()})"
     return f"{_esc(label)} (n={info.respondents:,})" if info is not None else _esc(label)
 
 
@@ -249,7 +251,8 @@ def _base_n(summary: Summary, qs: QuestionSummary, label: str, row: str = "") ->
     base = getattr(cell, "base", 0)
     if not base and isinstance(result, GridResult):
         base = next((c.base for c in result.rows.values() if c.base), 0)
-    if not base:
+    info = summary.waves.get(label)
+    if not base or (info is not None and info.published):
         return _wave_n(summary, label)
     return f"{_esc(label)} (n={base:,}{' asked' if qs.conditional else ''})"
 
@@ -411,7 +414,7 @@ def _missing_note(result: ChoiceResult, option: str, k: int) -> str:
         return f"hidden (fewer than {k})"
     if option in result.merged:
         return "merged into Other"
-    return "not offered"
+    return "not published" if result.published else "not offered"
 
 
 def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict) -> Figure | None:

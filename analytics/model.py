@@ -51,6 +51,7 @@ class ChoiceResult:
     hidden: list[str] = field(default_factory=list)
     suppressed: bool = False
     base: int = 0
+    published: bool = False  # a report's published figures: an option missing is "not published"
 
     def interval(self, option: str) -> tuple[float, float] | None:
         """The 95% Wilson interval of an option's share (None when it has no share)."""
@@ -282,6 +283,20 @@ class WaveInfo:
     covers: int | None = None
     release: int | None = None
     held: bool = False
+    # a reference wave: a report's published figures (surveys.reference), not the community's
+    published: bool = False
+    source: str = ""
+
+    @property
+    def tested(self) -> bool:
+        """Whether its shares can be tested: a published wave needs its base."""
+        return not self.published or self.respondents > 0
+
+    def published_text(self) -> str:
+        """'published figures, n=100' or 'published figures, base not published: not tested'."""
+        if self.tested:
+            return f"published figures, n={self.respondents:,}"
+        return "published figures, base not published: not tested"
 
     def snapshot(self) -> dict[str, Any] | None:
         if self.covers is None:
@@ -377,6 +392,9 @@ class Summary:
             "snapshot": {label: info.snapshot() for label, info in self.waves.items()
                          if info.snapshot() is not None},
             "synthetic": any(info.synthetic for info in self.waves.values()),
+            "published": {label: {"source": info.source, "base": info.respondents or None,
+                                  "tested": info.tested}
+                          for label, info in self.waves.items() if info.published},
             "min_group_size": self.min_group_size,
             "significance": self.significance.to_dict(),
             "questions": [q.to_dict(first) for q in self.questions],

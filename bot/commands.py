@@ -32,6 +32,7 @@ from bot.scheduling.schedules import (
     weekly_cron,
 )
 from bot.services import Services
+from surveys.derived import derived_field
 from surveys.errors import SurveyError
 from surveys.identity import Member
 from surveys.models import Community, Wave, WaveStatus, utcnow
@@ -317,12 +318,13 @@ class Commands:
         wave = await self._wave(inv, inv.args.get("wave"))
         qn = questionnaire_of(wave)
         question = inv.args.get("question")
-        if question and not qn.has_question(question):
+        derived = question is not None and derived_field(qn, question) is not None
+        if question and not derived and not qn.has_question(question):
             raise CommandError(
                 f"'{question}' is not a question of {qn.id}; known: "
-                + ", ".join(q.id for q in qn.questions)
+                + ", ".join([*(q.id for q in qn.questions), *(f.id for f in qn.derived)])
             )
-        if question and qn.question(question).type is QuestionType.text:
+        if question and not derived and qn.question(question).type is QuestionType.text:
             raise CommandError(f"'{question}' is free text; its answers are never shown in chat.")
         where = parse_where(inv.args["where"]) if inv.args.get("where") else {}
         platform = split_platform(where)

@@ -29,6 +29,13 @@ from surveys.models import Answer, WaveStatus
 from surveys.paging import paginate
 from surveys.schema import Question, Questionnaire
 from surveys.waves import create_wave, ensure_community
+from tests.conftest import use_version_1
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(services):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(services.catalog)
 
 ROWS = ["data_analysis", "experimentation", "feature_store", "code_repository", "ml_pipeline",
         "metadata_store", "model_registry", "model_serving", "model_monitoring"]

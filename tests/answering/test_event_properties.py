@@ -34,7 +34,7 @@ from surveys.paging import paginate
 from surveys.waves import create_wave
 from tests.conftest import _truncate_pg
 
-QN = Catalog([]).get("state-of-mlops")
+QN = Catalog([]).get("state-of-mlops", version=1)
 KEYS = [q.id for q in QN.questions] + [f"tooling.{row.id}" for row in QN.question("tooling").rows]
 OPTION_IDS = sorted({o.id for q in QN.questions for o in (q.options or [])} |
                     {o.id for o in QN.question("tooling").scale})
