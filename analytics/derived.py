@@ -18,7 +18,18 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.summaries import option_map, row_map
 from surveys.derived import as_question, rules
-from surveys.expressions import And, Answered, Chose, Compare, Const, Node, Not, Or, questions_used
+from surveys.expressions import (
+    And,
+    Answered,
+    Chose,
+    Compare,
+    Const,
+    ExpressionError,
+    Node,
+    Not,
+    Or,
+    questions_used,
+)
 from surveys.models import Answer, AnswerChoice, ReleasedChoice, ReleasedMember, ReleasedValue, Response
 from surveys.schema import Question, Questionnaire
 
@@ -59,8 +70,18 @@ class DerivedCondition:
 
 
 def derived_questions(qn: Questionnaire) -> list[Question]:
-    """The questionnaire's derived fields as single-choice questions (for results only)."""
-    return [as_question(field) for field in qn.derived]
+    """The questionnaire's derived fields as single-choice questions (for results only); a
+    field that reads a question this questionnaire lacks (an imported wave keeps only the
+    questions its file had) has no entry."""
+    out = []
+    for field in qn.derived:
+        try:
+            rules(field, qn)
+        except ExpressionError:
+            log.debug("derived field %s reads a question %s %s lacks", field.id, qn.id, qn.version)
+            continue
+        out.append(as_question(field))
+    return out
 
 
 def is_derived(qn: Questionnaire, question_id: str) -> bool:
