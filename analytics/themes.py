@@ -30,6 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 
@@ -279,5 +280,97 @@ async def import_coding(
     return Coded(question=tid, themes=list(ids), coded=coded, uncoded=len(texts) - coded)
 
 
-__all__ = ["Coded", "ThemesError", "ThemesInvalid", "export_texts", "import_coding", "read_coding",
-           "themes_id", "with_themes"]
+def coded_questions(qn: Questionnaire) -> list[str]:
+    """The ids of the theme questions a coding added (`<text question>_themes`)."""
+    texts = {q.id for q in qn.questions if q.type is QuestionType.text}
+    return [q.id for q in qn.questions
+            if q.type is QuestionType.multi and q.id.endswith(SUFFIX) and q.id[: -len(SUFFIX)] in texts]
+
+
+@dataclass
+class ThemesSection:
+    """The themes of a coded question in the report: largest first, a bar chart whose alt
+    text states every share (the numbers are the summary's, under its privacy rules)."""
+
+    question: str
+    title: str
+    wave: str
+    base: int
+    rows: list[tuple[str, str, float, tuple[float, float] | None]]  # id, label, share, interval
+    hidden: list[str]
+    k: int = 5
+    synthetic: bool = False
+
+    @property
+    def chart_file(self) -> str:
+        return f"themes-{self.question}.png"
+
+    def finding(self) -> str:
+        if not self.rows:
+            return f"{self.title}: no theme can be shown (fewer than {self.k} answers)."
+        from analytics.report import interval, pct
+
+        top = self.rows[0]
+        rest = ", ".join(f"{label} ({pct(share)})" for _, label, share, _ in self.rows[1:4])
+        lo_hi = f" ({interval(top[3])})" if top[3] else ""
+        return (f"The largest theme of {self.title} ({self.wave}) is {top[1]}: {pct(top[2])}{lo_hi} of "
+                f"{self.base:,} respondents" + (f", then {rest}." if rest else "."))
+
+    def alt_text(self) -> str:
+        parts = ", ".join(f"{label} {share:.0%}" for _, label, share, _ in self.rows)
+        hidden = f"; hidden (fewer than {self.k}): {', '.join(self.hidden)}" if self.hidden else ""
+        return f"Bar chart of {self.title}, {self.wave}, share of {self.base:,}: {parts}{hidden}."
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": "themes", "question": self.question, "wave": self.wave, "base": self.base,
+                "themes": [{"theme": t, "label": label, "share": round(s, 4),
+                            "ci": [round(b, 4) for b in ci] if ci else None}
+                           for t, label, s, ci in self.rows],
+                "hidden": list(self.hidden)}
+
+    def blocks(self, charts: set[str]) -> list[Any]:
+        from analytics.report import Block
+
+        blocks = [Block("h3", self.title), Block("p", self.finding())]
+        if self.chart_file in charts:
+            blocks.append(Block("img", self.alt_text(), src=self.chart_file))
+        return blocks
+
+    def chat_lines(self) -> list[str]:
+        return [self.finding()]
+
+    def charts(self) -> dict[str, bytes]:
+        if not self.rows:
+            return {}
+        from analytics.charts_analyses import ranked_bars
+
+        return {self.chart_file: ranked_bars(
+            title=self.title,
+            subtitle=f"{self.wave}: share of {self.base:,} (coded free text), largest first",
+            labels=[label for _, label, _, _ in self.rows], shares=[s for _, _, s, _ in self.rows],
+            intervals=[ci for *_, ci in self.rows], notes=["" for _ in self.rows], synthetic=self.synthetic,
+            footnote="Themes coded by the moderators; the texts themselves are never shown.")}
+
+
+def themes_sections(summary: Any) -> list[ThemesSection]:
+    """A section for every theme question the summary shows in its wave."""
+    from analytics.model import ChoiceResult
+
+    out = []
+    for qs in summary.questions:
+        if not (qs.type == "multi" and qs.id.endswith(SUFFIX)):
+            continue
+        result = qs.results.get(summary.wave)
+        if not isinstance(result, ChoiceResult) or result.suppressed:
+            continue
+        rows = sorted(((o, summary.option_label(qs.id, o), s, result.interval(o))
+                       for o, s in result.shares.items()), key=lambda r: (-r[2], r[1]))
+        out.append(ThemesSection(
+            question=qs.id, title=qs.title, wave=summary.wave, base=result.base, rows=rows,
+            hidden=[summary.option_label(qs.id, o) for o in result.hidden], k=summary.min_group_size,
+            synthetic=any(w.synthetic for w in summary.waves.values())))
+    return out
+
+
+__all__ = ["Coded", "ThemesError", "ThemesInvalid", "ThemesSection", "coded_questions", "export_texts",
+           "import_coding", "read_coding", "themes_id", "themes_sections", "with_themes"]

@@ -561,6 +561,12 @@ async def reopen(
                                  f"/survey extend {wave.label} 7d")
         if wave.status != WaveStatus.closed.value:
             raise LifecycleError(f"wave '{wave.label}' has not opened yet; open it with /survey launch")
+        from analytics.themes import coded_questions
+
+        if coded_questions(questionnaire_of(wave)):
+            raise LifecycleError(f"wave '{wave.label}' has free text coded into themes (stateof themes); "
+                                 "reopening it would ask members the themes question. Launch a new wave "
+                                 "instead")
         wave.status = WaveStatus.open.value
         wave.closed_at = None
         wave.closes_at = now + duration

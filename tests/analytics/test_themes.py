@@ -79,6 +79,15 @@ async def test_coded_themes_behave_as_a_multi_choice_question(services, tmp_path
     reply = await Commands(services).run(Invocation("slack", "T1", "C1", "U_MOD", True, "results",
                                                     {"question": "biggest_challenge_themes", "wave": "2021"}))
     assert "• data 50% (" in reply.text
+    from analytics.themes import themes_sections
+
+    (section,) = themes_sections(summary)
+    assert section.finding() == (
+        "The largest theme of Biggest challenge — themes (2021) is data: 50% (36–64%) "
+        "of 48 respondents, then monitoring (25%), security (25%).")
+    assert section.alt_text() == ("Bar chart of Biggest challenge — themes, 2021, share of 48: data 50%, "
+                                  "monitoring 25%, security 25%.")
+    assert section.charts()[section.chart_file].startswith(b"\x89PNG")
     assert not any(t in reply.text for t in TEXTS)
     export = (await export_texts(services.db, community_id=community_id, survey_id=SURVEY, wave="2021",
                                  question="biggest_challenge")).decode()
@@ -92,6 +101,23 @@ async def test_coded_themes_behave_as_a_multi_choice_question(services, tmp_path
     assert again.themes == ["drift"] and again.coded == 12
     summary = await build_summary(services.db, community_id=community_id, survey_id=SURVEY, wave="2021")
     assert summary.question("biggest_challenge_themes").results["2021"].shares == {"drift": 0.25}
+
+
+async def test_a_coded_wave_is_not_reopened(services, tmp_path):
+    from sqlalchemy import select
+
+    from bot import lifecycle
+    from surveys.models import Wave
+
+    community_id = await wave_with_texts(services, tmp_path)
+    await import_coding(services.db, community_id=community_id, survey_id=SURVEY, wave="2021",
+                        question="biggest_challenge", data=CODING)
+    async with services.db.session() as session:
+        wave_id = (await session.execute(select(Wave.id))).scalar_one()
+    with pytest.raises(lifecycle.LifecycleError, match="coded into themes"):
+        await lifecycle.reopen(services, wave_id)
+    async with services.db.session() as session:
+        assert (await session.get(Wave, wave_id)).status == WaveStatus.closed.value
 
 
 async def test_a_bad_coding_lists_its_rows_and_changes_nothing(services, tmp_path):
