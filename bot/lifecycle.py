@@ -471,7 +471,7 @@ async def summary_message(
     if qs is not None and qs.type == "number":  # its histogram across waves (k-suppressed bins)
         from analytics.sections import add_number_stats
 
-        await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[question])
+        await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[qs.id])
     attachments = []
     if charts:
         # off the event loop: drawing takes seconds on a busy machine, and meanwhile every
