@@ -92,7 +92,10 @@ def spec_for(canonical: Questionnaire, wave_qn: Questionnaire, field_id: str) ->
     """The field of `canonical` as counted in a wave that ran `wave_qn`; None when that wave did
     not ask every question the field reads (it then has no entry, like an unasked question)."""
     field = next(f for f in canonical.derived if f.id == field_id)
-    cases = rules(field, canonical)
+    try:
+        cases = rules(field, canonical)
+    except ExpressionError:  # it reads a question the (imported) questionnaire lacks
+        return None
     used = set().union(*(questions_used(rule) for _, rule in cases))
     if not all(wave_qn.has_question(qid) for qid in used):
         return None

@@ -106,7 +106,7 @@ async def test_a_small_cell_is_hidden_and_cannot_be_worked_out_from_the_totals(s
         held = sum(TABLE[HEADCOUNTS.index(o)][SIZES.index(c)] for o, c in line)
         assert len(line) != 1 and (held == 0 or held >= 5)
     # the findings sentence of the report: 11-30 is the most common answer in 1000+
-    assert "More than 1,000 (n=45 respondents): 11-30 is the most common answer, 33% (21–48%)." in \
+    assert "1000+ (n=45 respondents): 11-30 is the most common answer, 33% (21–48%)." in \
         tab.findings()
     summary.analyses.append(tab)
     report = to_markdown(summary, {tab.chart_file: b"png"})

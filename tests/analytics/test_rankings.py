@@ -60,17 +60,17 @@ def test_ratio_interval_is_the_conditional_wilson_interval():
 
 async def test_rows_ranked_by_one_point_with_the_ratio_to_another(services, tmp_path):
     summary = await _summary(services, tmp_path)
-    ranking = build_ranking(summary, "tooling:Looking for a solution in the next 3 months/established")
+    ranking = build_ranking(summary, "tooling:Looking for a solution in the next three months/established")
     assert [r.row for r in ranking.rows] == ["model_monitoring", "feature_store", "code_repository"]
     first, second, small = ranking.rows
     assert first.share == 0.5 and first.base == 60 and first.ratio.value == 2.0
     assert second.share == pytest.approx(20 / 60) and second.ratio.value == pytest.approx(20 / 30)
     assert small.share is None and small.ratio is None  # 2 looking: merged, never ranked
     assert ranking.finding() == (
-        "Most often “Looking for a solution in the next 3 months” in Tooling (2021): "
+        "Most often “Looking for a solution in the next three months” in Tooling (2021): "
         "Model monitoring (50%) and Feature store (33%).")
     assert ranking.ratio_lines()[0].startswith(
-        "Model monitoring: about twice as many answered “Looking for a solution in the next 3 months” as "
+        "Model monitoring: about twice as many answered “Looking for a solution in the next three months” as "
         "“Established tooling today” (2.0× (")
     data = ranking.to_dict()
     assert data["rows"][0]["ratio"]["value"] == 2.0 and data["rows"][2]["hidden"] is True

@@ -30,7 +30,7 @@ def test_summary_by_gives_cross_tabs_in_json_and_html(tmp_path, db_env):  # noqa
     assert "<h2>Analyses</h2>" in page
     assert ('alt="Heatmap of ML team size by Company size, 2021, share of each column&#x27;s '
             'respondents.') in page
-    assert "More than 1,000 (n=45): Just me 13%, 2-10 18%, 11-30 33%" in page
+    assert "1000+ (n=45): Just me 13%, 2-10 18%, 11-30 33%" in page
     error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--by", "focus", "-q", "ml_headcount",
                   cwd=tmp_path, env=db_env), "group by a single-choice or country question")
 

@@ -17,7 +17,7 @@ async def test_results_by_gives_a_cross_tab_and_its_heatmap(fake, runtime, dserv
     await answered(dservices, wave_id)
     mod = DiscordMember(fake, fake.moderator)
     results = await mod.command("results", {"question": "ml_headcount", "by": "company_size"})
-    line = "• More than 1,000 (n=16): Just me 0% (0–19%), 2-10 0% (0–19%), 11-30 100% (81–100%)"
+    line = "• 1000+ (n=16): Just me 0% (0–19%), 2-10 0% (0–19%), 11-30 100% (81–100%)"
     assert line in texts(results)
     (chart,) = results["attachments"]
     assert chart["filename"] == "crosstab-ml_headcount-by-company_size.png"

@@ -28,7 +28,7 @@ async def test_results_by_gives_a_cross_tab_and_its_heatmap(bot, fake, sservices
     await answered(sservices, wave_id)
     text = await bot.command("results ml_headcount by company_size", user=MODERATOR)
     assert "ML team size by Company size (2026, share of each group's respondents):" in text
-    assert "• More than 1,000 (n=16): Just me 0% (0–19%), 2-10 0% (0–19%), 11-30 100% (81–100%)" in text
+    assert "• 1000+ (n=16): Just me 0% (0–19%), 2-10 0% (0–19%), 11-30 100% (81–100%)" in text
     assert "• 51-200 (n=8): Just me 0% (0–32%), 2-10 100% (68–100%)" in text
     upload = fake.last_call("files.completeUploadExternal")
     assert "crosstab-ml_headcount-by-company_size" in str(upload)
@@ -36,7 +36,7 @@ async def test_results_by_gives_a_cross_tab_and_its_heatmap(bot, fake, sservices
     assert "free text; its answers are never shown in chat" in refused
     assert "secret words" not in refused
     ranked = await bot.command("results rank tooling:looking/established", user=MODERATOR)
-    assert "Tooling ranked by “Looking for a solution in the next 3 months” (2026):" in ranked
+    assert "Tooling ranked by “Looking for a solution in the next three months” (2026):" in ranked
     assert "1. Model monitoring 60% (45–74%), 1.5× (" in ranked
     assert "2. Feature store 40% (26–55%), 0.7× (" in ranked
     assert "rank-tooling-looking-vs-established" in str(fake.last_call("files.completeUploadExternal"))
