@@ -217,6 +217,8 @@ class Response(Base):
         UniqueConstraint("wave_id", "respondent_id"),
         # deleting a respondent (my-data, import --replace) finds their rows without a scan
         Index("ix_responses_respondent", "respondent_id"),
+        # a summary's respondents and completions per wave: an index-only count (analytics.frames)
+        Index("ix_responses_count", "wave_id", "answered", "completed_at"),
     )
     id: Mapped[int] = mapped_column(RandomKey, primary_key=True, autoincrement=False, default=random_key)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"))
