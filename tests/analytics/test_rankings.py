@@ -68,7 +68,7 @@ async def test_rows_ranked_by_one_point_with_the_ratio_to_another(services, tmp_
     assert small.share is None and small.ratio is None  # 2 looking: merged, never ranked
     assert ranking.finding() == (
         "Most often “Looking for a solution in the next three months” in Tooling (2021): "
-        "Model monitoring (50%) and Feature store (33%).")
+        "Model monitoring (50%) and Feature store (or training data management) (33%).")
     assert ranking.ratio_lines()[0].startswith(
         "Model monitoring: about twice as many answered “Looking for a solution in the next three months” as "
         "“Established tooling today” (2.0× (")

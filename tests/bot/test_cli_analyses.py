@@ -27,8 +27,8 @@ def test_summary_by_gives_cross_tabs_in_json_and_html(tmp_path, db_env):  # noqa
     assert "11_30" in columns["11_50"]["hidden"] and "11_30" not in columns["11_50"]["shares"]
     page = ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--by", "company_size",
                       "-q", "ml_headcount", "--format", "html", cwd=tmp_path, env=db_env))
-    assert "<h2>Analyses</h2>" in page
-    assert ('alt="Heatmap of ML team size by Company size, 2021, share of each column&#x27;s '
+    assert '<h2 id="analyses">Analyses</h2>' in page
+    assert ('aria-label="Chart: Heatmap of ML team size by Company size, 2021, share of each column&#x27;s '
             'respondents.') in page
     assert "1000+ (n=45): Just me 13%, 2-10 18%, 11-30 33%" in page
     error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--by", "focus", "-q", "ml_headcount",
@@ -48,8 +48,8 @@ def test_summary_rank_gives_the_ranking_and_ratio(tmp_path, db_env):  # noqa: F8
     assert ranking["rows"][0]["share"] == 0.5 and ranking["rows"][0]["ratio"]["value"] == 2.0
     page = ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--rank", "tooling:looking",
                       "--format", "html", cwd=tmp_path, env=db_env))
-    assert 'alt="Bar chart: rows of Tooling ranked by the share answering' in page
-    assert "Model monitoring 50%, Feature store 33%; hidden: Code repository." in page
+    assert 'aria-label="Chart: Bar chart: rows of Tooling ranked by the share answering' in page
+    assert "Model monitoring 50%, Feature store (or training data management) 33%; hidden: Code repository." in page
     error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--rank", "title:x", cwd=tmp_path,
                   env=db_env), "rank the rows of a grid question")
 

@@ -38,7 +38,7 @@ async def test_results_by_gives_a_cross_tab_and_its_heatmap(bot, fake, sservices
     ranked = await bot.command("results rank tooling:looking/established", user=MODERATOR)
     assert "Tooling ranked by “Looking for a solution in the next three months” (2026):" in ranked
     assert "1. Model monitoring 60% (45–74%), 1.5× (" in ranked
-    assert "2. Feature store 40% (26–55%), 0.7× (" in ranked
+    assert "2. Feature store (or training data management) 40% (26–55%), 0.7× (" in ranked
     assert "rank-tooling-looking-vs-established" in str(fake.last_call("files.completeUploadExternal"))
     wrong = await bot.command("results rank tooling:maybe", user=MODERATOR)
     assert "'maybe' is not a point of 'Tooling'" in wrong
