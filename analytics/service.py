@@ -77,7 +77,7 @@ def resolve_where(qn: Questionnaire, where: dict[str, list[str]] | None) -> dict
                 rows = ", ".join(f"{qid}.{r.id}" for r in q.rows)
                 raise UnknownQuestion(f"where: '{key}' needs a row of '{q.title}' ({rows})")
             options = q.scale
-            key = f"{qid}.{q.row(row).id}"  # type: ignore[union-attr]
+            key = f"{qid}.{q.row(row).id}"  # type: ignore[union-attr]  # q.row(row) is checked above
         elif q.is_choice and not row:
             options = q.choices
         else:
@@ -113,7 +113,7 @@ def _segment(
         if not wave_qn.has_question(qid):
             return None
         current = canonical.question(qid)
-        rows = ("",)
+        rows: tuple[str, ...] = ("",)
         if row:
             rows = tuple(sorted({row, *(old for old, new in row_map(current).items() if new == row)}))
         conditions.append(Condition(qid, rows, _stored_ids(current, wanted)))

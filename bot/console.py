@@ -91,9 +91,9 @@ class ConsoleChat:
         qn = self.services.catalog.get(survey_id)
         community = await self.services.community_for("console", "local")
         async with self.services.db.session() as session:
-            for wave in await open_waves(session, community.id):
-                if wave.survey_id == qn.id:
-                    return wave
+            for running in await open_waves(session, community.id):
+                if running.survey_id == qn.id:
+                    return running
             preview = await ensure_community(session, PREVIEW_COMMUNITY, "Terminal preview")
             wave = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
             if wave is None:
@@ -172,8 +172,9 @@ class ConsoleChat:
         raw = self._read(f)
         if self.reviewing:
             values = None if raw is KEEP else {f.key: raw}
-            return await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values))
-        result = await self.conversation.handle(self.member, Pick(screen.wave_id, f.key, raw))
+            result = await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values))
+        else:
+            result = await self.conversation.handle(self.member, Pick(screen.wave_id, f.key, raw))
         if isinstance(result, Picked):
             return result.following if result.ok else result.page
         return result

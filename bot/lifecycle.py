@@ -21,6 +21,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import false, func, or_, select, update
 
 from bot.services import Services
+from surveys.db import rows_changed
 from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
 from surveys.models import (
@@ -399,7 +400,7 @@ async def _claim_member(services: Services, pid: int, cutoff: datetime, when: da
             update(Participation).where(Participation.id == pid, ~reminded_since(cutoff))
             .values(reminded_at=when, reminders_sent=Participation.reminders_sent + 1)
         )
-        return claimed.rowcount == 1
+        return rows_changed(claimed) == 1
 
 
 async def _release_member(services: Services, pid: int, before: datetime | None) -> None:

@@ -231,7 +231,9 @@ def _nav_row(page: DiscordPage) -> discord.ui.ActionRow:
     screen = page.screen
     anchor = field_code(screen.progress.questionnaire, screen.pages[screen.index].fields[0])
     nav = page.cid("nav", anchor)
-    row = discord.ui.ActionRow(
+    # discord.py types a DynamicItem as Item[View | LayoutView], which no ActionRow[V] accepts;
+    # a layout view's row holds one at runtime
+    row = discord.ui.ActionRow(  # type: ignore[type-var]
         AnswerButton(f"{nav}:b", label="Back", style=discord.ButtonStyle.secondary, disabled=screen.first)
     )
     if not screen.last:
@@ -265,6 +267,7 @@ def render_modal(title: str, pf: PageField, code: str, wave_id: int, space: str,
     """A modal with one Label-wrapped text input for a number or free-text question."""
     q = pf.question
     modal = discord.ui.Modal(title=clip(title, 45), custom_id=f"{PREFIX}:modal:{wave_id}:{space}:{code}")
+    text_input: discord.ui.TextInput[discord.ui.Modal]
     if q.type is QuestionType.number:
         text_input = discord.ui.TextInput(
             custom_id=code, style=discord.TextStyle.short, required=q.required, max_length=32,
@@ -395,7 +398,7 @@ class AnswerUI(Front):
 
     async def modal_submit(self, interaction: discord.Interaction) -> bool:
         """Handle one of our modals; False when the modal is not ours."""
-        data: dict = interaction.data or {}  # type: ignore[assignment]
+        data: dict = interaction.data or {}  # type: ignore[assignment]  # a modal's TypedDict, read as a dict
         match = MODAL.fullmatch(str(data.get("custom_id", "")))
         if match is None:
             return False

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from surveys.catalog.safe_yaml import YamlLimitError, check_size, load_limited
 from surveys.errors import UnknownSurvey
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed
 
 
-class _Yaml12Loader(_SafeBase):  # type: ignore[misc, valid-type]
+class _Yaml12Loader(_SafeBase):  # type: ignore[misc, valid-type]  # a base chosen at import time
     """Safe loader where only true/false are booleans (`yes`, `no`, `on` stay text)."""
 
 
@@ -125,7 +126,7 @@ def _question_level_problems(data: dict) -> list[str]:
     return problems
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     if error["type"] == "enum":
         allowed = error.get("ctx", {}).get("expected", "")
         return f"unknown question type {error['input']!r}; expected {allowed}"
