@@ -21,6 +21,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import false, func, or_, select, update
 
 from bot.services import Services
+from bot.summary_worker import build_summary_off_loop
 from surveys.db import rows_changed
 from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
@@ -443,22 +444,36 @@ def draw_lead_chart(summary: Any, question: str | None = None) -> tuple[str, byt
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
-    platform: str | None = None,
+    platform: str | None = None, by: str | None = None, rank: str | None = None,
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
-    members who answered on that platform)."""
+    members who answered on that platform; `by`: the question cross-tabbed by another, see
+    analytics.crosstab). Free-text answers never appear."""
     from analytics.report import chat_lines  # pandas and matplotlib: only for summaries
-    from analytics.service import build_summary, previous_labels
+    from analytics.service import previous_labels
 
     if compare is None:
         compare = await previous_labels(
             services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label
         )
-    summary = await build_summary(
+    summary = await build_summary_off_loop(
         services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label,
         compare=compare, where=where, min_group_size=services.settings.min_group_size,
         questions=[question] if question else None, platform=platform,
     )
+    if by and question:
+        from analytics.sections import add_crosstabs
+
+        await add_crosstabs(services.db, summary, community_id=wave.community_id, by=by, questions=[question])
+    if rank:
+        from analytics.sections import add_rankings
+
+        add_rankings(summary, [rank])
+    qs = summary.question(question) if question else None
+    if question and qs is not None and qs.type == "number":  # its histogram across waves (k-suppressed bins)
+        from analytics.sections import add_number_stats
+
+        await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[question])
     attachments = []
     if charts:
         # off the event loop: drawing takes seconds on a busy machine, and meanwhile every

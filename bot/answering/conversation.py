@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from bot import metrics
 from bot.answering.events import Back, Event, Next, Pick, Show, Stop, Take
+from bot.answering.options import Merge
 from bot.answering.screens import (
     GONE_QUESTION,
     MARKED_BELOW,
@@ -88,18 +89,6 @@ def blank(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class Merge:
-    """A pick from one of several menus that split a long option list: the stored choices
-    outside `part` stay, those inside are replaced by `chosen`."""
-
-    part: frozenset[str]
-    chosen: tuple[str, ...]
-
-    def apply(self, stored: Any) -> list[str]:
-        return [v for v in (stored or []) if v not in self.part] + list(self.chosen)
-
-
-@dataclass(frozen=True)
 class WaveInfo:
     """What never changes once a wave exists: its title, questionnaire and community."""
 
@@ -121,6 +110,21 @@ class Picked:
     @property
     def ok(self) -> bool:
         return not self.page.errors and not self.page.notice
+
+
+def shown(result: Screen | Picked | None) -> Screen | None:
+    """What a front end shows after an event: after a pick, where the member goes next, or
+    the pick's page with the problem."""
+    if isinstance(result, Picked):
+        return result.following if result.ok else result.page
+    return result
+
+
+async def within(task: asyncio.Future[Any], budget: float) -> bool:
+    """Wait up to `budget` seconds for `task` (it runs on either way); True when it finished.
+    Slack and Discord want an answer within 3 s: a slow screen follows a placeholder."""
+    done, _ = await asyncio.wait({task}, timeout=max(budget, 0.0))
+    return bool(done)
 
 
 class WaveBook:
@@ -275,19 +279,22 @@ class Conversation:
         return await self.page(wave_id, typed, key=key, notice=notice, saved=False,
                                draft={k: v for k, v in given.items() if not isinstance(v, Merge)})
 
-    async def prefill(self, member: Member, wave_id: int, key: str,
-                      budget: float = PREFILL_BUDGET) -> Any:
-        """The stored answer of `key` for a form that must open within `budget` seconds (None
-        when the database is slower: the form opens empty rather than late); a Notice when
-        the member cannot answer."""
+    async def opening(self, member: Member, wave_id: int, key: str,
+                      budget: float = PREFILL_BUDGET) -> tuple[str, PageField, Any] | Notice:
+        """What a one-field form opens with: the wave's title, the field and its stored answer
+        (None when the database is slower than `budget`: the form opens empty rather than
+        late, and the read finishes on its own); a Notice when the member cannot answer."""
+        try:
+            info, f = await self.field(member, wave_id, key)
+        except SurveyError as exc:
+            return Notice(str(exc))
         read = asyncio.ensure_future(self.show(member, wave_id, key))
-        done, _ = await asyncio.wait({read}, timeout=budget)
-        if not done:  # let the read finish on its own: cancelling mid-query helps nobody
+        if not await within(read, budget):
             read.add_done_callback(lambda task: task.cancelled() or task.exception())
             log.info("opening a form without the saved answer: the database is busy")
-            return None
+            return info.title, f, None
         shown = read.result()
-        return shown.progress.answers.get(key) if isinstance(shown, PageScreen) else shown
+        return (info.title, f, shown.progress.answers.get(key)) if isinstance(shown, PageScreen) else shown
 
     # -- the events ------------------------------------------------------------------------
     async def take(self, member: Member, wave_id: int) -> Screen | None:
@@ -414,7 +421,8 @@ class Conversation:
         return Stopped(wave_id, info.title)
 
     async def show(self, member: Member, wave_id: int, key: str | None = None,
-                   errors: dict[str, str] | None = None, draft: dict[str, Any] | None = None) -> Screen:
+                   errors: dict[str, str] | None = None, draft: dict[str, Any] | None = None,
+                   ) -> PageScreen | Notice:
         """The page holding `key` as stored (with a problem and the member's draft, if any)."""
         try:
             await self.admit(member, wave_id)

@@ -82,3 +82,16 @@ class Show:
 
 
 Event = Take | Pick | Next | Back | Stop | Show
+
+
+def navigation(button: str, wave_id: int, anchor: str) -> Event:
+    """A page's navigation button as its event: "n" Next, "b" Back, "f" Finish (blanks left
+    on the page count as skipped), "s" review from the first page (the thank-you's button)."""
+    match button:
+        case "b":
+            return Back(wave_id, anchor)
+        case "f":
+            return Finish(wave_id, anchor)
+        case "s":
+            return Show(wave_id)
+    return Next(wave_id, anchor)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.answering.conversation import Conversation, Picked
+from bot.answering.conversation import Conversation, shown
 from bot.answering.events import Back, Finish, Next, Pick, Show, Stop, Take, Write
 from bot.answering.screens import PageScreen, Screen, answer_text, draw, thanks_text
 from surveys.identity import Member
@@ -50,13 +50,11 @@ class MemoryMember:
         self.transcript: list[Screen | None] = []
 
     async def _send(self, event: Any) -> Screen | None:
-        result = await self.conversation.handle(self.member, event)
-        shown = result.page if isinstance(result, Picked) and not result.ok else \
-            result.following if isinstance(result, Picked) else result
-        self.transcript.append(shown)
-        if shown is not None:
-            self.screen = shown
-        return shown
+        screen = shown(await self.conversation.handle(self.member, event))
+        self.transcript.append(screen)
+        if screen is not None:
+            self.screen = screen
+        return screen
 
     @property
     def page(self) -> PageScreen:

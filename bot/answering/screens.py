@@ -72,10 +72,22 @@ def hint(q: Question, *, typed: bool = False, with_help: bool = True) -> str:
     if q.type is QuestionType.number:
         parts.append(number_hint(q))
     if q.type is QuestionType.country and typed:
-        parts.append("Type the country's name or its two-letter code (for example DE).")
+        parts.append("Type the country's name or its two-letter code (for example Germany, DE or UK).")
     if q.help and with_help:
         parts.append(q.help)
     return " ".join(parts)
+
+
+def typed_text(q: Question, value: Any) -> str | None:
+    """A stored answer as the member would type it again: 3, not 3.0; a country by its name."""
+    if value is None:
+        return None
+    if q.type is QuestionType.number:
+        return number_text(value)
+    if q.type is QuestionType.country:
+        opt = q.option(str(value))
+        return opt.label if opt else None
+    return str(value)
 
 
 def answer_text(q: Question, value: Any, row: Option | None = None) -> str:
@@ -108,6 +120,16 @@ class Field:
     @property
     def hint(self) -> str:
         return hint(self.question)
+
+    @property
+    def heading(self) -> str:
+        """"3. How large is your team?" (the number among the questions this member is shown)."""
+        return f"{self.number}. {self.question.text}" if self.number else self.question.text
+
+    @property
+    def options(self) -> list[Option]:
+        """What the member chooses from: a grid row's scale, else the question's choices."""
+        return self.question.scale if self.row is not None else self.question.choices
 
     @property
     def row_position(self) -> tuple[int, int]:

@@ -1,26 +1,26 @@
-"""Answering a survey inside Discord: the conversation's screens as ephemeral layout views.
+"""Answering inside Discord: the conversation's screens as ephemeral layout views.
 
-A page is one ephemeral message in Discord's layout components: each field shows its
-question and one action row — a string select (at most 25 options; `max_values` for "up to
-N"; one select per grid row), a first-letters picker followed by a select for longer lists
-such as countries, or a button that opens a modal with a Label-wrapped text input for
-numbers and free text. Pages are cut by component count (`pages_of`). What is stored and
-shown next is the conversation's (`bot.answering`); components keep their state in their
-custom_id (`bot.discord.items`), so an open page keeps working after the bot restarts.
+A page shows each field's question and one action row: a string select (≤25 options,
+`max_values` for "up to N", one per grid row), a first-letters picker then a select for
+longer lists (countries), or a button opening a modal for numbers and free text. Pages are
+cut by component count (`pages_of`); components keep their state in their custom_id
+(`bot.discord.items`), so an open page keeps working after a restart.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import discord
 
-from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Merge, Picked
+from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Picked
+from bot.answering.events import navigation
+from bot.answering.options import picked, range_label, split
 from bot.answering.screens import (
     ALREADY_OPEN,
     NO_QUESTIONS,
@@ -31,8 +31,8 @@ from bot.answering.screens import (
     Thanks,
     draw,
     hint,
-    number_text,
     thanks_text,
+    typed_text,
 )
 from bot.discord.items import MODAL, PREFIX, AnswerButton, AnswerSelect
 from bot.discord.render import clip, safe
@@ -74,11 +74,10 @@ def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
     questions and help from a community's own questionnaire)."""
     texts = [item for item in view.walk_children() if isinstance(item, discord.ui.TextDisplay)]
     total = sum(len(t.content) for t in texts)
-    if total <= limit:
-        return
-    ratio = limit / total
-    for item in texts:
-        item.content = clip(item.content, max(40, int(len(item.content) * ratio) - 1))
+    for item in texts if total > limit else ():
+        item.content = clip(item.content, max(40, int(len(item.content) * limit / total) - 1))
+
+
 MODAL_READ_BUDGET = PREFILL_BUDGET  # a modal cannot follow a deferral (tests shorten it)
 OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
 RANGE_PICKER = -1
@@ -101,31 +100,17 @@ def field_of(qn: Questionnaire, code: str) -> PageField:
 
 
 def chunks(options: list[Option], size: int = MAX_OPTIONS - 1) -> list[list[Option]]:
-    """A long option list in balanced consecutive groups of at most `size`."""
-    if len(options) <= MAX_OPTIONS:
-        return [options]
-    groups = math.ceil(len(options) / size)
-    per = math.ceil(len(options) / groups)
-    return [options[i:i + per] for i in range(0, len(options), per)]
+    """A long option list in balanced consecutive groups of at most `size` (one select each)."""
+    return [options] if len(options) <= MAX_OPTIONS else split(options, size)
 
 
-def range_label(group: list[Option]) -> str:
-    first, last = group[0].label, group[-1].label
-    return clip(f"{first} – {last}" if first != last else first, 100)
+def cid(wave_id: int, space: str, kind: str, code: str) -> str:
+    """A component's custom_id (`bot.discord.items`)."""
+    return f"{PREFIX}:{kind}:{wave_id}:{space}:{code}"
 
 
 # -- rendering -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DiscordPage:
-    """A conversation page with what only Discord needs: the guild in every custom_id, and
-    the letters group chosen in a long list (field key → group)."""
-
-    screen: PageScreen
-    space: str
-    ranges: dict[str, int] = field(default_factory=dict)
-
-    def cid(self, kind: str, code: str) -> str:
-        return f"{PREFIX}:{kind}:{self.screen.wave_id}:{self.space}:{code}"
+Ids = Callable[[str, str], str]  # (kind, field code) → custom_id on one page (its wave and guild)
 
 
 def _option(opt: Option, chosen: bool) -> discord.SelectOption:
@@ -146,12 +131,10 @@ def render_page(
     screen: PageScreen, space: str, ranges: dict[str, int] | None = None
 ) -> discord.ui.LayoutView:
     """One page as a layout view: the questions, one select or button each, Back/Next."""
-    page = DiscordPage(screen, space, ranges or {})
+    ids: Ids = partial(cid, screen.wave_id, space)
     view = discord.ui.LayoutView(timeout=None)
     header = f"## {safe(screen.title, 200)}\n-# {screen.where} · saved as you go"
-    if screen.notice:
-        header += f"\n{safe(screen.notice, 400)}"
-    view.add_item(discord.ui.TextDisplay(header))
+    view.add_item(discord.ui.TextDisplay(header + (f"\n{safe(screen.notice, 400)}" if screen.notice else "")))
     if not screen.pages:
         view.add_item(discord.ui.TextDisplay(NO_QUESTIONS))
         return view
@@ -162,85 +145,59 @@ def render_page(
             text = (text + "\n" if text else "") + safe(f.row.label, 150)
         if f.error:
             text += f"\n⚠️ {safe(f.error, 300)}"
-        for item in _field_items(page, f, field_code(qn, PageField(f.question, f.row)), text):
+        for item in _field_items(ids, ranges or {}, f, field_code(qn, PageField(f.question, f.row)), text):
             view.add_item(item)
-    view.add_item(_nav_row(page))
+    nav = ids("nav", field_code(qn, screen.pages[screen.index].fields[0]))
+    view.add_item(discord.ui.ActionRow(
+        AnswerButton(f"{nav}:b", label="Back", style=discord.ButtonStyle.secondary, disabled=screen.first),
+        AnswerButton(f"{nav}:f", label="Finish", style=discord.ButtonStyle.success) if screen.last
+        else AnswerButton(f"{nav}:n", label="Next")))
     fit_text(view)
     return view
 
 
-def _field_items(page: DiscordPage, f: Field, code: str, text: str) -> list[discord.ui.Item]:
+def _field_items(ids: Ids, ranges: dict[str, int], f: Field, code: str, text: str) -> list[discord.ui.Item]:
     q, value = f.question, f.value
-    items: list[discord.ui.Item] = []
     if q.type in (QuestionType.number, QuestionType.text):
         shown = "-# Not answered yet." if value is None else "> " + safe(clip(str(value), 300))
-        items.append(discord.ui.TextDisplay(f"{text}\n{shown}"))
         label = "Write your answer" if value is None else "Change your answer"
-        items.append(discord.ui.ActionRow(AnswerButton(page.cid("write", code), label=label, emoji="✏️",
-                                                       style=discord.ButtonStyle.secondary)))
-        return items
-    items.append(discord.ui.TextDisplay(text))
-    if q.type is QuestionType.grid:
-        options = [_option(s, value == s.id) for s in q.scale[:MAX_OPTIONS]]
+        return [discord.ui.TextDisplay(f"{text}\n{shown}"), discord.ui.ActionRow(AnswerButton(
+            ids("write", code), label=label, emoji="✏️", style=discord.ButtonStyle.secondary))]
+    if q.type is not QuestionType.multi or f.row is not None:  # single, country, a grid row
+        return [discord.ui.TextDisplay(text), discord.ui.ActionRow(_single_select(ids, ranges, f, code))]
+    chosen, said = set(value or []), hint(q, with_help=False)
+    groups = chunks(q.choices, MAX_OPTIONS)
+    items: list[discord.ui.Item] = [discord.ui.TextDisplay(text)]
+    for part, group in enumerate(groups):
         items.append(discord.ui.ActionRow(AnswerSelect(
-            page.cid("pick", code), options=options, placeholder="Choose one",
+            ids("pick", code) + (f"~{part}" if len(groups) > 1 else ""),
+            options=[_option(o, o.id in chosen) for o in group], min_values=0,
+            max_values=min(q.max_choices or len(group), len(group)),
+            placeholder=clip(f"{range_label(group)}: choose" if len(groups) > 1 else said, 150),
         )))
-    elif q.type is QuestionType.multi:
-        chosen = set(value or [])
-        groups = chunks(q.choices, MAX_OPTIONS)
-        for part, group in enumerate(groups):
-            cid = page.cid("pick", code) + (f"~{part}" if len(groups) > 1 else "")
-            limit = min(q.max_choices or len(group), len(group))
-            items.append(discord.ui.ActionRow(AnswerSelect(
-                cid, options=[_option(o, o.id in chosen) for o in group],
-                min_values=0, max_values=limit,
-                placeholder=clip(hint(q, with_help=False), 150) if len(groups) == 1 else
-                clip(f"{range_label(group)}: choose", 150),
-            )))
-    else:  # single or country
-        items.append(discord.ui.ActionRow(_single_select(page, f, code)))
     return items
 
 
-def _single_select(page: DiscordPage, f: Field, code: str) -> discord.ui.Item:
-    choices, value = f.question.choices, f.value
+def _single_select(ids: Ids, ranges: dict[str, int], f: Field, code: str) -> discord.ui.Item:
+    """One select of the options; a long list first asks for its letters group."""
+    choices, value = f.options, f.value
     if len(choices) <= MAX_OPTIONS:
-        return AnswerSelect(
-            page.cid("pick", code), options=[_option(o, o.id == value) for o in choices],
-            placeholder="Choose one",
-        )
+        return AnswerSelect(ids("pick", code), options=[_option(o, o.id == value) for o in choices],
+                            placeholder="Choose one")
     groups = chunks(choices)
-    chosen = page.ranges.get(f.key)
+    chosen = ranges.get(f.key)
     if chosen is None and value is not None:
         chosen = next((i for i, g in enumerate(groups) if any(o.id == value for o in g)), None)
     if chosen is None or chosen == RANGE_PICKER or not 0 <= chosen < len(groups):
         return AnswerSelect(
-            page.cid("range", code),
-            options=[discord.SelectOption(label=range_label(g), value=str(i))
+            ids("range", code), placeholder="First, pick where your answer is in the alphabet",
+            options=[discord.SelectOption(label=clip(range_label(g), 100), value=str(i))
                      for i, g in enumerate(groups)],
-            placeholder="First, pick where your answer is in the alphabet",
         )
     options = [_option(o, o.id == value) for o in groups[chosen]]
     options.append(discord.SelectOption(label="Other letters…", value=OTHER_RANGE, emoji="↩️"))
-    return AnswerSelect(
-        page.cid("pick", code), options=options, placeholder=clip(range_label(groups[chosen]), 150),
-    )
-
-
-def _nav_row(page: DiscordPage) -> discord.ui.ActionRow:
-    screen = page.screen
-    anchor = field_code(screen.progress.questionnaire, screen.pages[screen.index].fields[0])
-    nav = page.cid("nav", anchor)
-    # discord.py types a DynamicItem as Item[View | LayoutView], which no ActionRow[V] accepts;
-    # a layout view's row holds one at runtime
-    row = discord.ui.ActionRow(  # type: ignore[type-var]
-        AnswerButton(f"{nav}:b", label="Back", style=discord.ButtonStyle.secondary, disabled=screen.first)
-    )
-    if not screen.last:
-        row.add_item(AnswerButton(f"{nav}:n", label="Next"))
-    else:
-        row.add_item(AnswerButton(f"{nav}:f", label="Finish", style=discord.ButtonStyle.success))
-    return row
+    return AnswerSelect(ids("pick", code), options=options,
+                        placeholder=clip(range_label(groups[chosen]), 150))
 
 
 def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
@@ -250,7 +207,7 @@ def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
     if pages:
         anchor = field_code(screen.progress.questionnaire, pages[0].fields[0])
         view.add_item(discord.ui.ActionRow(AnswerButton(
-            f"{PREFIX}:nav:{screen.wave_id}:{space}:{anchor}:s", label="Review or change my answers",
+            cid(screen.wave_id, space, "nav", anchor) + ":s", label="Review or change my answers",
             style=discord.ButtonStyle.secondary,
         )))
     return view
@@ -266,21 +223,16 @@ def render_modal(title: str, pf: PageField, code: str, wave_id: int, space: str,
                  value: Any = None) -> discord.ui.Modal:
     """A modal with one Label-wrapped text input for a number or free-text question."""
     q = pf.question
-    modal = discord.ui.Modal(title=clip(title, 45), custom_id=f"{PREFIX}:modal:{wave_id}:{space}:{code}")
-    text_input: discord.ui.TextInput[discord.ui.Modal]
-    if q.type is QuestionType.number:
-        text_input = discord.ui.TextInput(
-            custom_id=code, style=discord.TextStyle.short, required=q.required, max_length=32,
-            placeholder=clip(hint(q, with_help=False), 100),
-            default=None if value is None else number_text(value),
-        )
-    else:
-        text_input = discord.ui.TextInput(
-            custom_id=code, style=discord.TextStyle.paragraph, required=q.required,
-            max_length=min(q.max_length, 4000), default=None if value is None else clip(str(value), 4000),
-        )
+    number = q.type is QuestionType.number
+    text_input: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        custom_id=code, style=discord.TextStyle.short if number else discord.TextStyle.paragraph,
+        required=q.required, max_length=32 if number else min(q.max_length, 4000),
+        placeholder=clip(hint(q, with_help=False), 100) if number else None,
+        default=clip(typed_text(q, value) or "", 4000) or None,
+    )
     label = clip(q.short or q.text, 45)
     description = clip(q.text, 100) if q.text != label else (clip(q.help, 100) if q.help else None)
+    modal = discord.ui.Modal(title=clip(title, 45), custom_id=cid(wave_id, space, "modal", code))
     modal.add_item(discord.ui.Label(text=label, description=description, component=text_input))
     return modal
 
@@ -299,15 +251,10 @@ def modal_values(components: list[dict]) -> dict[str, str]:
 
 
 def picked_value(pf: PageField, part: int | None, values: list[str]) -> Any:
-    """What a select gave, as the conversation takes it: one of several menus of a long
-    multi list merges with the others' stored choices."""
-    q = pf.question
-    if q.type is QuestionType.multi:
-        if part is None:
-            return values
-        groups = chunks(q.choices, MAX_OPTIONS)
-        in_part = {o.id for o in groups[part]} if 0 <= part < len(groups) else set()
-        return Merge(frozenset(in_part), tuple(values))
+    """What a select gave, as the conversation takes it (one of several menus of a long
+    multi list merges with the others' stored choices)."""
+    if pf.question.type is QuestionType.multi:
+        return picked(chunks(pf.question.choices, MAX_OPTIONS), part, values)
     return values[0] if values else None
 
 
@@ -361,7 +308,7 @@ class AnswerUI(Front):
             await self.write(interaction, wave_id, match["space"], code)
             return
 
-        async def work(member: Member, ranges: dict[str, int]) -> Screen | Picked:
+        async def work(member: Member, ranges: dict[str, int]) -> Screen | Picked | None:
             pf = await self._field(wave_id, code)
             if kind == "range" or OTHER_RANGE in values:  # a letters group, or back to the picker
                 ranges[pf.key] = int(values[0]) if kind == "range" and values[0].isdigit() else RANGE_PICKER
@@ -369,12 +316,7 @@ class AnswerUI(Front):
             if kind == "pick":
                 part = int(match["part"]) if match["part"] is not None else None
                 return await self.conversation.pick(member, wave_id, pf.key, picked_value(pf, part, values))
-            if match["dir"] == "s":  # review, from the thank-you
-                return await self.conversation.show(member, wave_id)
-            if match["dir"] == "b":
-                return await self.conversation.back(member, wave_id, pf.key)
-            # Next / Finish: what is left blank on this page counts as skipped
-            return await self.conversation.next(member, wave_id, pf.key, None, finish=match["dir"] == "f")
+            return await self.conversation.handle(member, navigation(match["dir"], wave_id, pf.key))
 
         await self._show(interaction, match["space"], work)
 
@@ -385,14 +327,14 @@ class AnswerUI(Front):
 
         async def work() -> Outcome:
             try:
-                info = await self.conversation.book.wave(wave_id)
-            except SurveyError as exc:
-                return Outcome(view=text_layout(str(exc)))
-            pf = field_of(info.questionnaire, code)
-            value = await self.conversation.prefill(member, wave_id, pf.key, MODAL_READ_BUDGET)
-            if isinstance(value, Notice):
-                return Outcome(view=text_layout(value.text))
-            return Outcome(modal=render_modal(info.title, pf, code, wave_id, member.space, value))
+                key = (await self._field(wave_id, code)).key
+                opened = await self.conversation.opening(member, wave_id, key, MODAL_READ_BUDGET)
+            except SurveyError as exc:  # an unknown wave in an old button
+                opened = Notice(str(exc))
+            if isinstance(opened, Notice):
+                return Outcome(view=text_layout(opened.text))
+            title, pf, value = opened
+            return Outcome(modal=render_modal(title, pf, code, wave_id, member.space, value))
 
         await answer(interaction, work, edit=True, budget=2.5)
 

@@ -17,14 +17,18 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
+from bot.answering.conversation import within
+from bot.discord.acks import acknowledged
 from bot.discord.render import NO_MENTIONS, embed_for, safe
+from bot.saving import ACK_BUDGET
 
 log = logging.getLogger(__name__)
 
-DEFER_AFTER = 1.5  # seconds of work before deferring (Discord allows 3 s in all)
+DEFER_AFTER = ACK_BUDGET  # seconds from the interaction's creation before deferring
 SORRY = "Something went wrong on our side. Your answers so far are saved; please try again."
 
 
@@ -43,12 +47,6 @@ def text_layout(text: str) -> discord.ui.LayoutView:
     view = discord.ui.LayoutView(timeout=None)
     view.add_item(discord.ui.TextDisplay(safe(text, 3900)))
     return view
-
-
-def error_outcome(text: str, *, layout: bool) -> Outcome:
-    if layout:
-        return Outcome(view=text_layout(text))
-    return Outcome(embed=embed_for("", text))
 
 
 def age(interaction: discord.Interaction) -> float:
@@ -91,18 +89,14 @@ async def answer(
     task = asyncio.ensure_future(work())
     deferred = False
     try:
-        if defer_first:
+        left = (DEFER_AFTER if budget is None else budget) - age(interaction)
+        if defer_first or not await within(task, left):
             deferred = await _defer(interaction, edit, ephemeral)
-        else:
-            left = (DEFER_AFTER if budget is None else budget) - age(interaction)
-            done, _ = await asyncio.wait({task}, timeout=max(left, 0.0))
-            if not done:
-                deferred = await _defer(interaction, edit, ephemeral)
         try:
             outcome = await task
         except Exception:
             log.exception("handling a Discord interaction failed")
-            outcome = error_outcome(SORRY, layout=edit)
+            outcome = Outcome(view=text_layout(SORRY)) if edit else Outcome(embed=embed_for("", SORRY))
         await _deliver(interaction, outcome, edit=edit, deferred=deferred)
         return outcome
     except discord.HTTPException as exc:
@@ -117,12 +111,10 @@ async def answer(
 
 
 async def _defer(interaction: discord.Interaction, edit: bool, ephemeral: bool) -> bool:
-    if interaction.response.is_done():
-        return True
-    if edit:
-        await interaction.response.defer()
-    else:
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    if not interaction.response.is_done():
+        await (interaction.response.defer() if edit else
+               interaction.response.defer(ephemeral=ephemeral, thinking=True))
+        acknowledged()
     return True
 
 
@@ -138,23 +130,18 @@ async def _deliver(
             return
         out.modal.stop()  # a finished modal is not kept in memory: submits go to our listener
         await interaction.response.send_modal(out.modal)
+        acknowledged()
         return
     kwargs: dict = {"allowed_mentions": NO_MENTIONS}
-    if out.view is not None:
-        kwargs["view"] = out.view
-    if out.embed is not None:
-        kwargs["embed"] = out.embed
-    if edit:
-        if out.files:
-            kwargs["attachments"] = out.files
-        if deferred:
-            await interaction.edit_original_response(**kwargs)
-        else:
-            await interaction.response.edit_message(**kwargs)
-        return
+    kwargs.update({k: v for k, v in (("view", out.view), ("embed", out.embed)) if v is not None})
     if out.files:
-        kwargs["files"] = out.files
-    if deferred:
-        await interaction.followup.send(ephemeral=out.ephemeral, **kwargs)
+        kwargs["attachments" if edit else "files"] = out.files
+    send: Callable[..., Awaitable[Any]]
+    if edit:  # the message the component sits on
+        send = interaction.edit_original_response if deferred else interaction.response.edit_message
     else:
-        await interaction.response.send_message(ephemeral=out.ephemeral, **kwargs)
+        kwargs["ephemeral"] = out.ephemeral
+        send = interaction.followup.send if deferred else interaction.response.send_message
+    await send(**kwargs)
+    if not deferred:
+        acknowledged()

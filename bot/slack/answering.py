@@ -1,18 +1,11 @@
-"""Answering a survey inside Slack: "Take the survey" opens a paged modal.
+"""Answering in a Slack modal: "Take the survey" is a take, a submitted page Next (Finish on
+the last page), Back and closing the modal keep what is valid; screens become views
+(`bot.slack.modals`).
 
-The conversation (`bot.answering`) decides everything; this module turns Slack payloads
-into its events and its screens into modal views (`bot.slack.modals`):
-
-- The button (in the announcement, a reminder DM or the App Home) is acknowledged at once;
-  the modal opens with the button's trigger_id (valid 3 s). When loading is slow, a
-  "loading" modal opens first and is updated after.
-- Submitting a page is checked first (no database): problems go back as `response_action:
-  errors` on the field itself and nothing is stored. A valid page is Next (Finish on the last
-  page); when storing takes longer than `SUBMIT_BUDGET` the submission is acknowledged with
-  "Saving your answers…" and the modal updated once it is stored: the conversation retries
-  the write until it lands or, after `save_policy.deadline`, shows the page again with the
-  member's input filled in and a clear "could not save" notice, never "Saving…" forever.
-- Back and closing the modal keep what is valid on the page.
+Slack gives a trigger_id 3 s and a submission 3 s for its ack: a slow opening shows a
+"loading" modal first; a page is checked before anything is stored (problems go back on
+the fields) and a slow save is acknowledged "Saving your answers…", the modal updated once
+the conversation has stored the page or given up with the member's input kept.
 """
 
 from __future__ import annotations
@@ -21,17 +14,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.answering.conversation import Conversation, Front, WaveBook
+from bot.answering.conversation import Conversation, Front, WaveBook, within
 from bot.answering.screens import ALREADY_OPEN, Notice
 from bot.once import Once
+from bot.saving import ACK_BUDGET
 from bot.services import Services
 from bot.slack.clients import SlackClients
-from bot.slack.modals import PageMeta, loading_view, message_view, modal_pages, state_values, view_of
-from bot.slack.text import clip
+from bot.slack.modals import PageMeta, field_errors, message_view, modal_pages, state_values, view_of
 from surveys.errors import SurveyError
 from surveys.identity import Member
 
@@ -39,16 +32,31 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 OPEN_BUDGET = 1.2  # seconds of loading before a "loading" modal opens (trigger_id lives 3 s)
-# seconds from the submission's arrival to its ack when saving is slow ("Saving…" then): Slack
-# wants the ack within 3 s of sending, and the request's way here and back takes part of that
-SUBMIT_BUDGET = 1.5
-T = TypeVar("T")
+# seconds from the submission's arrival to its ack when saving is slow ("Saving…" then)
+SUBMIT_BUDGET = ACK_BUDGET
+LOADING = "One moment: loading your survey…"
 
 
-async def within(task: asyncio.Future[T], budget: float) -> bool:
-    """Wait up to `budget` seconds for `task`; True when it finished."""
-    done, _ = await asyncio.wait({task}, timeout=budget)
-    return bool(done)
+def member_of(body: dict[str, Any], team: str = "") -> Member:
+    """The member who clicked or submitted (`team`: the workspace a view was opened in)."""
+    return Member(PLATFORM, team_of(body) or team, str(body["user"]["id"]))
+
+
+def wave_of(value: str) -> int | None:
+    """The wave id a survey button carries (None, logged, when it is not one)."""
+    try:
+        return int(value)
+    except ValueError:
+        log.warning("a survey button carried a bad wave id")
+        return None
+
+
+def page_of(body: dict[str, Any]) -> tuple[dict[str, Any], PageMeta, Member, dict[str, Any]]:
+    """A page view in a submission, Back or close: the view, its metadata, the member and
+    what they filled in."""
+    view = body["view"]
+    meta = PageMeta.load(view.get("private_metadata", ""))
+    return view, meta, member_of(body, meta.team), state_values(view, meta.keys)
 
 
 class SlackAnswers(Front):
@@ -68,10 +76,6 @@ class SlackAnswers(Front):
             self._once = Once(self.services.db, self.services.secret)
         return self._once
 
-    @staticmethod
-    def _member(body: dict[str, Any], team: str = "") -> Member:
-        return Member(PLATFORM, team_of(body) or team, str(body["user"]["id"]))
-
     async def _update(self, member: Member, body: dict[str, Any], view_id: str, view: dict[str, Any]) -> None:
         client = await self.clients.for_team(member.space, enterprise_of(body))
         try:
@@ -82,11 +86,8 @@ class SlackAnswers(Front):
     # -- "Take the survey" ---------------------------------------------------------------
     async def take(self, body: dict[str, Any], wave_value: str) -> None:
         """Open the answer modal for the wave in the button's value (after the ack)."""
-        member = self._member(body)
-        try:
-            wave_id = int(wave_value)
-        except ValueError:
-            log.warning("a take-survey button carried a bad wave id")
+        member, wave_id = member_of(body), wave_of(wave_value)
+        if wave_id is None:
             return
         client = await self.clients.for_team(member.space, enterprise_of(body))
         task = asyncio.ensure_future(self.conversation.take(member, wave_id))
@@ -96,7 +97,8 @@ class SlackAnswers(Front):
                 if screen is not None:  # None: the second click of a double click
                     await client.views_open(trigger_id=body["trigger_id"], view=view_of(screen, member.space))
                 return
-            opened = await client.views_open(trigger_id=body["trigger_id"], view=loading_view("Survey"))
+            loading = message_view("Survey", LOADING)
+            opened = await client.views_open(trigger_id=body["trigger_id"], view=loading)
             screen = await task
             await self._update(member, body, opened["view"]["id"],
                                view_of(screen or Notice(ALREADY_OPEN), member.space))
@@ -110,18 +112,14 @@ class SlackAnswers(Front):
     async def submit(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
         """Check (errors on the fields), store, and move the modal to the next page."""
         started = time.monotonic()
-        view = body["view"]
-        meta = PageMeta.load(view.get("private_metadata", ""))
-        member = self._member(body, meta.team)
-        raw = state_values(view, meta.keys)
+        view, meta, member, raw = page_of(body)
         try:
             errors = await self.conversation.check(meta.wave_id, raw)
         except SurveyError as exc:
             await ack(response_action="update", view=message_view("Survey", str(exc)))
             return
         if errors:
-            on_page = {k: clip(v, 150) for k, v in errors.items() if k in meta.keys}
-            await ack(response_action="errors", errors=on_page or {meta.keys[0]: " ".join(errors.values())})
+            await ack(response_action="errors", errors=field_errors(errors, meta.keys))
             return
         task = asyncio.ensure_future(self.conversation.next(member, meta.wave_id, meta.anchor, raw,
                                                             finish=meta.last))
@@ -133,22 +131,17 @@ class SlackAnswers(Front):
 
     # -- Back, and a closed modal ----------------------------------------------------------
     async def back(self, body: dict[str, Any]) -> None:
-        view = body["view"]
-        meta = PageMeta.load(view.get("private_metadata", ""))
-        member = self._member(body, meta.team)
-        values = state_values(view, meta.keys)
+        view, meta, member, values = page_of(body)
         screen = await self.conversation.back(member, meta.wave_id, meta.anchor, values)
         await self._update(member, body, view["id"], view_of(screen, member.space))
 
     async def closed(self, body: dict[str, Any]) -> None:
         """The member closed the modal: keep what they filled in on the open page."""
-        view = body["view"]
         try:
-            meta = PageMeta.load(view.get("private_metadata", ""))
-        except (ValueError, KeyError):
+            _view, meta, member, values = page_of(body)
+        except (ValueError, TypeError, KeyError):
             return
-        member = self._member(body, meta.team)
-        screen = await self.conversation.stop(member, meta.wave_id, state_values(view, meta.keys))
+        screen = await self.conversation.stop(member, meta.wave_id, values)
         if isinstance(screen, Notice):
             log.info("nothing saved from a closed survey modal: %s", screen.text)
 

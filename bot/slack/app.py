@@ -154,26 +154,23 @@ def build_app(
     async def survey(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await frontend.command(ack, body, respond)
 
-    @app.action(_action(TAKE_SURVEY))
-    async def take(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await answers.take(body, str(action.get("value", "")))
-
     @app.action(BACK_ACTION)
     async def back(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         await answers.back(body)
 
-    # -- answering in DMs, one question at a time (bot.slack.dm_answering) ---------------
-    def on_dm_button(handle: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """A DM button: ack at once, then `handle(body, button value, respond)`."""
+    # -- "Take the survey", and answering in DMs one question at a time (bot.slack.dm_answering)
+    def on_button(handle: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """A survey button: ack at once, then `handle(body, button value, respond)`."""
         async def listener(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
             await ack()
             await handle(body, str(action.get("value", "")), respond)
         return listener
 
-    for action_id, handle in ((DM_START, dm.start), (DM_STOP, dm.stop)):
-        app.action(_action(action_id))(on_dm_button(handle))
+    for action_id, handle in ((TAKE_SURVEY, lambda body, value, _respond: answers.take(body, value)),
+                              (DM_START, dm.start), (DM_STOP, dm.stop),
+                              (DM_WRITE, lambda body, value, _respond: dm.write(body, value))):
+        app.action(_action(action_id))(on_button(handle))
 
     answering = "|".join(re.escape(a) for a in (DM_CHOOSE, DM_SELECT, DM_SAVE, DM_SKIP))
 
@@ -185,11 +182,6 @@ def build_app(
     @app.action(_action(DM_MULTI))
     async def dm_ticked(ack: Any) -> None:
         await ack()  # ticking a checkbox saves nothing; "Save" reads the message state
-
-    @app.action(_action(DM_WRITE))
-    async def dm_write(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await dm.write(body, str(action.get("value", "")))
 
     @app.view(WRITE_CALLBACK)
     async def dm_written(ack: Any, body: dict[str, Any]) -> None:

@@ -1,16 +1,11 @@
 """Answering in Slack DMs, one question (or grid row) a message: clicks in, messages out.
 
-"Answer in DMs" (in the announcement, a reminder DM or the App Home) is the conversation's
-take: the next open question is posted in the member's DM with the app
-(`bot.slack.dm_render`). Each click is a pick, stored at once; the clicked message is
-replaced by the question with its answer and, when the click moved the member on, the next
-question (or the thank-you) is posted; a problem puts the question back with what to fix.
-What is stored, double clicks, repeated deliveries, resume and closed waves are the
-conversation's (`bot.answering`, one field a page).
-
-The clicked message is replaced through the click's `response_url` (not rate-limited per
-workspace, unlike chat.update's 50 a minute); chat.update is the fallback, and what the
-one-field modal ("Write answer") uses, as its submission has no response_url.
+"Answer in DMs" is a take: the next open question is posted in the member's DM. Each click
+is a pick, stored at once; the clicked message is replaced by the question with its answer
+(or, with a problem, the question again) and, when the member moved on, the next question
+or the thank-you is posted. The clicked message is replaced through the click's
+`response_url` (not rate-limited per workspace, unlike chat.update, the fallback and what
+the one-field "Write answer" modal uses).
 """
 
 from __future__ import annotations
@@ -23,26 +18,12 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.answering.conversation import Conversation, Picked, one_at_a_time
-from bot.answering.screens import Notice, Screen, draw
-from bot.slack.answering import PLATFORM, SlackAnswers, enterprise_of, team_of
+from bot.answering.conversation import Conversation, Picked, one_at_a_time, shown
+from bot.answering.screens import ALREADY_OPEN, Notice
+from bot.slack import dm_render as dm
+from bot.slack.answering import PLATFORM, SlackAnswers, enterprise_of, member_of, team_of, wave_of
 from bot.slack.clients import NotInstalled, SlackClients
-from bot.slack.dm_render import (
-    DM_MULTI,
-    DM_SAVE,
-    DM_SELECT,
-    DM_SKIP,
-    INPUT_PREFIX,
-    Ref,
-    WriteMeta,
-    answered_message,
-    asked_message,
-    notice_message,
-    stopped_message,
-    thanks_message,
-    write_view,
-)
-from bot.slack.modals import state_value, state_values
+from bot.slack.modals import field_errors, state_value, state_values
 from bot.slack.notifier import SlackNotifier
 from bot.slack.text import clip, escape
 from surveys.errors import SurveyError
@@ -78,13 +59,6 @@ def origin_of(body: dict[str, Any], respond: Respond | None) -> Origin:
                   respond if body.get("response_url") else None)
 
 
-def message_of(screen: Screen) -> dict[str, Any]:
-    """Any screen of the conversation as a DM message."""
-    return draw(screen, page=asked_message, notice=lambda text, _title: notice_message(text),
-                thanks=lambda s: thanks_message(s.title, s.wave_id, again=s.again),
-                stopped=lambda s: stopped_message(s.title, s.wave_id))
-
-
 class SlackDMAnswers:
     """Turns clicks in DM question messages into conversation events and the next message."""
 
@@ -94,10 +68,6 @@ class SlackDMAnswers:
         self.answers = answers  # its `once` claims are shared with the other worker processes
         self.clients = clients
         self.notifier = notifier
-
-    @staticmethod
-    def _member(body: dict[str, Any], team: str = "") -> Member:
-        return Member(PLATFORM, team_of(body) or team, str(body["user"]["id"]))
 
     # -- talking to the member ---------------------------------------------------------------
     async def _post(self, member: Member, enterprise: str | None, payload: dict[str, Any]) -> str | None:
@@ -141,17 +111,13 @@ class SlackDMAnswers:
                 return
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.info("response_url failed (%r); telling in the DM", exc)
-        await self._post(member, origin.enterprise, notice_message(text))
+        await self._post(member, origin.enterprise, dm.notice_message(text))
 
     # -- "Answer in DMs" and "Stop for now" --------------------------------------------------
     async def start(self, body: dict[str, Any], value: str, respond: Respond | None) -> None:
         """Post the member's next open question (or "all answered") in their DM."""
-        member = self._member(body)
-        origin = origin_of(body, respond)
-        try:
-            wave_id = int(value)
-        except ValueError:
-            log.warning("an Answer-in-DMs button carried a bad wave id")
+        member, origin, wave_id = member_of(body), origin_of(body, respond), wave_of(value)
+        if wave_id is None:
             return
         screen = await self.conversation.take(member, wave_id)
         if screen is None:
@@ -159,7 +125,7 @@ class SlackDMAnswers:
         if isinstance(screen, Notice):  # a closed wave, …: said every time, nothing is posted
             await self._tell(member, origin, screen.text)
             return
-        channel = await self._post(member, origin.enterprise, message_of(screen))
+        channel = await self._post(member, origin.enterprise, dm.message_of(screen))
         if channel is None:
             await self._tell(member, origin, CANNOT_DM)
         elif origin.channel != channel and origin.respond is not None:
@@ -167,49 +133,44 @@ class SlackDMAnswers:
 
     async def stop(self, body: dict[str, Any], value: str, respond: Respond | None) -> None:
         """"Stop for now": nothing to store; the message offers to continue later."""
-        try:
-            wave_id = int(value)
-        except ValueError:
-            log.info("a stop click for a bad wave id")
+        wave_id = wave_of(value)
+        if wave_id is None:
             return
-        screen = await self.conversation.stop(self._member(body), wave_id)
+        screen = await self.conversation.stop(member_of(body), wave_id)
         if isinstance(screen, Notice):
             log.info("a stop click that cannot stop: %s", screen.text)
             return
-        await self._replace(origin_of(body, respond), message_of(screen))
+        await self._replace(origin_of(body, respond), dm.message_of(screen))
 
     # -- answers -------------------------------------------------------------------------------
     async def answer(self, body: dict[str, Any], action: dict[str, Any], respond: Respond | None) -> None:
         """A click that answers: an option or scale button, a select, "Save" under ticked
         options (the message state), or "Skip" (recorded as skipped)."""
         kind = str(action.get("action_id", "")).split(":", 1)[0]
-        member, origin = self._member(body), origin_of(body, respond)
-        if kind == DM_SELECT:
-            ref = Ref.from_block(str(action.get("block_id", "")))
+        member, origin = member_of(body), origin_of(body, respond)
+        if kind == dm.DM_SELECT:
+            ref = dm.Ref.from_block(str(action.get("block_id", "")))
             value: Any = (action.get("selected_option") or {}).get("value")
         else:
-            ref = Ref.load(str(action.get("value", "")))
-            value = None if kind == DM_SKIP else ref.option
-        if kind == DM_SAVE:
+            ref = dm.Ref.load(str(action.get("value", "")))
+            value = None if kind == dm.DM_SKIP else ref.option
+        if kind == dm.DM_SAVE:
             values = (body.get("state") or {}).get("values") or {}
-            value = state_value((values.get(INPUT_PREFIX + ref.dump()) or {}).get(DM_MULTI)) or []
+            value = state_value((values.get(dm.INPUT_PREFIX + ref.dump()) or {}).get(dm.DM_MULTI)) or []
             if not value:  # ticking nothing is no answer here (Skip is)
                 screen = await self.conversation.show(member, ref.wave_id, ref.key, {ref.key: CHOOSE_ONE},
                                                       {ref.key: []})
-                await self._replace(origin, message_of(screen))
+                await self._replace(origin, dm.message_of(screen))
                 return
         await self.record(member, origin, ref.wave_id, ref.key, value)
 
     async def record(self, member: Member, origin: Origin, wave_id: int, key: str, value: Any) -> None:
         """Store `value` for `key`, replace the message, and post the next question."""
         picked = await self.conversation.pick(member, wave_id, key, value)
-        if not isinstance(picked, Picked):
-            await self._replace(origin, message_of(picked))
+        if not isinstance(picked, Picked) or not picked.ok:  # a notice, or the question again
+            await self._replace(origin, dm.message_of(shown(picked) or Notice(ALREADY_OPEN)))
             return
-        if not picked.ok:  # the question again, with what to fix (nothing was stored)
-            await self._replace(origin, message_of(picked.page))
-            return
-        await self._replace(origin, answered_message(picked.page))
+        await self._replace(origin, dm.answered_message(picked.page))
         if not picked.moved:
             log.debug("a repeated DM answer: nothing more to post")
             return
@@ -218,27 +179,20 @@ class SlackDMAnswers:
         if not await self.answers.once.first(step, NEXT_QUESTION_TTL):
             log.info("the next DM question was posted by another delivery of this answer")
             return
-        await self._post(member, origin.enterprise, message_of(picked.following))
+        await self._post(member, origin.enterprise, dm.message_of(picked.following))
 
     # -- "Write answer": a one-field modal -----------------------------------------------------
     async def write(self, body: dict[str, Any], value: str) -> None:
         """Open the one-field modal for a number, text or country question."""
-        ref = Ref.load(value)
-        member = self._member(body)
-        origin = origin_of(body, None)
-        client = await self.clients.for_team(member.space, origin.enterprise)
-        try:
-            info, f = await self.conversation.field(member, ref.wave_id, ref.key)
-        except SurveyError as exc:
-            await self._replace(origin, notice_message(str(exc)))
+        ref, member, origin = dm.Ref.load(value), member_of(body), origin_of(body, None)
+        opened = await self.conversation.opening(member, ref.wave_id, ref.key)
+        if isinstance(opened, Notice):
+            await self._replace(origin, dm.notice_message(opened.text))
             return
-        current = await self.conversation.prefill(member, ref.wave_id, ref.key)
-        if isinstance(current, Notice):
-            await self._replace(origin, notice_message(current.text))
-            return
-        meta = WriteMeta(ref.wave_id, member.space, ref.key, origin.channel, origin.ts)
-        view = write_view(info.title, f, current, meta)
+        meta = dm.WriteMeta(ref.wave_id, member.space, ref.key, origin.channel, origin.ts)
+        view = dm.write_view(*opened, meta)
         try:
+            client = await self.clients.for_team(member.space, origin.enterprise)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackApiError as exc:
             log.warning("could not open the answer modal: %s", exc.response.get("error"))
@@ -246,16 +200,15 @@ class SlackDMAnswers:
     async def written(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
         """The one-field modal submitted: errors on the field, else store and move on."""
         view = body["view"]
-        meta = WriteMeta.load(view.get("private_metadata", ""))
-        member = self._member(body, meta.team)
+        meta = dm.WriteMeta.load(view.get("private_metadata", ""))
+        member = member_of(body, meta.team)
         raw = state_values(view, (meta.key,))
         try:
             errors = await self.conversation.check(meta.wave_id, raw)
         except SurveyError as exc:
             errors = {meta.key: str(exc)}
         if errors:
-            await ack(response_action="errors",
-                      errors={meta.key: clip(errors.get(meta.key) or " ".join(errors.values()), 150)})
+            await ack(response_action="errors", errors=field_errors(errors, (meta.key,)))
             return
         await ack()
         origin = Origin(member.space, enterprise_of(body), meta.channel, meta.ts)

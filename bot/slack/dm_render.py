@@ -1,45 +1,37 @@
 """The conversation's one-field screens as DM messages (Block Kit via slack_sdk's models).
 
-The element fits the question: single → a button per option (≤ `BUTTONS_MAX`), else a
-static select; multi → checkboxes (≤ 10 options) or a multi-select, with "Save"; a grid row
-→ a button per scale point; number, text, country → "Write answer", a one-field modal
-(countries are typed: ~250 are over Slack's limits). Optional questions get "Skip", every
-question "Stop for now". A button carries a `Ref` (wave, field key, option) in its value, a
-select or checkboxes in their block id, so any click is understood without server state.
+single → a button per option (≤ `BUTTONS_MAX`), else a select; multi → checkboxes or a
+multi-select, with "Save"; a grid row → a button per scale point; number, text, country →
+"Write answer", a one-field modal. Optional questions get "Skip", every question "Stop
+for now". A button carries a `Ref` (wave, field key, option) in its value, a select in its
+block id, so any click is understood without server state.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    InputBlock,
-    PlainTextInputElement,
-    SectionBlock,
-)
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ContextBlock, SectionBlock
 from slack_sdk.models.views import View
 
-from bot.answering.screens import Field, PageScreen, answer_text, hint, stopped_text, thanks_text
-from bot.slack.modals import (
-    MODAL_TITLE,
-    VALUE_ACTION,
-    multi_element,
-    number_element,
-    options_select,
-    text_element,
+from bot.answering.screens import (
+    Field,
+    PageScreen,
+    Screen,
+    answer_text,
+    draw,
+    hint,
+    stopped_text,
+    thanks_text,
 )
-from bot.slack.render import ANSWER_IN_DM, BUTTON_TEXT, fallback_text, pt
+from bot.slack.modals import MODAL_TITLE, Meta, element_for, input_block, multi_element, options_select
+from bot.slack.render import ANSWER_IN_DM, BUTTON_TEXT, fallback_text, message_blocks, pt
 from bot.slack.text import clip
 from surveys.flow import Progress
 from surveys.paging import Page, PageField
-from surveys.ports import TAKE_SURVEY
+from surveys.ports import TAKE_SURVEY, Button
 from surveys.schema import Option as SurveyOption
 from surveys.schema import Question, QuestionType
 
@@ -86,7 +78,7 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class WriteMeta:
+class WriteMeta(Meta):
     """The one-field modal's `private_metadata`: the field and the message to update."""
 
     wave_id: int
@@ -95,33 +87,16 @@ class WriteMeta:
     channel: str
     ts: str
 
-    def dump(self) -> str:
-        return json.dumps({"w": self.wave_id, "t": self.team, "k": self.key, "c": self.channel,
-                           "m": self.ts}, separators=(",", ":"))
-
-    @classmethod
-    def load(cls, text: str) -> WriteMeta:
-        data = json.loads(text or "{}")
-        return cls(int(data["w"]), str(data["t"]), str(data["k"]), str(data.get("c", "")),
-                   str(data.get("m", "")))
-
 
 def writes(q: Question) -> bool:
     """Whether the member types the answer (in the one-field modal)."""
     return q.type in (QuestionType.number, QuestionType.text, QuestionType.country)
 
 
-def field_screen(title: str, progress: Progress, f: PageField, **kw: Any) -> PageScreen:
-    """A screen asking just `f` (what the conversation shows in DMs is one field a page)."""
-    return PageScreen(progress.wave_id, title, progress, [Page(0, (f,))], **kw)
-
-
 # -- pieces --------------------------------------------------------------------------------
 def _header(screen: PageScreen, f: Field) -> list[Block]:
     where = " · ".join(part for part in (screen.title, screen.asking(f)) if part)
-    text = f"{f.number}. {f.question.text}" if f.number else f.question.text
-    if f.row is not None:
-        text += f"\n\n{f.row.label}"
+    text = f.heading + (f"\n\n{f.row.label}" if f.row is not None else "")
     return [ContextBlock(elements=[pt(where, 2000)]), SectionBlock(text=pt(text, 3000))]
 
 
@@ -139,19 +114,13 @@ def _choice_buttons(wave_id: int, key: str, options: list[SurveyOption]) -> Acti
 
 
 def _nav(wave_id: int, f: Field) -> ActionsBlock:
-    q = f.question
-    ref = Ref(wave_id, f.key).dump()
-    buttons = []
-    if q.type is QuestionType.multi:
-        buttons.append(ButtonElement(text=pt("Save", BUTTON_TEXT), action_id=DM_SAVE, value=ref,
-                                     style="primary"))
-    if writes(q):
-        buttons.append(ButtonElement(text=pt("Write answer", BUTTON_TEXT), action_id=DM_WRITE,
-                                     value=ref, style="primary"))
-    if not q.required:
-        buttons.append(ButtonElement(text=pt("Skip", BUTTON_TEXT), action_id=DM_SKIP, value=ref))
-    buttons.append(ButtonElement(text=pt("Stop for now", BUTTON_TEXT), action_id=DM_STOP,
-                                 value=str(wave_id)))
+    q, ref = f.question, Ref(wave_id, f.key).dump()
+    shown = [("Save", DM_SAVE, q.type is QuestionType.multi), ("Write answer", DM_WRITE, writes(q)),
+             ("Skip", DM_SKIP, not q.required)]
+    buttons = [ButtonElement(text=pt(label, BUTTON_TEXT), action_id=action, value=ref,
+                             style=None if action == DM_SKIP else "primary")
+               for label, action, on in shown if on]
+    buttons.append(ButtonElement(text=pt("Stop for now", BUTTON_TEXT), action_id=DM_STOP, value=str(wave_id)))
     return ActionsBlock(block_id="stateof_dm_nav", elements=buttons)
 
 
@@ -163,23 +132,18 @@ def _payload(fallback: str, blocks: list[Block]) -> dict[str, Any]:
 def asked_message(screen: PageScreen) -> dict[str, Any]:
     """chat.postMessage / replace arguments asking the screen's field (with its problem)."""
     (f,) = screen.fields
-    q = f.question
-    wave_id = screen.wave_id
-    blocks = _header(screen, f)
-    if screen.notice:
-        blocks.insert(0, SectionBlock(text=pt(screen.notice, 3000)))
+    q, wave_id = f.question, screen.wave_id
+    blocks = ([SectionBlock(text=pt(screen.notice, 3000))] if screen.notice else []) + _header(screen, f)
     if _dm_hint(q):
         blocks.append(ContextBlock(elements=[pt(_dm_hint(q), 2000)]))
     if f.error:
         blocks.append(SectionBlock(text=pt(f":warning: {clip(f.error, 500)}", 3000)))
     block_id = INPUT_PREFIX + Ref(wave_id, f.key).dump()
-    if f.row is not None:
-        blocks.append(_choice_buttons(wave_id, f.key, q.scale))
+    if f.row is not None or (q.type is QuestionType.single and len(f.options) <= BUTTONS_MAX):
+        blocks.append(_choice_buttons(wave_id, f.key, f.options))
     elif q.type is QuestionType.single:
-        choices = q.choices
-        blocks.append(_choice_buttons(wave_id, f.key, choices) if len(choices) <= BUTTONS_MAX
-                      else ActionsBlock(block_id=block_id, elements=[
-                          options_select(choices, "Choose one", action_id=DM_SELECT)]))
+        blocks.append(ActionsBlock(block_id=block_id, elements=[
+            options_select(f.options, "Choose one", action_id=DM_SELECT)]))
     elif q.type is QuestionType.multi:
         blocks.append(ActionsBlock(block_id=block_id, elements=[
             multi_element(f, f.value, action_id=DM_MULTI, limit_in_menu=False)]))
@@ -189,61 +153,39 @@ def asked_message(screen: PageScreen) -> dict[str, Any]:
 
 def question_message(title: str, progress: Progress, f: PageField, **kw: Any) -> dict[str, Any]:
     """`asked_message` for one field of `progress` (notice, errors, draft as keywords)."""
-    return asked_message(field_screen(title, progress, f, **kw))
+    return asked_message(PageScreen(progress.wave_id, title, progress, [Page(0, (f,))], **kw))
 
 
 def answered_message(screen: PageScreen) -> dict[str, Any]:
     """The question with the member's answer and no buttons (replaces the asked message)."""
     (f,) = screen.fields
     answer = clip(answer_text(f.question, f.value, f.row), ANSWER_TEXT) if f.stored else "Saved"
-    blocks = _header(screen, f)
-    blocks.append(SectionBlock(text=pt(f":white_check_mark: {answer}", 3000)))
+    blocks = _header(screen, f) + [SectionBlock(text=pt(f":white_check_mark: {answer}", 3000))]
     return _payload(f"{screen.title}: {answer}", blocks)
 
 
-def _buttons(*elements: ButtonElement) -> ActionsBlock:
-    return ActionsBlock(block_id="stateof_dm_next", elements=list(elements))
+def notice_message(text: str, *buttons: Button) -> dict[str, Any]:
+    """A plain message (the wave closed, the thank-you…), with any buttons."""
+    return {"text": fallback_text("", text), "blocks": message_blocks("", text, buttons=buttons)}
 
 
-def review_button(wave_id: int) -> ButtonElement:
-    return ButtonElement(text=pt("Review or change answers", BUTTON_TEXT), action_id=TAKE_SURVEY,
-                         value=str(wave_id))
-
-
-def thanks_message(title: str, wave_id: int, *, again: bool = False) -> dict[str, Any]:
-    """Every question answered; a button opens the modal to review or change answers."""
-    text = thanks_text(title, again=again)
-    return _payload(text, [SectionBlock(text=pt(text, 3000)), _buttons(review_button(wave_id))])
-
-
-def stopped_message(title: str, wave_id: int) -> dict[str, Any]:
-    """"Stop for now": what is answered stays saved; a button continues later."""
-    text = f"{stopped_text(title)} Press \"Answer in DMs\" whenever you like to continue."
-    resume = ButtonElement(text=pt("Answer in DMs", BUTTON_TEXT), action_id=DM_START,
-                           value=str(wave_id))
-    return _payload(text, [SectionBlock(text=pt(text, 3000)), _buttons(resume)])
-
-
-def notice_message(text: str) -> dict[str, Any]:
-    """A plain message (the wave closed, another community's survey…), no buttons."""
-    return _payload(text, [SectionBlock(text=pt(text, 3000))])
+def message_of(screen: Screen) -> dict[str, Any]:
+    """Any screen of the conversation as a DM message: a question, or a notice whose button
+    reviews the answers in the modal (the thank-you) or continues in DMs (stopped)."""
+    return draw(screen, page=asked_message, notice=lambda text, _title: notice_message(text),
+                thanks=lambda s: notice_message(thanks_text(s.title, again=s.again), Button(
+                    "Review or change answers", TAKE_SURVEY, str(s.wave_id))),
+                stopped=lambda s: notice_message(
+                    f"{stopped_text(s.title)} Press \"Answer in DMs\" whenever you like to continue.",
+                    Button("Answer in DMs", DM_START, str(s.wave_id))))
 
 
 def write_view(title: str, f: PageField, value: Any, meta: WriteMeta) -> dict[str, Any]:
-    """The one-field modal behind "Write answer" (block id = the field key)."""
+    """The one-field modal behind "Write answer" (block id = the field key; a country typed)."""
     q = f.question
-    if q.type is QuestionType.number:
-        element: Any = number_element(q, value)
-    elif q.type is QuestionType.country:
-        opt = q.option(str(value)) if value is not None else None
-        element = PlainTextInputElement(action_id=VALUE_ACTION, max_length=100,
-                                        initial_value=opt.label if opt else None)
-    else:
-        element = text_element(q, value)
-    said = _dm_hint(q)
-    block = InputBlock(block_id=f.key, label=pt(q.text, 2000), element=element,
-                       hint=pt(said, 2000) if said else None)
+    field = Field(f.key, q, f.row, 0, value, value is not None)
     return View(
         type="modal", callback_id=WRITE_CALLBACK, title=pt(title, MODAL_TITLE),
-        submit=pt("Save", 24), close=pt("Cancel", 24), private_metadata=meta.dump(), blocks=[block],
+        submit=pt("Save", 24), close=pt("Cancel", 24), private_metadata=meta.dump(),
+        blocks=[input_block(field, q.text, element_for(field, typed=True), _dm_hint(q), optional=False)],
     ).to_dict()

@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ContextBlock, HeaderBlock, SectionBlock
 from slack_sdk.models.views import View
 
+from bot.answering.conversation import within
 from bot.command_table import CommandError, bind_args, parse_command_text
 from bot.command_table import command as table_command
 from bot.commands import (
@@ -38,7 +39,7 @@ from bot.commands import (
 )
 from bot.lifecycle import local_time, preload_analytics
 from bot.services import Services
-from bot.slack.answering import PLATFORM, SlackAnswers, team_of, within
+from bot.slack.answering import PLATFORM, SlackAnswers, team_of
 from bot.slack.clients import SlackClients
 from bot.slack.dm_answering import SlackDMAnswers
 from bot.slack.moderators import ModeratorCheck

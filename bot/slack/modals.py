@@ -1,20 +1,17 @@
 """The conversation's pages as Slack modals (Block Kit built with slack_sdk's models, so limits hold).
 
-One page (at most `MAX_FIELDS` fields) is one modal view. Each field is an input block whose
-`block_id` is the field key (`focus`, `tooling.ml_pipeline`), so per-field errors map straight
-onto `response_action: errors`: single → radio buttons (≤10) or a static select (option groups
-beyond 100, e.g. countries); multi → a multi-select with `max_selected_items` for "up to N",
-checkboxes otherwise; grid → the question, then one select per row; number → a number input;
-text → a multi-line input. `private_metadata` carries the wave, the workspace and the page's
-field keys, so a submission is understood without any server-side session.
+A page (at most `MAX_FIELDS` fields) is one view of input blocks keyed by field key:
+single → radio buttons (≤10) or a static select (groups of 100, e.g. countries); multi →
+checkboxes, or a multi-select with `max_selected_items` for "up to N"; a grid → the
+question, then one select per row; number → a number input; text → a multi-line input.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Self
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -34,7 +31,17 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.answering.screens import NO_QUESTIONS, Field, PageScreen, Screen, draw, number_text, thanks_text
+from bot.answering.options import range_label, split
+from bot.answering.screens import (
+    NO_QUESTIONS,
+    Field,
+    PageScreen,
+    Screen,
+    draw,
+    number_text,
+    thanks_text,
+    typed_text,
+)
 from bot.slack.render import pt
 from bot.slack.text import clip
 from surveys.flow import Progress
@@ -57,9 +64,23 @@ LABEL_TEXT = 2000
 HINT_TEXT = 2000
 
 
+class Meta:
+    """A view's `private_metadata`: a dataclass as JSON, so a submission is understood
+    without any server-side session."""
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))  # type: ignore[call-overload]  # subclasses are dataclasses
+
+    @classmethod
+    def load(cls, text: str) -> Self:
+        """The metadata of `text`; ValueError/TypeError when it is not ours."""
+        data = json.loads(text or "{}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
 @dataclass(frozen=True)
-class PageMeta:
-    """What a page view carries in `private_metadata`."""
+class PageMeta(Meta):
+    """What a page view carries: the wave, the workspace, the page's field keys."""
 
     wave_id: int
     team: str
@@ -70,16 +91,6 @@ class PageMeta:
     @property
     def anchor(self) -> str:
         return self.keys[0] if self.keys else ""
-
-    def dump(self) -> str:
-        return json.dumps({"w": self.wave_id, "t": self.team, "k": list(self.keys), "i": self.index,
-                           "l": int(self.last)}, separators=(",", ":"))
-
-    @classmethod
-    def load(cls, text: str) -> PageMeta:
-        data = json.loads(text or "{}")
-        return cls(int(data["w"]), str(data["t"]), tuple(data.get("k", [])), int(data.get("i", 0)),
-                   bool(data.get("l", 0)))
 
 
 def modal_pages(progress: Progress) -> list[Page]:
@@ -95,20 +106,12 @@ def options_select(options: list[SurveyOption], placeholder: str, *, action_id: 
                    value: Any = None) -> StaticSelectElement:
     """A static select of `options` (groups of `SELECT_MAX` for longer lists, e.g. countries)."""
     built = {o.id: _option(o) for o in options}
-    initial = built.get(value) if isinstance(value, str) else None
-    if len(options) <= SELECT_MAX:
-        return StaticSelectElement(
-            action_id=action_id, placeholder=pt(placeholder, 150), options=list(built.values()),
-            initial_option=initial,
-        )
-    groups = []
-    for start in range(0, len(options), SELECT_MAX):
-        part = options[start:start + SELECT_MAX]
-        label = f"{part[0].label[:1]}–{part[-1].label[:1]}"
-        groups.append(OptionGroup(label=pt(label, OPTION_TEXT), options=[built[o.id] for o in part]))
+    groups = [OptionGroup(label=pt(range_label(part), OPTION_TEXT), options=[built[o.id] for o in part])
+              for part in split(options, SELECT_MAX, balanced=False)] if len(options) > SELECT_MAX else None
     return StaticSelectElement(
         action_id=action_id, placeholder=pt(placeholder, 150), option_groups=groups,
-        initial_option=initial,
+        options=None if groups else list(built.values()),
+        initial_option=built.get(value) if isinstance(value, str) else None,
     )
 
 
@@ -133,35 +136,36 @@ def number_element(q: Question, value: Any) -> NumberInputElement:
     return NumberInputElement(
         action_id=VALUE_ACTION, is_decimal_allowed=not q.integer,
         min_value=None if q.min is None else number_text(q.min),
-        max_value=None if q.max is None else number_text(q.max),
-        initial_value=None if value is None else number_text(value),
+        max_value=None if q.max is None else number_text(q.max), initial_value=typed_text(q, value),
     )
 
 
-def text_element(q: Question, value: Any) -> PlainTextInputElement:
-    return PlainTextInputElement(
-        action_id=VALUE_ACTION, multiline=True, max_length=min(q.max_length, 3000),
-        initial_value=clip(str(value), 3000) if value is not None else None,
-    )
-
-
-def element_for(f: Field) -> Any:
-    """The input element of one field, pre-filled with the member's current answer."""
+def element_for(f: Field, *, typed: bool = False) -> Any:
+    """The input element of one field, pre-filled with the member's current answer; `typed`:
+    a country is written (the one-field modal of DMs), not chosen."""
     q = f.question
-    if f.row is not None:  # a grid row: one of the scale
-        return options_select(q.scale, "Choose one", value=f.value)
-    if q.type in (QuestionType.single, QuestionType.country):
-        choices = q.choices
-        if len(choices) <= RADIO_MAX and q.type is QuestionType.single:
-            built = [_option(o) for o in choices]
-            initial = next((b for b, o in zip(built, choices, strict=True) if o.id == f.value), None)
-            return RadioButtonsElement(action_id=VALUE_ACTION, options=built, initial_option=initial)
-        return options_select(choices, "Choose one", value=f.value)
+    if q.type is QuestionType.country and typed:
+        return PlainTextInputElement(action_id=VALUE_ACTION, max_length=100,
+                                     initial_value=typed_text(q, f.value))
+    if q.type is QuestionType.single and f.row is None and len(f.options) <= RADIO_MAX:
+        built = [_option(o) for o in f.options]
+        initial = next((b for b, o in zip(built, f.options, strict=True) if o.id == f.value), None)
+        return RadioButtonsElement(action_id=VALUE_ACTION, options=built, initial_option=initial)
+    if f.row is not None or q.type in (QuestionType.single, QuestionType.country):
+        return options_select(f.options, "Choose one", value=f.value)
     if q.type is QuestionType.multi:
         return multi_element(f, f.value)
     if q.type is QuestionType.number:
         return number_element(q, f.value)
-    return text_element(q, f.value)
+    return PlainTextInputElement(action_id=VALUE_ACTION, multiline=True, max_length=min(q.max_length, 3000),
+                                 initial_value=clip(typed_text(q, f.value), 3000) or None)
+
+
+def input_block(f: Field, label: str, element: Any, hint: str, *, optional: bool) -> InputBlock:
+    """One field as an input block: its `block_id` is the field key, so per-field errors map
+    straight onto `response_action: errors`."""
+    return InputBlock(block_id=f.key, label=pt(label, LABEL_TEXT), element=element, optional=optional,
+                      hint=pt(hint, HINT_TEXT) if hint else None)
 
 
 def page_blocks(screen: PageScreen) -> list[Block]:
@@ -173,16 +177,10 @@ def page_blocks(screen: PageScreen) -> list[Block]:
         blocks.append(SectionBlock(text=pt("Please check: " + " ".join(screen.errors.values()), 3000)))
     for f in screen.fields:
         q = f.question
-        label, hint_text = f"{f.number}. {q.text}", f.hint
-        if f.row is not None:
-            if f.first_of_question:
-                help_text = f"\n{q.help}" if q.help else ""
-                blocks.append(SectionBlock(text=pt(f"{f.number}. {q.text}{help_text}", 3000)))
-            label, hint_text = f.row.label, ""
-        blocks.append(InputBlock(
-            block_id=f.key, label=pt(label, LABEL_TEXT), element=element_for(f),
-            optional=not q.required, hint=pt(hint_text, HINT_TEXT) if hint_text else None,
-        ))
+        if f.row is not None and f.first_of_question:
+            blocks.append(SectionBlock(text=pt(f.heading + (f"\n{q.help}" if q.help else ""), 3000)))
+        blocks.append(input_block(f, f.row.label if f.row else f.heading, element_for(f),
+                                  "" if f.row else f.hint, optional=not q.required))
     if not screen.first:
         blocks.append(ActionsBlock(block_id="nav", elements=[ButtonElement(
             action_id=BACK_ACTION, text=pt("Back", 75), value=str(screen.index))]))
@@ -194,12 +192,11 @@ def page_view(screen: PageScreen, team: str) -> dict[str, Any]:
     if not screen.pages:
         return message_view(screen.title, NO_QUESTIONS)
     meta = PageMeta(screen.wave_id, team, screen.keys, screen.index, screen.last)
-    view = View(
+    return View(
         type="modal", callback_id=PAGE_CALLBACK, title=pt(screen.title, MODAL_TITLE),
         submit=pt("Finish" if screen.last else "Next", 24), close=pt("Close", 24),
         notify_on_close=True, private_metadata=meta.dump(), blocks=page_blocks(screen),
-    )
-    return view.to_dict()
+    ).to_dict()
 
 
 def message_view(title: str, text: str, *, close: str = "Close") -> dict[str, Any]:
@@ -210,10 +207,6 @@ def message_view(title: str, text: str, *, close: str = "Close") -> dict[str, An
     ).to_dict()
 
 
-def loading_view(title: str) -> dict[str, Any]:
-    return message_view(title, "One moment: loading your survey…")
-
-
 def view_of(screen: Screen, team: str) -> dict[str, Any]:
     """Any screen of the conversation as a modal view."""
     return draw(screen, page=lambda page: page_view(page, team),
@@ -221,20 +214,21 @@ def view_of(screen: Screen, team: str) -> dict[str, Any]:
                 notice=lambda text, title: message_view(title, text))
 
 
+def field_errors(errors: dict[str, str], keys: tuple[str, ...]) -> dict[str, str]:
+    """Problems as `response_action: errors` takes them: on the form's own fields, else all
+    of them on its first field."""
+    on_form = {k: clip(v, 150) for k, v in errors.items() if k in keys}
+    return on_form or {keys[0]: clip(" ".join(errors.values()), 150)}
+
+
 def state_value(entry: dict[str, Any] | None) -> Any:
     """The raw answer in one `state.values[block][action]` entry (None when blank)."""
-    if not entry:
-        return None
-    kind = entry.get("type")
-    if kind in ("radio_buttons", "static_select", "external_select"):
-        selected = entry.get("selected_option")
-        return selected.get("value") if selected else None
-    if kind in ("multi_static_select", "checkboxes", "multi_external_select"):
-        return [o.get("value") for o in entry.get("selected_options") or []]
-    if kind in ("plain_text_input", "number_input"):
-        value = entry.get("value")
-        return value if value not in ("",) else None
-    return entry.get("value")
+    entry = entry or {}
+    if "selected_options" in entry:  # checkboxes, multi-selects
+        return [o.get("value") for o in entry["selected_options"] or []]
+    if "selected_option" in entry:  # radio buttons, selects
+        return (entry["selected_option"] or {}).get("value")
+    return entry.get("value") or None  # text and number inputs
 
 
 def state_values(view: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
