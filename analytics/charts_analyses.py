@@ -141,9 +141,10 @@ def ranked_bars(
 
 def histogram(
     *, title: str, subtitle: str, edges: Sequence[float], series: Sequence[tuple[str, Sequence[int | None]]],
-    synthetic: bool, footnote: str,
+    totals: Sequence[int], synthetic: bool, footnote: str,
 ) -> bytes:
-    """Bins side by side per wave (this wave first); a hidden bin is a grey stub marked 'hidden'."""
+    """Bins side by side per wave (this wave first), each bar the bin's share of the wave's
+    answers (`totals`); a hidden bin is a grey stub marked 'hidden'."""
     fig = _figure()
     frame = _Frame(title=_wrap(title, 70), subtitle=_wrap(subtitle, 110),
                    footnote=_footnote(synthetic, footnote),
@@ -154,20 +155,24 @@ def histogram(
     bins = len(edges) - 1
     width = 0.8 / max(1, len(series))
     colours = [BLUE, SKY, "#B8B8B8", ORANGE]
-    top = max((c for _, counts in series for c in counts if c is not None), default=1) or 1
-    total = {label: sum(c for c in counts if c) or 1 for label, counts in series}
+    total = {label: max(1, n) for (label, _), n in zip(series, totals, strict=True)}
+    tops = [c / total[lab] for lab, counts in series for c in counts if c is not None]
+    ymax = min(1.1, (max(tops, default=0.1) or 0.1) * 1.2)
     for s, (label, counts) in enumerate(series):
         for b, count in enumerate(counts):
             x = b - 0.4 + width * (s + 0.5)
             if count is None:
-                ax.bar(x, top * 0.04, width=width * 0.95, color=HIDDEN_FILL, zorder=2)
-                ax.text(x, top * 0.05, "hidden", rotation=90, ha="center", va="bottom", fontsize=VALUE_PT - 1,
-                        color=MUTED)
+                ax.bar(x, ymax * 0.03, width=width * 0.95, color=HIDDEN_FILL, zorder=2)
+                ax.text(x, ymax * 0.04, "hidden", rotation=90, ha="center", va="bottom",
+                        fontsize=VALUE_PT - 1, color=MUTED)
                 continue
-            ax.bar(x, count / total[label], width=width * 0.95, color=colours[s % len(colours)], zorder=2,
+            share = count / total[label]
+            ax.bar(x, share, width=width * 0.95, color=colours[s % len(colours)], zorder=2,
                    label=_esc(label) if b == 0 else None)
-    tops = [c / total[lab] for lab, counts in series for c in counts if c is not None]
-    ax.set_ylim(0, (max(tops, default=0.1) or 0.1) * 1.2)
+            if share > 0:
+                ax.text(x, share + ymax * 0.01, f"{share * 100:.0f}%", ha="center", va="bottom",
+                        fontsize=VALUE_PT - 1, color=INK)
+    ax.set_ylim(0, ymax)
     ax.set_yticks(ax.get_yticks(), [f"{t * 100:.0f}%" for t in ax.get_yticks()], fontsize=VALUE_PT,
                   color=MUTED)
     ax.yaxis.grid(True, color=LIGHT, linewidth=0.8)

@@ -203,9 +203,10 @@ class NumberStats:
         from analytics.charts_analyses import histogram
 
         series = [(w.label, [None if i in w.hidden else c for i, c in enumerate(w.counts)]) for w in shown]
+        totals = [w.result.answered if w.result is not None else sum(w.counts) for w in shown]
         return {self.chart_file: histogram(
             title=f"{self.title}: distribution", subtitle="Share of each wave's answers per bin",
-            edges=self.edges, series=series, synthetic=self.synthetic,
+            edges=self.edges, series=series, totals=totals, synthetic=self.synthetic,
             footnote=f"Bins of fewer than {self.k} answers are hidden.")}
 
 

@@ -196,9 +196,10 @@ def surveys_validate(file: Annotated[Path, typer.Argument(help="A questionnaire 
 
 
 def _register_subapps() -> None:
-    from bot import cli_data, cli_schedule, cli_waves
+    from bot import cli_data, cli_schedule, cli_themes, cli_waves
 
     cli_data.register(app)
+    cli_themes.register(app)
     cli_schedule.register(app)
     cli_waves.register(app)
 

@@ -263,6 +263,9 @@ def register(app: typer.Typer) -> None:
             )
             add_rankings(summary, rank or [])
             await add_number_stats(services.db, summary, community_id=community_id)
+            from analytics.themes import themes_sections
+
+            summary.analyses += themes_sections(summary)
             if by:
                 from analytics.sections import add_crosstabs
 

@@ -64,13 +64,17 @@ LOOKING_OTHERWISE = 0.45
 # ML headcount weights: 2-10 most common overall, but "even among the companies with 1000+
 # employees, 11-30 employees working on ML was the most common answer" (the seed report).
 HEADCOUNT: dict[str, float] = {"2_10": 3, "11_30": 2}
-HEADCOUNT_BY_SIZE = {"1000_plus": {"1": 0.3, "2_10": 1.5, "11_30": 3.5, "31_100": 2, "100_plus": 1.5},
-                     "201_1000": {"1": 0.6, "2_10": 2.5, "11_30": 2.5, "31_100": 1.5}}
+HEADCOUNT_BY_SIZE: dict[str, dict[str, float]] = {
+    "1000_plus": {"1": 0.3, "2_10": 1.5, "11_30": 3.5, "31_100": 2, "100_plus": 1.5},
+    "201_1000": {"1": 0.6, "2_10": 2.5, "11_30": 2.5, "31_100": 1.5},
+}
+# Free text for `stateof themes` (docs/examples/demo-themes.csv codes them): as in Mäkinen et
+# al., "the biggest perceived problems revolve around data".
 CHALLENGES = [
     "Getting models from notebooks into production",
     "Monitoring data drift",
     "Convincing the business of the value",
-    "Hiring ML engineers",
+    "Finding and cleaning the training data",
 ]
 
 

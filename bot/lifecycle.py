@@ -473,7 +473,7 @@ async def summary_message(
     if question and qs is not None and qs.type == "number":  # its histogram across waves (k-suppressed bins)
         from analytics.sections import add_number_stats
 
-        await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[question])
+        await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[qs.id])
     attachments = []
     if charts:
         # off the event loop: drawing takes seconds on a busy machine, and meanwhile every
@@ -566,6 +566,12 @@ async def reopen(
                                  f"/survey extend {wave.label} 7d")
         if wave.status != WaveStatus.closed.value:
             raise LifecycleError(f"wave '{wave.label}' has not opened yet; open it with /survey launch")
+        from analytics.themes import coded_questions
+
+        if coded_questions(questionnaire_of(wave)):
+            raise LifecycleError(f"wave '{wave.label}' has free text coded into themes (stateof themes); "
+                                 "reopening it would ask members the themes question. Launch a new wave "
+                                 "instead")
         wave.status = WaveStatus.open.value
         wave.closed_at = None
         wave.closes_at = now + duration

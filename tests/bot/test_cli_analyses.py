@@ -73,3 +73,31 @@ def test_summary_shows_number_distributions_across_waves(tmp_path, db_env):  # n
                       cwd=tmp_path, env=env))
     assert 'alt="Histogram of Experience, share of answers per bin. 2021 (n=50, median 8): 0–10 64%, ' \
            '10–20 hidden' in page
+
+
+def test_themes_export_import_then_summary(tmp_path, db_env):  # noqa: F811
+    rows = ["company_size,biggest_challenge"] + [
+        f"1_10,{['Monitoring data drift', 'Finding and cleaning the training data', 'Hiring'][i % 3]}"
+        for i in range(30)]
+    (tmp_path / "w.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ok(stateof("import", str(tmp_path / "w.csv"), "--survey", SURVEY, "--wave", "2021", cwd=tmp_path,
+               env=db_env))
+    ok(stateof("themes", "export", "--survey", SURVEY, "--wave", "2021", "--question", "biggest_challenge",
+               "--out", str(tmp_path / "coding.csv"), cwd=tmp_path, env=db_env))
+    exported = (tmp_path / "coding.csv").read_text(encoding="utf-8").splitlines()
+    assert exported[0] == "answer,answers,themes" and len(exported) == 4
+    coding = [exported[0]] + [f"{line}data" if "data" in line else line for line in exported[1:]]
+    (tmp_path / "coding.csv").write_text("\n".join(coding) + "\n", encoding="utf-8")
+    ok(stateof("themes", "import", str(tmp_path / "coding.csv"), "--survey", SURVEY, "--wave", "2021",
+               "--question", "biggest_challenge", cwd=tmp_path, env=db_env),
+       "Coded 20 answer(s) into 1 theme(s) as the question 'biggest_challenge_themes'")
+    data = json.loads(ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "-q",
+                                 "biggest_challenge_themes", "--format", "json", cwd=tmp_path, env=db_env)))
+    (question,) = data["questions"]
+    assert question["type"] == "multi"
+    assert question["results"]["2021"]["shares"] == {"data": round(20 / 30, 4)}
+    assert "Hiring" not in json.dumps(data)
+    (tmp_path / "bad.csv").write_text("answer,themes\nNobody wrote this,data\n", encoding="utf-8")
+    error(stateof("themes", "import", str(tmp_path / "bad.csv"), "--survey", SURVEY, "--wave", "2021",
+                  "--question", "biggest_challenge", "--replace", cwd=tmp_path, env=db_env),
+          "1 problem(s); nothing was imported", "row 2: no answer in this wave reads 'Nobody wrote this'")
