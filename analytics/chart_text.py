@@ -84,7 +84,7 @@ def question_text(summary: Summary, qs: QuestionSummary) -> str:
         for row in rows:
             row_waves, _ = _shown(summary, qs, row)
             for label in row_waves:
-                cell = qs.results[label].rows[row]  # type: ignore[union-attr]
+                cell = qs.results[label].rows[row]  # type: ignore[union-attr]  # _shown lists waves with rows
                 parts.append(f"{summary.row_label(qs.id, row)}, {label} ({_base(qs, label, row)}): "
                              f"{_shares(summary, qs, cell, row)}.")
     elif qs.type == "number":

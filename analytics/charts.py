@@ -188,7 +188,10 @@ def _axes(fig: Figure, frame: _Frame, height_in: float, left_in: float, right_in
 
 def _text_width_in(fig: Figure, texts: Sequence[str], fontsize: float) -> float:
     """The width in inches of the widest of `texts` as drawn on `fig`."""
-    renderer = fig.canvas.get_renderer()
+    canvas = fig.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        raise TypeError("charts are drawn on an Agg canvas (see _figure)")
+    renderer = canvas.get_renderer()
     widest = 0.0
     for text in texts:
         probe = fig.text(0, 0, text, fontsize=fontsize)
@@ -452,7 +455,7 @@ def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict
     fig = _figure()
     handles = [Patch(facecolor=WAVE_COLOURS[summary.labels_in_order.index(w) % len(WAVE_COLOURS)],
                      label=_base_n(summary, qs, w)) for w in waves.drawn]
-    plan = _plan_legend(fig, [h.get_label() for h in handles])
+    plan = _plan_legend(fig, [str(h.get_label()) for h in handles])
     frame = _Frame(
         title=_wrap(_question_title(summary, question_id), 60, 2),
         subtitle=_subtitle(summary, question_id, waves),
@@ -523,7 +526,7 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
     handles = [Patch(facecolor=colours[s], label=_wrap(summary.option_label(question_id, s), 24, 2))
                for s in scale]
     handles.append(Patch(facecolor=NO_ANSWER, edgecolor="#CCCCCC", label="No answer"))
-    plan = _plan_legend(fig, [h.get_label() for h in handles])
+    plan = _plan_legend(fig, [str(h.get_label()) for h in handles])
     qs = summary.question(question_id)
     if qs is None:
         return None
@@ -687,7 +690,7 @@ def movers_figure(summary: Summary, limit: int = MOVERS_LIMIT,
         Line2D([], [], marker="o", linestyle="none", color=VERMILLION, markersize=9,
                label=f"{_esc(now)}: down"),
     ]
-    plan = _plan_legend(fig, [h.get_label() for h in handles])
+    plan = _plan_legend(fig, [str(h.get_label()) for h in handles])
     frame = _Frame(title=title, subtitle="\n".join(x for x in (lead, segment) if x),
                    footnote=_footnote(summary, note, band), legend_rows=plan.lines)
     row = 0.62

@@ -99,7 +99,7 @@ def crosstab_heatmap(tab: CrossTab) -> bytes:
     return _png(fig)
 
 
-def _rect(x: float, y: float, fill: object):  # type: ignore[no-untyped-def]
+def _rect(x: float, y: float, fill: object):
     from matplotlib.patches import Rectangle
 
     return Rectangle((x, y), 1, 1, facecolor=fill, edgecolor="white", linewidth=1.5)

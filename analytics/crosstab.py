@@ -314,7 +314,7 @@ def protect(
     table: dict[Hashable, int] = {(s, c, r): cells.get((s, c, r), 0)
                                   for s in sides for c in cols for r in rows}
     return {cell for cell in suppress(table, lines, k, primary=primary, undisplayed=undisplayed)
-            if isinstance(cell, tuple) and len(cell) == 3}  # type: ignore[misc]
+            if isinstance(cell, tuple) and len(cell) == 3}
 
 
 def _label(group: Question, key: str) -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnElement, Exists
 
 from analytics.frames import not_null_value
 from surveys.db import Database
@@ -45,14 +46,15 @@ from surveys.models import (
     ReleasedValue,
     Response,
     WaveRelease,
+    table_of,
 )
 from surveys.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 
-MEMBERS = ReleasedMember.__table__
-CHOICES = ReleasedChoice.__table__
-VALUES = ReleasedValue.__table__
+MEMBERS = table_of(ReleasedMember)
+CHOICES = table_of(ReleasedChoice)
+VALUES = table_of(ReleasedValue)
 SNAPSHOT_TABLES = (VALUES, CHOICES, MEMBERS)
 
 
@@ -67,7 +69,7 @@ class Release:
     held: bool = False  # a member in the snapshot withdrew: results wait for the next release
 
 
-def _in_snapshot(wave_id: int, respondent: object) -> object:
+def _in_snapshot(wave_id: int, respondent: ColumnElement[int]) -> Exists:
     m = MEMBERS.c
     return exists().where(m.wave_id == wave_id, m.respondent_id == respondent)
 
@@ -162,7 +164,7 @@ async def live_release(db: Database, wave_id: int, k: int, free: Sequence[str]) 
             invited = int((await session.execute(select(func.count()).select_from(Participation).where(
                 Participation.wave_id == wave_id))).scalar_one())
             release = Release(release.number + 1, covers, completed, invited)
-            await session.execute(WaveRelease.__table__.update().where(WaveRelease.wave_id == wave_id).values(
+            await session.execute(table_of(WaveRelease).update().where(WaveRelease.wave_id == wave_id).values(
                 release=release.number, covers=covers, completed=completed, invited=invited))
             log.info("wave %s: release %d covers %d respondents", wave_id, release.number, covers)
             return release

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from analytics.model import (
@@ -382,7 +382,7 @@ def _chart_src(names: set[str], name: str) -> str:
     return next((f"{name}.{ext}" for ext in ("png", "svg") if f"{name}.{ext}" in names), "")
 
 
-def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> list[Block]:
+def report_blocks(summary: Summary, charts: Collection[str] = ()) -> list[Block]:
     """The report: headline numbers, biggest movers, then every question (charts linked)."""
     names = set(charts)
     waves = [label for label in summary.labels_in_order if label in summary.waves]
@@ -464,7 +464,7 @@ def _md_block(block: Block) -> list[str]:
     return [md(block.text), ""]
 
 
-def to_markdown(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> str:
+def to_markdown(summary: Summary, charts: Collection[str] = ()) -> str:
     """The report as Markdown, charts linked as files next to it."""
     lines = [line for block in report_blocks(summary, charts) for line in _md_block(block)]
     return "\n".join(lines).rstrip() + "\n"

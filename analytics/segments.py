@@ -158,9 +158,9 @@ def _check_question(clause: Clause, values: dict[int, set[str]], everyone: int, 
         counts.update(chosen)
     if clause.multi:
         for option in clause.options:
-            chosen = counts.get(option, 0)
-            if too_small(chosen, k) or too_small(len(values) - chosen, k):
-                which = "chose" if too_small(chosen, k) else "did not choose"
+            picked = counts.get(option, 0)
+            if too_small(picked, k) or too_small(len(values) - picked, k):
+                which = "chose" if too_small(picked, k) else "did not choose"
                 raise SegmentRefused(
                     f"where: fewer than {k} respondents {which} '{clause.option_label(option)}' in "
                     f"{clause.name}, so a filter on it could single them out; leave it out")

@@ -80,7 +80,7 @@ def resolve_where(qn: Questionnaire, where: dict[str, list[str]] | None) -> dict
                 rows = ", ".join(f"{qid}.{r.id}" for r in q.rows)
                 raise UnknownQuestion(f"where: '{key}' needs a row of '{q.title}' ({rows})")
             options = q.scale
-            key = f"{qid}.{q.row(row).id}"  # type: ignore[union-attr]
+            key = f"{qid}.{q.row(row).id}"  # type: ignore[union-attr]  # q.row(row) is checked above
         elif q.is_choice and not row:
             options = q.choices
         else:

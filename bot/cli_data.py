@@ -239,7 +239,7 @@ def register(app: typer.Typer) -> None:
         community: CommunityOpt = None,
     ) -> None:
         """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
-        fmt = SummaryFormat(fmt).value
+        kind = SummaryFormat(fmt).value
         segment = parse_where(where)
         settings = ctx.settings()
 
@@ -277,18 +277,18 @@ def register(app: typer.Typer) -> None:
         if out_dir is None:
             from analytics.report import to_json, to_markdown
 
-            if fmt == "html":
+            if kind == "html":
                 from analytics.html import html_report
 
                 text = html_report(result)
             else:
-                text = to_json(result) if fmt == "json" else to_markdown(result)
+                text = to_json(result) if kind == "json" else to_markdown(result)
             sys.stdout.write(text.rstrip("\n") + "\n")
             return
         from analytics.output import write_summary
 
         try:
-            files = write_summary(result, out_dir, fmt)
+            files = write_summary(result, out_dir, kind)
         except OSError as exc:
             raise _fail(f"cannot write to {out_dir}: {exc.strerror}") from None
         err.print(f"Wrote {len(files)} file(s) to {out_dir}:", highlight=False, markup=False)
@@ -309,8 +309,8 @@ def register(app: typer.Typer) -> None:
         community: CommunityOpt = None,
     ) -> None:
         """Answers per pseudonymous respondent in the import format (no platform user ids)."""
-        fmt = ExportFormat(fmt).value
-        if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        kind = ExportFormat(fmt).value
+        if kind == "parquet" and importlib.util.find_spec("pyarrow") is None:
             raise _fail(PARQUET_MISSING)
         settings = ctx.settings()
 
@@ -326,10 +326,10 @@ def register(app: typer.Typer) -> None:
             community_id = await _community_id(services, community, create=False)
             with Progress(SpinnerColumn(), TextColumn("[bold]exporting[/] {task.description}"),
                           TimeElapsedColumn(), console=err, transient=True) as bar:
-                bar.add_task(escape(f"{survey} {wave} as {fmt}"), total=None)
+                bar.add_task(escape(f"{survey} {wave} as {kind}"), total=None)
                 bar.refresh()
                 return await export_wave(
-                    services.db, community_id=community_id, survey_id=survey, wave=wave, fmt=fmt,
+                    services.db, community_id=community_id, survey_id=survey, wave=wave, fmt=kind,
                     open_data=open_data, min_group_size=settings.min_group_size, generalised=generalised,
                 )
 
@@ -341,7 +341,7 @@ def register(app: typer.Typer) -> None:
             for line in note:
                 err.print(line, highlight=False, markup=False)
         target = out_file
-        if target is None and fmt == "parquet":
+        if target is None and kind == "parquet":
             target = Path(f"{survey}-{wave}{'-open' if open_data else ''}.parquet")
         if target is None:
             sys.stdout.buffer.write(data)

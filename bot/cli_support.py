@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from importlib import resources
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -116,7 +116,7 @@ async def check_schema(db: Database) -> None:
         raise SchemaBehind(f"the database {state}; run `stateof db upgrade` first")
 
 
-def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:
+def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; a bad setting or an unreachable database becomes one line, exit 2."""
     import asyncio
 

@@ -24,7 +24,7 @@ from bot.cli_support import err, fail, out, run_with_services, settings_or_exit
 from bot.command_table import COMMANDS, Arg, Command, Kind
 
 if TYPE_CHECKING:
-    from datetime import timedelta
+    from datetime import datetime, timedelta
 
     from bot.services import Services
     from surveys.ports import ChannelRef
@@ -125,7 +125,7 @@ class NotifyingScheduler:
             await notify_change(session, Ref(SCHEDULE, schedule.id))
             return schedule_info(schedule, utcnow()).describe()
 
-    async def upcoming(self, community_id: int) -> list[tuple[str, object]]:
+    async def upcoming(self, community_id: int) -> list[tuple[str, datetime]]:
         from bot.scheduling.plan import build_plan
         from surveys.models import utcnow
 
@@ -163,7 +163,7 @@ async def _connect_platforms(services: Services) -> list[Any]:
         closer = await discord_outbound.connect(services)
         if closer is not None:
             closers.append(closer)
-    services.register_notifier(CommandLineNotifier())  # type: ignore[arg-type]
+    services.register_notifier(CommandLineNotifier())
     return closers
 
 
@@ -189,7 +189,7 @@ def _command(spec: Command) -> Any:
         if any(a.kind is Kind.flag and a.name == "confirm" for a in spec.args) and "confirm" not in args:
             raise typer.Exit(1)
 
-    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # read by inspect
     callback.__name__ = spec.name.replace("-", "_")
     callback.__doc__ = spec.help[:1].upper() + spec.help[1:] + " (as /survey " + spec.name + " in chat)."
     return callback

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import select
 
@@ -31,7 +30,7 @@ from bot.scheduling.schedules import (
     schedule_info,
     weekly_cron,
 )
-from bot.services import Services
+from bot.services import Scheduling, Services
 from surveys.derived import derived_field
 from surveys.errors import SurveyError
 from surveys.identity import Member
@@ -94,21 +93,6 @@ class Invocation:
         return ChannelRef(self.platform, self.space, target)
 
 
-class Scheduling(Protocol):
-    """What commands need from the scheduler (registered on Services when it runs)."""
-
-    async def add_schedule(
-        self, community_id: int, survey_id: str, cron: str, *, duration: timedelta,
-        label_pattern: str, channels: list[ChannelRef], reminders: list[str] | None = None,
-    ) -> str: ...
-
-    async def upcoming(self, community_id: int) -> list[tuple[str, object]]: ...
-
-    async def wave_changed(self, wave_id: int) -> None: ...
-
-    async def community_changed(self, community_id: int) -> None: ...
-
-
 def parse_where(text: str) -> dict[str, list[str]]:
     """`role=models,infra company_size=1_10` → {"role": [...], "company_size": [...]}."""
     where: dict[str, list[str]] = {}
@@ -166,7 +150,7 @@ class Commands:
 
     @property
     def scheduling(self) -> Scheduling | None:
-        return getattr(self.services, "scheduling", None)
+        return self.services.scheduling
 
     async def run(self, inv: Invocation) -> Message:
         """Run one command; every user error becomes a clear private reply."""
@@ -270,7 +254,7 @@ class Commands:
         ]
         if self.scheduling:
             for what, when in await self.scheduling.upcoming(community.id):
-                lines.append(f"Next {what}: {local_time(when, community.timezone)}")  # type: ignore[arg-type]
+                lines.append(f"Next {what}: {local_time(when, community.timezone)}")
         return reply("\n".join(lines), title=f"{questionnaire_of(wave).title} {wave.label}")
 
     @handles("remind")

@@ -92,9 +92,9 @@ class ConsoleChat:
         qn = self.services.catalog.get(survey_id)
         community = await self.services.community_for("console", "local")
         async with self.services.db.session() as session:
-            for wave in await open_waves(session, community.id):
-                if wave.survey_id == qn.id:
-                    return wave
+            for running in await open_waves(session, community.id):
+                if running.survey_id == qn.id:
+                    return running
             preview = await ensure_community(session, PREVIEW_COMMUNITY, "Terminal preview")
             found = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
             return found or await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)

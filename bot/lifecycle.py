@@ -22,6 +22,7 @@ from sqlalchemy import false, func, or_, select, update
 
 from bot.services import Services
 from bot.summary_worker import build_summary_off_loop
+from surveys.db import rows_changed
 from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
 from surveys.models import (
@@ -400,7 +401,7 @@ async def _claim_member(services: Services, pid: int, cutoff: datetime, when: da
             update(Participation).where(Participation.id == pid, ~reminded_since(cutoff))
             .values(reminded_at=when, reminders_sent=Participation.reminders_sent + 1)
         )
-        return claimed.rowcount == 1
+        return rows_changed(claimed) == 1
 
 
 async def _release_member(services: Services, pid: int, before: datetime | None) -> None:
@@ -469,7 +470,7 @@ async def summary_message(
 
         add_rankings(summary, [rank])
     qs = summary.question(question) if question else None
-    if qs is not None and qs.type == "number":  # its histogram across waves (k-suppressed bins)
+    if question and qs is not None and qs.type == "number":  # its histogram across waves (k-suppressed bins)
         from analytics.sections import add_number_stats
 
         await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[qs.id])

@@ -85,8 +85,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info or record.exc_text:
-            payload["exception"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        elif record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload)
 
 

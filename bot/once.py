@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, update
 
-from surveys.db import Database
+from surveys.db import Database, rows_changed
 from surveys.models import DeliveryClaim, utcnow
 from surveys.upsert import insert_ignore
 
@@ -85,7 +85,7 @@ class Once:
                 renewed = await session.execute(
                     update(DeliveryClaim).where(DeliveryClaim.key_hash == digest,
                                                 DeliveryClaim.expires_at < now).values(expires_at=expires))
-                won = renewed.rowcount == 1
+                won = rows_changed(renewed) == 1
             self._claims += 1
             if self._claims % PURGE_EVERY == 0:
                 await session.execute(delete(DeliveryClaim).where(DeliveryClaim.expires_at < now))

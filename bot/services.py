@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.health import PlatformHealth
 from bot.serial import AnswerGate
@@ -27,6 +28,26 @@ if TYPE_CHECKING:  # the flow (and its ledger's sealing) is imported only by wha
 log = logging.getLogger(__name__)
 
 
+class Scheduling(Protocol):
+    """What commands and services use of the scheduler: `bot.scheduling.SchedulerRuntime` in
+    `stateof run`, `bot.cli_waves.NotifyingScheduler` in the CLI."""
+
+    async def add_schedule(
+        self, community_id: int, survey_id: str, cron: str, *, duration: timedelta,
+        label_pattern: str, channels: list[ChannelRef], reminders: list[str] | None = None,
+    ) -> str:
+        """Store a recurring wave; returns its description."""
+        ...
+
+    async def upcoming(self, community_id: int) -> list[tuple[str, datetime]]:
+        """(what, when) of the community's next jobs."""
+        ...
+
+    async def wave_changed(self, wave_id: int) -> None: ...
+
+    async def community_changed(self, community_id: int) -> None: ...
+
+
 @dataclass
 class Services:
     """Everything a front end needs; platform notifiers register themselves by name."""
@@ -34,8 +55,9 @@ class Services:
     settings: Settings
     db: Database
     catalog: Catalog
-    notifiers: dict[str, Notifier] = field(default_factory=dict)
-    scheduling: Any = None  # bot.commands.Scheduling, set by the scheduler when it runs
+    # the process's notifiers by platform; the scheduler's jobs see a retrying view of them
+    notifiers: Mapping[str, Notifier] = field(default_factory=dict)
+    scheduling: Scheduling | None = None  # set by the scheduler (or the CLI) when it runs
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     health: PlatformHealth = field(default_factory=PlatformHealth)
     # spaces linked at start-up rather than in settings (`platform:id` → why), e.g. the workspace
@@ -81,7 +103,21 @@ class Services:
         return task
 
     def register_notifier(self, notifier: Notifier) -> None:
-        self.notifiers[notifier.platform] = notifier
+        self._registry(notifier)[notifier.platform] = notifier
+
+    def unregister_notifier(self, notifier: Notifier) -> bool:
+        """Remove `notifier` if it is the one registered for its platform; True when it was."""
+        registry = self._registry(notifier)
+        if registry.get(notifier.platform) is not notifier:
+            return False
+        del registry[notifier.platform]
+        return True
+
+    def _registry(self, notifier: Notifier) -> MutableMapping[str, Notifier]:
+        if not isinstance(self.notifiers, MutableMapping):
+            raise TypeError(f"the {notifier.platform} notifier registers on the process's services, "
+                            "not on a read-only view of them (the scheduler's retrying notifiers)")
+        return self.notifiers
 
     @property
     def linked_spaces(self) -> dict[str, str]:

@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
@@ -238,7 +238,7 @@ def parse_shard_ids(text: str) -> list[int] | None:
     return ids
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings; raise SettingsError with one line naming the bad setting."""
     try:
         return Settings(**overrides)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or the URL is unusable; the message names the host."""
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE changed. `AsyncSession.execute` is typed to
+    return a plain `Result`; for these statements it is a `CursorResult`, which has the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a {type(result).__name__} has no row count (not an INSERT, UPDATE or DELETE)")
+    return result.rowcount
 
 
 def describe_url(url: str) -> str:

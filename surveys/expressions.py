@@ -383,7 +383,7 @@ def check(node: Node, qn: Questionnaire) -> Node:
         if q.type in (QuestionType.text, QuestionType.number):
             raise ExpressionError(f"'{q.id}' is a {q.type.value} question; only 'is answered' tests it"
                                   + (" or compare it with a number" if q.type is QuestionType.number else ""))
-        row = q.row(node.row).id if node.row else ""  # type: ignore[union-attr]
+        row = q.row(node.row).id if node.row else ""  # type: ignore[union-attr]  # _question checked the row
         return Chose(q.id, row, _options(q, row, node.options))
     if isinstance(node, Chose | Compare):
         return node

@@ -16,12 +16,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from surveys.db import Database
+from surveys.db import Database, rows_changed
 from surveys.errors import InvalidAnswer, PageInvalid, UnknownQuestion, WaveNotOpen
 from surveys.identity import Member, pseudonym
 from surveys.ledger import COMPLETED, STARTED, Ledger
@@ -333,6 +333,16 @@ class AnswerFlow:
             when = wave.closes_at.strftime("%a %-d %b %Y, %H:%M UTC")
             raise WaveNotOpen(f"The survey wave '{wave.label}' closed at {when}; answers are not accepted.")
 
+    @overload
+    async def _respondent_id(
+        self, session: AsyncSession, community_id: int, member: Member, create: Literal[True]
+    ) -> int: ...
+
+    @overload
+    async def _respondent_id(
+        self, session: AsyncSession, community_id: int, member: Member, create: bool
+    ) -> int | None: ...
+
     async def _respondent_id(
         self, session: AsyncSession, community_id: int, member: Member, create: bool
     ) -> int | None:
@@ -348,7 +358,7 @@ class AnswerFlow:
                 community_id=community_id, pseudonym=alias, created_at=utcnow()
             )
         )
-        return (await session.execute(stmt)).scalar_one_or_none()
+        return (await session.execute(stmt)).scalar_one()
 
     async def _ensure_response(
         self, session: AsyncSession, wave_id: int, respondent_id: int, member: Member
@@ -361,7 +371,7 @@ class AnswerFlow:
                 started_at=now, updated_at=now,
             )
         )
-        if not created.rowcount:
+        if not rows_changed(created):
             return False
         return await self._mark(session, wave_id, member, STARTED, now)
 

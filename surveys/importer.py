@@ -52,6 +52,7 @@ from surveys.models import (
     Wave,
     WaveStatus,
     random_key,
+    table_of,
     utcnow,
 )
 from surveys.schema import Question, Questionnaire, QuestionType
@@ -587,8 +588,8 @@ async def _write_chunk(
     rows: list[dict[str, Any]], token: str, offset: int,
 ) -> tuple[int, int]:
     """Write one batch of respondents as the answer flow would; returns (answers, choices)."""
-    respondents, responses = Respondent.__table__, Response.__table__
-    answers, choices = Answer.__table__, AnswerChoice.__table__
+    respondents, responses = table_of(Respondent), table_of(Response)
+    answers, choices = table_of(Answer), table_of(AnswerChoice)
     when = bulk.processor(answers, "answered_at")(utcnow())
     as_json = bulk.processor(answers, "value")
     respondent_ids = await bulk.reserve_ids(respondents, len(rows))

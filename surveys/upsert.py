@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 def dialect_insert(session: AsyncSession, model: Any) -> Any:
     """An INSERT for `model` with on_conflict_* methods for the session's dialect."""
-    name = session.bind.dialect.name
+    name = session.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert(model)
     if name == "sqlite":

@@ -35,7 +35,7 @@ def time_interactions(parsers: dict[str, Callable[[Any], None]]) -> None:
         finally:
             _RECEIVED.reset(token)
 
-    timed.stateof_timed = True  # type: ignore[attr-defined]
+    timed.stateof_timed = True  # type: ignore[attr-defined]  # a marker: installed once
     parsers["INTERACTION_CREATE"] = timed
 
 

@@ -340,7 +340,7 @@ class AnswerUI(Front):
 
     async def modal_submit(self, interaction: discord.Interaction) -> bool:
         """Handle one of our modals; False when the modal is not ours."""
-        data: dict = interaction.data or {}  # type: ignore[assignment]
+        data: dict = interaction.data or {}  # type: ignore[assignment]  # a modal's TypedDict, read as a dict
         match = MODAL.fullmatch(str(data.get("custom_id", "")))
         if match is None:
             return False

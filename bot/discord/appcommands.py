@@ -26,7 +26,7 @@ Choice = app_commands.Choice
 
 
 def _stateof(interaction: discord.Interaction) -> Any:
-    return interaction.client.stateof  # type: ignore[attr-defined]
+    return interaction.client.stateof  # type: ignore[attr-defined]  # set on our client (client.py)
 
 
 async def survey_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
@@ -75,7 +75,7 @@ def _subcommand(spec: Command, name: str) -> app_commands.Command:
     async def callback(interaction: discord.Interaction, **options: Any) -> None:
         await _run(interaction, spec.name, **{a.name: options.get(a.key) for a in spec.args})
 
-    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # read by inspect
     callback.__name__ = name.replace("-", "_")
     if spec.args:
         app_commands.describe(**{a.key: clip(a.help, 100) for a in spec.args})(callback)

@@ -140,7 +140,8 @@ class StateofClient(discord.AutoShardedClient):
             ws = self._get_websocket(shard_id=shard_id)
         except KeyError:  # not registered yet; it resumes through DEFAULT_GATEWAY then
             return
-        ws.gateway = self.gateway_override
+        if self.gateway_override is not None:
+            ws.gateway = self.gateway_override
 
     async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
         # `GET /gateway/bot` names Discord's own gateway; behind DISCORD_GATEWAY_URL use that.

@@ -9,6 +9,7 @@ members with Manage Server (or Administrator) or the role named in
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import discord
@@ -169,7 +170,7 @@ class DiscordFrontend:
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is not discord.InteractionType.modal_submit:
             return
-        data = interaction.data or {}
+        data: Mapping[str, object] = interaction.data or {}
         if not str(data.get("custom_id", "")).startswith("stateof:"):
             return
         if not self.first_delivery(interaction):

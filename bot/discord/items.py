@@ -38,7 +38,7 @@ MODAL = re.compile(rf"{PREFIX}:modal:{_WS}:{_FIELD}")
 
 
 def _stateof(interaction: discord.Interaction) -> Any:
-    return interaction.client.stateof  # type: ignore[attr-defined]
+    return interaction.client.stateof  # type: ignore[attr-defined]  # set on our client (client.py)
 
 
 class _Item(DynamicItem[Any], template=r"stateof:__never__"):
@@ -61,7 +61,7 @@ class TakeSurveyButton(_Item, template=TAKE):
         ))
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+    async def from_custom_id(cls, interaction, item, match, /):
         return cls(int(match["wave"]), match["space"], label=getattr(item, "label", None) or "Take")
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -73,7 +73,7 @@ class _Answering(_Item, template=r"stateof:__never__"):
     """An answer page's component: the conversation gets its kind, ids and any values."""
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+    async def from_custom_id(cls, interaction, item, match, /):
         return cls(match.string)
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -106,7 +106,7 @@ class MyDataButton(_Item, template=MY):
         ))
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+    async def from_custom_id(cls, interaction, item, match, /):
         return cls(match["action"], match["space"], label=getattr(item, "label", None) or "OK")
 
     async def callback(self, interaction: discord.Interaction) -> None:

@@ -47,15 +47,14 @@ class DiscordRuntime:
                 and all(not shard.is_closed() for shard in shards.values()))
 
     async def stop(self) -> None:
-        if self.services.notifiers.get("discord") is self.notifier:
-            del self.services.notifiers["discord"]
+        if self.services.unregister_notifier(self.notifier):
             self.services.health.unregister("discord")
         await self.client.close()
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.task
         if self._previous_endpoints:
-            restore_endpoints(self._previous_endpoints)  # type: ignore[arg-type]
+            restore_endpoints(self._previous_endpoints)
         log.info("Discord disconnected")
 
 

@@ -5,11 +5,12 @@
 
 from bot.scheduling.clock import Clock, ManualClock, SystemClock
 from bot.scheduling.delivery import DryRunNotifier, RetryPolicy
+from bot.scheduling.keys import JobKey, JobKeyError, Ref
 from bot.scheduling.labels import wave_label
 from bot.scheduling.plan import Grace, PlannedJob
 from bot.scheduling.scheduler import SchedulerRuntime, start_scheduler
 
 __all__ = [
-    "Clock", "DryRunNotifier", "Grace", "ManualClock", "PlannedJob", "RetryPolicy", "SchedulerRuntime",
-    "SystemClock", "start_scheduler", "wave_label",
+    "Clock", "DryRunNotifier", "Grace", "JobKey", "JobKeyError", "ManualClock", "PlannedJob", "Ref",
+    "RetryPolicy", "SchedulerRuntime", "SystemClock", "start_scheduler", "wave_label",
 ]

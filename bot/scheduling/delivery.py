@@ -72,11 +72,14 @@ def retry_after_of(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     if getattr(response, "status_code", None) == 429:
         headers = {str(k).lower(): v for k, v in dict(getattr(response, "headers", None) or {}).items()}
-        raw = headers.get("retry-after")
-        raw = raw[0] if isinstance(raw, list | tuple) and raw else raw
+        raw: object = headers.get("retry-after")
+        if isinstance(raw, list | tuple):
+            raw = raw[0] if raw else None
+        if not isinstance(raw, str | bytes | int | float):
+            return None
         try:
-            return float(raw) if raw is not None else None
-        except (TypeError, ValueError):
+            return float(raw)
+        except ValueError:
             return None
     return None
 
@@ -264,7 +267,7 @@ class DryRunNotifiers(Mapping[str, Notifier]):
             self._by_platform[platform] = DryRunNotifier(self.path, platform)
         return self._by_platform[platform]
 
-    def get(self, platform: str, default=None):  # type: ignore[override]
+    def get(self, platform: str, default: object = None) -> Notifier:  # every platform has one
         return self[platform]
 
     def __contains__(self, platform: object) -> bool:

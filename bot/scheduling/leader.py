@@ -18,11 +18,14 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import make_url
 
 from bot.scheduling.schedules import NOTIFY_CHANNEL
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +85,10 @@ class PostgresAdvisoryLock:
         self.key = key
         self.timeout = timeout
         self.description = f"PostgreSQL advisory lock {key}"
-        self._conn = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
         self.backend_pid: int | None = None
 
-    async def _connect(self):
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
         import psycopg
 
         conn = await psycopg.AsyncConnection.connect(
@@ -101,20 +104,21 @@ class PostgresAdvisoryLock:
         return conn
 
     async def acquire(self) -> bool:
-        if self._conn is None or self._conn.closed:
-            self._conn = await asyncio.wait_for(self._connect(), self.timeout + 1)
+        conn = self._conn
+        if conn is None or conn.closed:
+            conn = self._conn = await asyncio.wait_for(self._connect(), self.timeout + 1)
         try:
             cur = await asyncio.wait_for(
-                self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)), self.timeout
+                conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)), self.timeout
             )
             row = await cur.fetchone()
             if not row or not row[0]:
                 return False
-            await self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         except BaseException:
             await self._drop()
             raise
-        self.backend_pid = self._conn.info.backend_pid
+        self.backend_pid = conn.info.backend_pid
         return True
 
     async def hold(self, on_change: Callable[[str], None], interval: float) -> None:

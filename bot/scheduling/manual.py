@@ -32,6 +32,7 @@ from bot.scheduling import keys, runs
 from bot.scheduling.delivery import RetryingNotifiers, RetryPolicy, Sleep
 from bot.scheduling.keys import JobKey, JobKeyError
 from bot.services import Services
+from surveys.db import rows_changed
 from surveys.identity import Member
 from surveys.models import JobRun, utcnow
 from surveys.ports import Message, Notifier
@@ -92,7 +93,7 @@ async def claim(services: Services, wave_id: int, request: Request, *, now: date
             update(JobRun).where(JobRun.job_key == key, finished | stale)
             .values(outcome=runs.RUNNING, ran_at=now, scheduled_for=now, detail=request.dump())
         )
-        if taken.rowcount == 1:
+        if rows_changed(taken) == 1:
             return True
         return await runs.insert_run(session, key, outcome=runs.RUNNING, now=now, scheduled_for=now,
                                      detail=request.dump())

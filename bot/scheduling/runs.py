@@ -28,10 +28,11 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnElement
 
 from bot import metrics
 from bot.scheduling import keys
-from surveys.db import Database
+from surveys.db import Database, rows_changed
 from surveys.models import JobRun
 from surveys.upsert import insert_ignore
 
@@ -63,13 +64,13 @@ async def claim_in(
     A `pending` row (queued work) or a `failed` one (retried later) may be claimed again;
     with `resume_before`, so may a `running` row last touched before then (interrupted).
     """
-    claimable = JobRun.outcome.in_([PENDING, FAILED])
+    claimable: ColumnElement[bool] = JobRun.outcome.in_([PENDING, FAILED])
     if resume_before is not None:
         claimable = or_(claimable, (JobRun.outcome == RUNNING) & (JobRun.ran_at < resume_before))
     taken = await session.execute(
         update(JobRun).where(JobRun.job_key == key, claimable).values(outcome=outcome, ran_at=now)
     )
-    if taken.rowcount == 1:
+    if rows_changed(taken) == 1:
         return True
     return await insert_run(session, key, outcome=outcome, now=now, scheduled_for=scheduled_for)
 
@@ -96,7 +97,7 @@ async def heartbeat(db: Database, *, claimed_since: datetime, now: datetime) -> 
                                  ~JobRun.job_key.like(MANUAL_LIKE))
             .values(ran_at=now)
         )
-        return touched.rowcount or 0
+        return rows_changed(touched)
 
 
 async def interrupted(
@@ -121,7 +122,7 @@ async def abandon(db: Database, key: str, outcome: str, detail: str, *, before: 
             update(JobRun).where(JobRun.job_key == key, JobRun.outcome == RUNNING, JobRun.ran_at < before)
             .values(outcome=outcome, detail=detail[:2000])
         )
-        return changed.rowcount == 1
+        return rows_changed(changed) == 1
 
 
 async def finish(db: Database, key: str, outcome: str, detail: str = "") -> None:
@@ -142,7 +143,7 @@ async def mark_failed(
             update(JobRun).where(JobRun.job_key == key, JobRun.outcome.in_([PENDING, RUNNING]))
             .values(outcome=FAILED, detail=detail[:2000])
         )
-        if changed.rowcount == 0:
+        if rows_changed(changed) == 0:
             await insert_run(session, key, outcome=FAILED, now=now, scheduled_for=scheduled_for,
                              detail=detail)
 

@@ -113,7 +113,7 @@ class SchedulerRuntime:
         await self._step_down(wait)
         with contextlib.suppress(Exception):
             await self.leadership.release()
-        if getattr(self.services, "scheduling", None) is self:
+        if self.services.scheduling is self:
             self.services.scheduling = None
         log.info("scheduler stopped (%s)", self.name)
 
@@ -383,7 +383,7 @@ class SchedulerRuntime:
         await self.sync()
         return info.describe()
 
-    async def upcoming(self, community_id: int) -> list[tuple[str, object]]:
+    async def upcoming(self, community_id: int) -> list[tuple[str, datetime]]:
         """(what, when) of the community's next open, reminders, close and summary."""
         plan = await self.plan(community_id)
         return [(job.what, job.when) for job in plan.jobs]

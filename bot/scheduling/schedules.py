@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.lifecycle import LifecycleError, local_time
 from bot.scheduling.keys import Ref
 from bot.scheduling.labels import LabelPatternError, check_label_pattern, wave_label
+from bot.scheduling.weekdays import NAMES as WEEKDAY_NAMES
+from bot.scheduling.weekdays import WeekdayError, apscheduler_weekdays, weekdays
 from surveys.models import Community, Schedule, utcnow
 from surveys.ports import ChannelRef
 
@@ -28,8 +30,6 @@ NOTIFY_CHANNEL = "stateof_scheduler"
 DEFAULT_REMINDERS = ("halfway", "48h")
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
-DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_DOW = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
 class ScheduleError(LifecycleError):
@@ -48,8 +48,11 @@ def cron_trigger(cron: str, tz: str) -> CronTrigger:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ScheduleError(f"unknown time zone {tz!r} (use an IANA name like Europe/Helsinki)") from None
+    minute, hour, day, month, weekday = fields
     try:
-        return CronTrigger.from_crontab(cron, timezone=zone)
+        # not CronTrigger.from_crontab: APScheduler 3 counts weekdays from Monday, crontab from Sunday
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=apscheduler_weekdays(weekday), timezone=zone)
     except ValueError as exc:
         raise ScheduleError(f"'{cron}' is not a valid cron expression: {exc}") from None
 
@@ -67,7 +70,7 @@ def weekly_cron(text: str, tz: str) -> str:
     if len(parts) != 2 or ":" not in parts[1]:
         raise ScheduleError(problem)
     days, (hour, _, minute) = parts[0].split(","), parts[1].partition(":")
-    if not all(d in _DOW or d in (name.lower() for name in DAYS) for d in days):
+    if not all(d in WEEKDAY_NAMES or d in (name.lower() for name in WEEKDAY_NAMES.values()) for d in days):
         raise ScheduleError(problem)
     if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
         raise ScheduleError(problem)
@@ -173,14 +176,13 @@ def describe_cron(cron: str) -> str:
     if not (minute.isdigit() and hour.isdigit()):
         return fallback
     at = f"at {int(hour):02d}:{int(minute):02d}"
-    if dom == "*" and month == "*" and dow == "*":
-        return f"every day {at}"
-    if dom == "*" and month == "*":
-        days = [_day_name(d) for d in dow.split(",")]
-        if all(days):
-            return f"every {_join(days)} {at}"  # type: ignore[arg-type]
+    try:
+        days = weekdays(dow)
+    except WeekdayError:
         return fallback
-    if dow != "*" or not dom.isdigit():
+    if dom == "*" and month == "*":
+        return f"every day {at}" if days is None else f"every {_join([WEEKDAY_NAMES[d] for d in days])} {at}"
+    if days is not None or not dom.isdigit():
         return fallback
     if month == "*":
         return f"on day {int(dom)} of every month {at}"
@@ -191,15 +193,6 @@ def describe_cron(cron: str) -> str:
             return f"every year on {int(dom)} {names[0]} {at}"
         return f"on {int(dom)} {_join([n[:3] for n in names])} {at}"
     return fallback
-
-
-def _day_name(token: str) -> str | None:
-    token = token.strip().lower()
-    if token[:3] in _DOW:
-        return DAYS[_DOW[token[:3]]]
-    if token.isdigit() and 0 <= int(token) <= 7:
-        return DAYS[(int(token) - 1) % 7]  # cron: 0 and 7 are Sunday
-    return None
 
 
 def _join(items: list[str]) -> str:
@@ -223,7 +216,7 @@ def check_schedule(cron: str, tz: str, label_pattern: str, duration: timedelta, 
         raise ScheduleError(str(exc)) from None
     if duration <= timedelta(0):
         raise ScheduleError("a wave must stay open for some time; use e.g. duration:30d")
-    upcoming = []
+    upcoming: list[datetime] = []
     when = next_fire(trigger, now)
     while when is not None and len(upcoming) < 3:
         upcoming.append(when)
@@ -315,6 +308,6 @@ async def notify_change(session: AsyncSession, what: Ref) -> None:
 
     Delivered when the session commits. SQLite runs one process, which syncs directly.
     """
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_notify(:channel, :what)"),
                               {"channel": NOTIFY_CHANNEL, "what": what.format()})

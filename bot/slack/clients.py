@@ -105,7 +105,7 @@ class SlackClients:
         if cached and cached[0] > now:
             return cached[1]
         try:
-            data = dict((await client.auth_test()).data)  # type: ignore[arg-type]
+            data = dict((await client.auth_test()).data)  # type: ignore[arg-type]  # JSON, never bytes
         except SlackApiError as exc:
             log.warning("auth.test failed: %s", exc.response.get("error") if exc.response else exc)
             data = {}

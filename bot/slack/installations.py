@@ -27,7 +27,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlalchemy import delete, select
 
-from surveys.db import Database
+from surveys.db import Database, rows_changed
 from surveys.models import SlackInstallation, SlackOAuthState, utcnow
 from surveys.sealing import SLACK_TOKENS, Sealer, SealError
 
@@ -222,4 +222,4 @@ class SQLOAuthStateStore(AsyncOAuthStateStore):
                     SlackOAuthState.state == state, SlackOAuthState.expires_at >= utcnow()
                 )
             )
-            return (result.rowcount or 0) == 1
+            return rows_changed(result) == 1

@@ -69,7 +69,7 @@ class Meta:
     without any server-side session."""
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))  # type: ignore[call-overload]
+        return json.dumps(asdict(self), separators=(",", ":"))  # type: ignore[call-overload]  # subclasses are dataclasses
 
     @classmethod
     def load(cls, text: str) -> Self:

@@ -155,7 +155,8 @@ class SlackNotifier:
                 resp = await client.conversations_members(
                     channel=channel.channel, limit=1000, cursor=cursor
                 )
-                members += [m for m in resp.get("members", []) if m != me]
+                page: list[str] = resp.get("members") or []
+                members += [m for m in page if m != me]
                 cursor = (resp.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     break

@@ -186,7 +186,7 @@ class PacedWebClient(AsyncWebClient):
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
 
-    async def api_call(  # type: ignore[override]
+    async def api_call(
         self, api_method: str, *, http_verb: str = "POST", files: dict | None = None,
         data: Any = None, params: dict | None = None, json: dict | None = None,
         headers: dict | None = None, auth: dict | None = None,

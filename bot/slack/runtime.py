@@ -69,8 +69,7 @@ class SlackRuntime:
         return bool(await self.socket.client.is_connected())
 
     async def stop(self) -> None:
-        if self.services.notifiers.get("slack") is self.notifier:
-            del self.services.notifiers["slack"]
+        if self.services.unregister_notifier(self.notifier):
             self.services.health.unregister("slack")
         if self.socket is not None:
             await self.socket.close_async()
@@ -99,7 +98,7 @@ def mount_http(app: AsyncApp, web_app: web.Application) -> None:
 
 async def _check_token(clients: SlackClients, token: str) -> dict[str, Any]:
     try:
-        return dict((await clients.client(token).auth_test()).data)  # type: ignore[arg-type]
+        return dict((await clients.client(token).auth_test()).data)  # type: ignore[arg-type]  # JSON, never bytes
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else str(exc)
         raise SettingsError(f"SLACK_BOT_TOKEN is invalid: Slack rejected it ({error})") from None

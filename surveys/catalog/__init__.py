@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from surveys.catalog.safe_yaml import YamlLimitError, check_size, load_limited
 from surveys.derived import derived_problems
@@ -33,7 +34,7 @@ PAST_DIR = "past"  # earlier versions of the built-in questionnaires
 _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed
 
 
-class _Yaml12Loader(_SafeBase):  # type: ignore[misc, valid-type]
+class _Yaml12Loader(_SafeBase):  # type: ignore[misc, valid-type]  # a base chosen at import time
     """Safe loader where only true/false are booleans (`yes`, `no`, `on` stay text)."""
 
 
@@ -130,7 +131,7 @@ def _question_level_problems(data: dict) -> list[str]:
     return problems
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     if error["type"] == "enum":
         allowed = error.get("ctx", {}).get("expected", "")
         return f"unknown question type {error['input']!r}; expected {allowed}"
