@@ -49,7 +49,8 @@ def test_summary_rank_gives_the_ranking_and_ratio(tmp_path, db_env):  # noqa: F8
     page = ok(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--rank", "tooling:looking",
                       "--format", "html", cwd=tmp_path, env=db_env))
     assert 'aria-label="Chart: Bar chart: rows of Tooling ranked by the share answering' in page
-    assert "Model monitoring 50%, Feature store (or training data management) 33%; hidden: Code repository." in page
+    assert ("Model monitoring 50%, Feature store (or training data management) 33%; "
+            "hidden: Code repository.") in page
     error(stateof("summary", "--survey", SURVEY, "--wave", "2021", "--rank", "title:x", cwd=tmp_path,
                   env=db_env), "rank the rows of a grid question")
 
