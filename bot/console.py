@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from bot.answering.conversation import Conversation, Picked, first_open, one_at_a_time
-from bot.answering.events import Next, Pick, Stop
+from bot.answering.events import Back, Next, Pick, Stop
 from bot.answering.screens import (
     COMPLETED_NOTICE,
     RESUMED_NOTICE,
@@ -43,7 +44,11 @@ log = logging.getLogger(__name__)
 PREVIEW_COMMUNITY = "console-preview"
 PREVIEW_LABEL = "preview"
 QUIT_WORDS = {"q", "quit", ":q", "exit"}
-KEEP = object()  # reviewing: Enter keeps the answer already given
+KEEP = object()  # an answered question: Enter keeps the answer already given
+BACK_WORDS = {"<", ":back"}
+PREVIEW_NOTE = ("[yellow]Preview:[/] no wave of this survey is open, so these answers go to a practice "
+                "wave and count in no results. To answer a real wave, open one and run "
+                "[bold]stateof chat --survey {survey} --wave LABEL[/].")
 
 
 class QuitChat(Exception):
@@ -52,6 +57,10 @@ class QuitChat(Exception):
 
 class _Done(QuitChat):
     """Nothing to change after all."""
+
+
+class _Back(Exception):
+    """The person asked for the previous question."""
 
 
 @dataclass
@@ -64,7 +73,7 @@ class ChatOutcome:
 def _default_ask(console: Console) -> Callable[[str], str]:
     def ask(prompt: str) -> str:
         try:
-            return console.input(prompt)
+            return console.input(Text(prompt))  # plain text: "[y/N]" is not markup
         except EOFError:
             raise QuitChat from None
     return ask
@@ -87,22 +96,25 @@ class ConsoleChat:
         self.reviewing = False
         self._asked = ""  # the question whose heading was printed last
 
-    async def pick_wave(self, survey_id: str) -> Wave:
-        """An open wave of the survey in the community, else a separate preview wave."""
+    async def pick_wave(self, survey_id: str, label: str | None = None) -> Wave:
+        """The open wave `label` of the survey in the community (KeyError when there is none);
+        without a label its open wave, else a separate preview wave."""
         qn = self.services.catalog.get(survey_id)
         community = await self.services.community_for("console", "local")
         async with self.services.db.session() as session:
             for wave in await open_waves(session, community.id):
-                if wave.survey_id == qn.id:
+                if wave.survey_id == qn.id and label in (None, wave.label):
                     return wave
+            if label is not None:
+                raise KeyError(f"no open wave '{label}' of {survey_id} (open ones: stateof waves list)")
             preview = await ensure_community(session, PREVIEW_COMMUNITY, "Terminal preview")
             wave = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
             if wave is None:
                 wave = await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)
             return wave
 
-    async def run(self, survey_id: str) -> ChatOutcome:
-        wave = await self.pick_wave(survey_id)
+    async def run(self, survey_id: str, wave_label: str | None = None) -> ChatOutcome:
+        wave = await self.pick_wave(survey_id, wave_label)
         qn = questionnaire_of(wave)
         screen = await self.conversation.take(self.member, wave.id)
         if not isinstance(screen, PageScreen):
@@ -115,7 +127,9 @@ class ConsoleChat:
             intro += (f"\n\n[bold]Welcome back[/bold]: resuming at question {screen.fields[0].number} "
                       f"of {screen.total}.")
         self.console.print(Panel(intro, title=f"{escape(qn.title)} {escape(wave.label)}",
-                                 subtitle="q to stop; your answers are saved as you go"))
+                                 subtitle="q to stop, < to go back; your answers are saved as you go"))
+        if wave.label == PREVIEW_LABEL:
+            self.console.print(PREVIEW_NOTE.format(survey=escape(qn.id)), highlight=False)
         shown: Screen | None = screen
         try:
             if finished and progress.answers:
@@ -167,24 +181,58 @@ class ConsoleChat:
             if f.hint:
                 self.console.print(f"[dim]{escape(f.hint)}[/]")
             self._asked = f.question.id
-        if self.reviewing and f.stored:
+        if f.stored:
             self.console.print(f"  [dim]Your answer: {escape(answer_text(f.question, f.value, f.row))} "
                                f"(Enter keeps it{'' if f.question.required else ', - clears it'})[/]")
-        raw = self._read(f)
-        if self.reviewing:
+        over = self._over_long(f)
+        try:
+            raw = self._read(f)
+        except _Back:
+            if f.number <= 1 and (f.row is None or f.first_of_question):
+                self.console.print("[dim]This is the first question.[/]")
+            self._asked = ""
+            return await self.conversation.handle(self.member, Back(screen.wave_id, f.key))
+        if over and raw == "":
+            raw = over
+        if self.reviewing or raw is KEEP:
             values = None if raw is KEEP else {f.key: raw}
-            return await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values))
+            shown = await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values))
+            if values and isinstance(shown, PageScreen | Thanks) and f.key in shown.progress.answers:
+                self._echo(f, shown.progress.answers[f.key])
+            return shown
         result = await self.conversation.handle(self.member, Pick(screen.wave_id, f.key, raw))
         if isinstance(result, Picked):
+            if result.ok:
+                stored = next((g for g in result.page.fields if g.key == f.key), None)
+                if stored is not None:
+                    self._echo(f, stored.value)
             return result.following if result.ok else result.page
         return result
 
+    def _echo(self, f: Field, value: Any) -> None:
+        """Say what was stored, in words (a country's name, an option's label, 10 not 10.0)."""
+        self.console.print(f"  [green]✓[/] {escape(answer_text(f.question, value, f.row))}")
+
+    def _over_long(self, f: Field) -> str:
+        """A text refused for its length is shown again in full, and Enter keeps its first
+        `max_length` characters (nothing typed is lost)."""
+        limit = f.question.max_length
+        if not (f.error and isinstance(f.value, str) and limit and len(f.value) > limit):
+            return ""
+        self.console.print(f"  [dim]What you wrote ({len(f.value)} characters):[/]")
+        self.console.print(f"  {escape(f.value)}", highlight=False, soft_wrap=True)
+        self.console.print(f"  [dim]Enter keeps the first {limit} characters, ending "
+                           f"“…{escape(f.value[max(limit - 30, 0):limit])}”; or type it again shorter.[/]")
+        return f.value[:limit]
+
     def _prompt(self, f: Field, hint: str) -> Any:
-        suffix = "" if f.question.required or self.reviewing else " (Enter to skip)"
+        suffix = "" if f.question.required or f.stored else " (Enter to skip)"
         answer = self.ask(f"{hint}{suffix}> ").strip()
         if answer.lower() in QUIT_WORDS:
             raise QuitChat
-        if self.reviewing and f.stored:
+        if answer in BACK_WORDS:
+            raise _Back
+        if f.stored:
             if not answer:
                 return KEEP
             if answer == "-" and not f.question.required:
