@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.answering.conversation import Conversation, Picked, first_open, one_at_a_time
-from bot.answering.events import Back, Next, Pick, Stop
+from bot.answering.events import Pick, Stop
 from bot.answering.screens import (
     COMPLETED_NOTICE,
     RESUMED_NOTICE,
@@ -108,10 +108,10 @@ class ConsoleChat:
             if label is not None:
                 raise KeyError(f"no open wave '{label}' of {survey_id} (open ones: stateof waves list)")
             preview = await ensure_community(session, PREVIEW_COMMUNITY, "Terminal preview")
-            wave = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
-            if wave is None:
-                wave = await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)
-            return wave
+            found = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
+            if found is None:
+                found = await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)
+            return found
 
     async def run(self, survey_id: str, wave_label: str | None = None) -> ChatOutcome:
         wave = await self.pick_wave(survey_id, wave_label)
@@ -191,12 +191,12 @@ class ConsoleChat:
             if f.number <= 1 and (f.row is None or f.first_of_question):
                 self.console.print("[dim]This is the first question.[/]")
             self._asked = ""
-            return await self.conversation.handle(self.member, Back(screen.wave_id, f.key))
+            return await self.conversation.back(self.member, screen.wave_id, f.key)
         if over and raw == "":
             raw = over
         if self.reviewing or raw is KEEP:
             values = None if raw is KEEP else {f.key: raw}
-            shown = await self.conversation.handle(self.member, Next(screen.wave_id, f.key, values))
+            shown = await self.conversation.next(self.member, screen.wave_id, f.key, values)
             if values and isinstance(shown, PageScreen | Thanks) and f.key in shown.progress.answers:
                 self._echo(f, shown.progress.answers[f.key])
             return shown
