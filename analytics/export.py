@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -95,7 +96,8 @@ def _cell(q: Question, value: Any) -> str:
         return ";".join(str(v) for v in value)
     if q.type is QuestionType.number:
         number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
+        # digits only, never 1e-05: the importer (like a member) refuses exponents
+        return str(int(number)) if number.is_integer() else np.format_float_positional(number, trim="-")
     if q.type is QuestionType.text:
         return formula_safe(str(value))
     return str(value)

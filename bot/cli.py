@@ -122,8 +122,13 @@ def chat(
         str, typer.Option(help="Questionnaire id from `stateof surveys list`.")
     ] = "state-of-mlops",
     user: Annotated[str | None, typer.Option("--as", help="Answer as this name (default: you).")] = None,
+    wave: Annotated[str | None, typer.Option(
+        help="Answer this open wave (default: the survey's open wave, else a preview that counts "
+             "in no results).")] = None,
 ) -> None:
-    """Answer a questionnaire in the terminal (saved after every question; resumes)."""
+    """Answer a questionnaire in the terminal (saved after every question; resumes).
+
+    Without an open wave the answers are a preview: they count in no results."""
     settings = settings_or_exit()
     migrate_or_exit(settings)
     from bot.console import ConsoleChat
@@ -133,7 +138,7 @@ def chat(
         services = build_services(settings)
         try:
             await services.db.check()
-            await ConsoleChat(services, out, user=user).run(survey)
+            await ConsoleChat(services, out, user=user).run(survey, wave)
         except KeyError as exc:
             raise fail(str(exc.args[0])) from None
         finally:

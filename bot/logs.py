@@ -10,10 +10,12 @@ replaced before a record is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
@@ -105,3 +107,21 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for name, lvl in QUIET.items():
         logging.getLogger(name).setLevel(max(lvl, root.level))
+
+
+@contextlib.contextmanager
+def quiet_terminal(level: int = logging.WARNING) -> Iterator[None]:
+    """While the terminal chat has the screen: the root logger's terminal handlers show only
+    `level` and above (INFO lines would land between a question and its prompt)."""
+    raised = []
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and stream in (sys.stderr, sys.stdout) \
+                and handler.level < level:
+            raised.append((handler, handler.level))
+            handler.setLevel(level)
+    try:
+        yield
+    finally:
+        for handler, before in raised:
+            handler.setLevel(before)

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.logs import KEEP_SPACE_IDS
+from bot.logs import KEEP_SPACE_IDS, quiet_terminal
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.web import make_web_app
@@ -94,7 +94,8 @@ async def run_bot(
             from bot.console import ConsoleChat
 
             log.info("no Slack or Discord configured: opening the terminal chat")
-            await ConsoleChat(services).run(survey)
+            with quiet_terminal():  # INFO lines stay off the chat screen (warnings still show)
+                await ConsoleChat(services).run(survey)
         else:
             await _wait_for_signal()
     finally:

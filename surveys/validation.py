@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -92,7 +93,19 @@ def _multi(q: Question, given: Any, field: str) -> list[str]:
     return picked
 
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_NOTATION = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+|[+-]?0[xXoObB][0-9a-fA-F_]+|.*\d_\d.*")
+
+
 def _number(q: Question, given: Any, field: str) -> int | float:
+    """Numbers as people write them (digits, a decimal point, thousands commas); a typed
+    exponent (1e1), hex or Python's 1_000 is refused, not read as some other number."""
+    if isinstance(given, str):
+        text = given.strip().replace(",", "")
+        if not _DECIMAL.fullmatch(text):
+            kind = "a whole number" if q.integer and _NOTATION.fullmatch(text) else "a number"
+            example = " (write it with digits only, e.g. 10)" if _NOTATION.fullmatch(text) else ""
+            raise InvalidAnswer(field, f"'{given}' is not {kind}{example}")
     try:
         number = float(str(given).strip().replace(",", "")) if isinstance(given, str) else float(given)
     except (TypeError, ValueError):
