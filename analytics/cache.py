@@ -1,11 +1,12 @@
 """Aggregates of closed waves, kept in `wave_aggregates` so a summary recounts only the live wave.
 
 A closed wave takes no answers; it changes only when a member deletes their answers (or an
-imported wave is replaced). Every read checks a fingerprint of the wave's responses (count,
-sum of their change counters, sum of respondent ids: one indexed pass over one row per respondent), so a
-deletion makes the kept aggregates stale and they are counted again. Segments are never
-kept (their queries differ every time); the whole-wave aggregates they are checked against
-(analytics.privacy) are.
+imported wave is replaced). The database counts such changes in `waves.data_version`
+(triggers on `responses` and on the wave's status, migration 0005s); every read compares the
+version the aggregates were counted at with the wave's version now (one row read, no scan of
+the wave's responses), so a deletion makes the kept aggregates stale and they are counted
+again. Segments are never kept (their queries differ every time); the whole-wave aggregates
+they are checked against (analytics.privacy) are.
 """
 
 from __future__ import annotations
@@ -19,36 +20,33 @@ from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.frames import WaveFrames, WaveQuery, count_waves
 from surveys.db import Database
-from surveys.models import Response, WaveAggregate
+from surveys.models import Wave, WaveAggregate
 from surveys.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # bump when WaveFrames or the queries change meaning
+VERSION = 2  # bump when WaveFrames or the queries change meaning
 
 
 def signature(query: WaveQuery) -> str:
     """What was aggregated (question sets), independent of the wave."""
     spec = {"v": VERSION, "choice": sorted(query.choice), "multi": sorted(query.multi),
-            "free": sorted(query.free), "number": sorted(query.number), "all": query.all_choice}
+            "free": sorted(query.free), "number": sorted(query.number), "all": query.all_choice,
+            "derived": [[spec.question_id, [[o, repr(rule)] for o, rule in spec.cases]]
+                        for spec in query.derived]}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 async def fingerprint(session: AsyncSession, wave_id: int) -> str:
-    r = Response.__table__.c
-    # responses keep no time finer than the day (docs/privacy.md): changes are counted instead
-    count, revisions, ids = (await session.execute(
-        select(func.count(), func.coalesce(func.sum(r.revision), 0),
-               # random 63-bit ids: summed modulo a prime (SQLite's sum() stops at 2**63)
-               func.coalesce(func.sum(r.respondent_id % 2147483647), 0))
-        .where(r.wave_id == wave_id)
-    )).one()
-    return f"{count}:r{revisions}:{ids}"
+    """The wave's change counter as kept with its aggregates (see above)."""
+    version = (await session.execute(
+        select(Wave.data_version).where(Wave.id == wave_id))).scalar_one_or_none()
+    return f"v{version or 0}"
 
 
 def _frame_json(frame: pd.DataFrame) -> str:

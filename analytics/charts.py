@@ -1,6 +1,6 @@
-"""Summary → PNG charts (matplotlib object API on the Agg canvas; no pyplot, no global state).
+"""Summary → PNG or SVG charts (matplotlib object API on the Agg canvas; no pyplot).
 
-`render_charts(summary)` returns PNG bytes keyed by file name:
+`render_charts(summary)` returns PNG bytes keyed by file name (``fmt="svg"``: SVG, ``.svg``):
 - ``movers.png``: the biggest significant changes against the first compared wave, as a
   dumbbell per item (earlier share → this wave's share, with an arrow and the change in
   points). When the waves could be compared but nothing changed significantly, the chart
@@ -12,8 +12,9 @@
   median and quartiles for numbers. Free text is never charted.
 
 Rules every chart follows: about 800 px wide (8 in at 100 dpi); the Okabe-Ito colour-blind
-safe palette; percentages written on the bars; the wave labels with the question's base n
-(those asked) in the legend or subtitle; whiskers for the 95% Wilson interval of each share
+safe palette of analytics.palette (text at WCAG AA contrast, on bars too); percentages
+written on the bars; the wave labels with the question's base n (those asked) in the legend
+or subtitle; whiskers for the 95% Wilson interval of each share
 and ↑/↓ on the changes that are significant after Benjamini–Hochberg; options in the order
 of analytics.ordering (natural order for scales, else by share); long labels wrapped;
 suppressed waves (or waves that did not ask a question) are not drawn and are named in the
@@ -33,7 +34,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from matplotlib import font_manager
+from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
@@ -42,13 +43,27 @@ from matplotlib.patches import Patch
 
 from analytics.model import OTHER, Change, ChoiceResult, GridResult, NumberResult, QuestionSummary, Summary
 from analytics.ordering import option_order
+from analytics.palette import (
+    BLUE,
+    GREEN,
+    GREY,
+    INK,
+    LIGHT,
+    MUTED,
+    ORANGE,
+    PURPLE,
+    SKY,
+    VERMILLION,
+    YELLOW,
+    text_on,
+)
 from analytics.stats import METHOD_TEXT
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "render_charts", "question_chart", "question_figure", "movers_chart", "movers_figure",
-    "MOVERS_FILE", "MOVERS_LIMIT", "lead_chart",
+    "MOVERS_FILE", "MOVERS_LIMIT", "lead_chart", "chart_file", "CHART_FORMATS",
 ]
 
 MOVERS_FILE = "movers.png"
@@ -57,18 +72,15 @@ MAX_OPTIONS = 15  # single/multi/country: the largest options beyond this are no
 
 DPI = 100
 WIDTH = 8.0  # inches → 800 px
-# Okabe & Ito (2008), "Color Universal Design".
-BLUE, SKY, ORANGE, GREEN = "#0072B2", "#56B4E9", "#E69F00", "#009E73"
-VERMILLION, PURPLE, YELLOW, GREY = "#D55E00", "#CC79A7", "#F0E442", "#A0A0A0"
-INK, MUTED, LIGHT = "#222222", "#555555", "#E6E6E6"
 # Waves: this wave dark, earlier ones lighter (works in grey scale too), then distinct hues.
 WAVE_COLOURS = [BLUE, SKY, "#B8B8B8", ORANGE, GREEN, PURPLE, VERMILLION, YELLOW]
 SCALE_COLOURS = [BLUE, ORANGE, SKY, GREEN, VERMILLION, PURPLE, YELLOW]
 NO_ANSWER = "#EFEFEF"
-DARK_FILLS = {BLUE, GREEN, VERMILLION, PURPLE, GREY}
 
 TITLE_PT, SUB_PT, LABEL_PT, VALUE_PT, NOTE_PT = 14, 9.5, 9.5, 8.5, 8
 PNG_METADATA = {"Software": "stateof"}
+SVG_METADATA = {"Creator": "stateof", "Date": None}
+CHART_FORMATS = ("png", "svg")
 
 
 # -- text ----------------------------------------------------------------------------------
@@ -191,6 +203,23 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _svg(fig: Figure) -> bytes:
+    """The figure as SVG: text drawn as paths (it looks the same without the font, and stays
+    sharp at any size), fixed ids and no date, so the same summary gives the same bytes."""
+    buf = io.BytesIO()
+    with rc_context({"svg.fonttype": "path", "svg.hashsalt": "stateof"}):
+        fig.savefig(buf, format="svg", facecolor="white", metadata=SVG_METADATA)
+    return buf.getvalue()
+
+
+def _encode(fig: Figure | None, fmt: str) -> bytes | None:
+    if fig is None:
+        return None
+    if fmt not in CHART_FORMATS:
+        raise ValueError(f"unknown chart format '{fmt}' (use {' or '.join(CHART_FORMATS)})")
+    return _svg(fig) if fmt == "svg" else _png(fig)
+
+
 def _percent_axis(ax, upper: float, label: str) -> None:
     """x from 0 to `upper` (a share), ticks as percentages, light vertical grid."""
     step = next(s for s in (0.05, 0.1, 0.2, 0.25, 0.5) if upper / s <= 6)
@@ -209,6 +238,8 @@ def _upper(share: float) -> float:
 # -- wave notes -----------------------------------------------------------------------------
 def _wave_n(summary: Summary, label: str) -> str:
     info = summary.waves.get(label)
+    if info is not None and info.published:
+        return f"{_esc(label)} ({info.published_text()})"
     return f"{_esc(label)} (n={info.respondents:,})" if info is not None else _esc(label)
 
 
@@ -220,7 +251,8 @@ def _base_n(summary: Summary, qs: QuestionSummary, label: str, row: str = "") ->
     base = getattr(cell, "base", 0)
     if not base and isinstance(result, GridResult):
         base = next((c.base for c in result.rows.values() if c.base), 0)
-    if not base:
+    info = summary.waves.get(label)
+    if not base or (info is not None and info.published):
         return _wave_n(summary, label)
     return f"{_esc(label)} (n={base:,}{' asked' if qs.conditional else ''})"
 
@@ -382,7 +414,7 @@ def _missing_note(result: ChoiceResult, option: str, k: int) -> str:
         return f"hidden (fewer than {k})"
     if option in result.merged:
         return "merged into Other"
-    return "not offered"
+    return "not published" if result.published else "not offered"
 
 
 def _choice_figure(summary: Summary, question_id: str, qtype: str, results: dict) -> Figure | None:
@@ -547,7 +579,7 @@ def _grid_figure(summary: Summary, question_id: str, results: dict) -> Figure | 
                 if share >= 0.06 or change is not None:
                     ax.text(centre, y, _pct(share) + _arrow(change), ha="center", va="center",
                             fontsize=VALUE_PT, fontweight="normal" if change is None else "bold",
-                            color="white" if colours[s] in DARK_FILLS else INK)
+                            color=text_on(colours[s]))
                 x += share
             if x < 0.999:
                 ax.barh(y, 1 - x, left=x, height=bar * 0.86, color=NO_ANSWER, edgecolor="white",
@@ -745,7 +777,12 @@ def question_figure(summary: Summary, question_id: str) -> Figure | None:
 def lead_chart(summary: Summary, question: str | None = None) -> tuple[str, bytes] | None:
     """The one chart a chat post carries, drawn alone (rendering every chart would block the
     bot for seconds): the question's chart, else the movers chart, else the first question
-    chart there is; as (file name, PNG bytes), or None when nothing can be drawn."""
+    chart there is; as (file name, PNG bytes), or None when nothing can be drawn. A summary
+    asked for an analysis (a cross-tab, a ranking) carries that analysis's chart."""
+    for analysis in summary.analyses:
+        drawn = analysis.charts()
+        if drawn:
+            return next(iter(drawn.items()))
     if question:
         png = question_chart(summary, question)
         if png is not None:
@@ -762,22 +799,30 @@ def lead_chart(summary: Summary, question: str | None = None) -> tuple[str, byte
     return None
 
 
-def render_charts(summary: Summary, questions: list[str] | None = None) -> dict[str, bytes]:
-    """Every chart of a summary as PNG bytes by file name: ``movers.png`` (when a comparison is
-    possible) then ``<question_id>.png`` per chartable question, in questionnaire order.
+def render_charts(summary: Summary, questions: list[str] | None = None, fmt: str = "png") -> dict[str, bytes]:
+    """Every chart of a summary by file name: ``movers.png`` (when a comparison is possible)
+    then ``<question_id>.png`` per chartable question, in questionnaire order; with
+    ``fmt="svg"`` the same charts as ``movers.svg`` and ``<question_id>.svg``.
 
     `questions` restricts the question charts (and the movers) to those ids.
     """
     out: dict[str, bytes] = {}
-    movers = movers_chart(summary, questions=questions)
+    movers = _encode(movers_figure(summary, questions=questions), fmt)
     if movers is not None:
-        out[MOVERS_FILE] = movers
+        out[chart_file("movers", fmt)] = movers
     wanted = set(questions) if questions else None
     for qs in summary.questions:
         if wanted is not None and qs.id not in wanted:
             continue
-        png = question_chart(summary, qs.id)
-        if png is not None:
-            out[f"{qs.id}.png"] = png
+        chart = _encode(question_figure(summary, qs.id), fmt)
+        if chart is not None:
+            out[chart_file(qs.id, fmt)] = chart
+    for analysis in summary.analyses:  # cross-tabs, rankings, numbers (analytics.sections)
+        out.update(analysis.charts())
     log.debug("rendered %d charts for %s %s", len(out), summary.survey, summary.wave)
     return out
+
+
+def chart_file(name: str, fmt: str = "png") -> str:
+    """The file name of a chart: 'movers' or a question id plus the format's extension."""
+    return f"{name}.{fmt}"

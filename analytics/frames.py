@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import Text, and_, cast, func, literal, select
+from sqlalchemy import Text, and_, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from analytics.derived import DerivedCondition, DerivedSpec, members
 from surveys.db import Database
 from surveys.models import (
     Answer,
@@ -64,7 +65,7 @@ class Condition:
 class Segment:
     """Respondents matching every condition (AND), and answering on `platform` if given."""
 
-    conditions: tuple[Condition, ...] = ()
+    conditions: tuple[Condition | DerivedCondition, ...] = ()
     platform: str | None = None
 
     def filters(
@@ -73,6 +74,9 @@ class Segment:
         out: list[ColumnElement[bool]] = []
         choices = RELEASED_CHOICES if released else CHOICES
         for cond in self.conditions:
+            if isinstance(cond, DerivedCondition):
+                out.append(cond.filter(wave_id, respondent, released))
+                continue
             members = select(choices.c.respondent_id).where(
                 choices.c.wave_id == wave_id,
                 choices.c.question_id == cond.question_id,
@@ -102,6 +106,7 @@ class WaveQuery:
     segment: Segment = field(default_factory=Segment)
     keepable: bool = False  # a closed wave, whole: its aggregates may be kept (analytics.cache)
     released: bool = False  # an open wave: count its released snapshot (analytics.releases)
+    derived: tuple[DerivedSpec, ...] = ()  # derived fields to count (analytics.derived)
 
     def filters(self, respondent: ColumnElement[Any]) -> list[ColumnElement[bool]]:
         return self.segment.filters(self.wave_id, respondent, self.released)
@@ -150,6 +155,22 @@ async def count_choices(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
         stmt = stmt.where(c.question_id.in_(q.choice))
     rows = (await session.execute(stmt)).all()
     return _frame(rows, COUNT_COLUMNS, ["question_id", "row_id", "option_id"])
+
+
+async def count_derived(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
+    """Respondents per value of each derived field, counted like a single-choice question."""
+    rows: list[tuple[str, str, str, int]] = []
+    people = members(q.released).c
+    for spec in q.derived:
+        value = spec.value(q.wave_id, people.respondent_id, q.released).label("value")
+        stmt = select(value, func.count()).where(people.wave_id == q.wave_id,
+                                                 *q.filters(people.respondent_id))
+        if not q.released:
+            stmt = stmt.where(people.answered.is_(True))
+        for option, n in (await session.execute(stmt.group_by(value))).all():
+            if option is not None:
+                rows.append((spec.question_id, "", str(option), int(n)))
+    return _frame(rows, COUNT_COLUMNS)
 
 
 async def multi_answered(session: AsyncSession, q: WaveQuery) -> pd.DataFrame:
@@ -236,6 +257,21 @@ async def distinct_choosers(
     return int((await session.execute(stmt)).scalar_one())
 
 
+# PostgreSQL settings for one counting transaction (SET LOCAL: they end with it). The count
+# queries read the covering index in order (index-only scan, streaming GROUP BY) instead of
+# scanning the whole table once per wave, which the default random_page_cost of 4 prefers;
+# the multi-choice `count(DISTINCT respondent)` sorts in memory instead of on disk.
+PG_COUNTING = ("SET LOCAL work_mem = '64MB'", "SET LOCAL random_page_cost = 1.1")
+
+
+async def tune_for_counting(session: AsyncSession, dialect: str) -> None:
+    """Apply PG_COUNTING to the session's transaction (nothing on SQLite)."""
+    if dialect != "postgresql":
+        return
+    for statement in PG_COUNTING:
+        await session.execute(text(statement))
+
+
 def parallelism() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
@@ -249,6 +285,7 @@ async def run_parallel(
 
     async def one(job: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with gate, db.sessions() as session:
+            await tune_for_counting(session, db.dialect)
             return await job(session)
 
     return list(await asyncio.gather(*(one(job) for job in jobs)))
@@ -260,14 +297,18 @@ async def count_waves(db: Database, queries: Sequence[WaveQuery]) -> list[WaveFr
         return []
     kinds: list[Callable[[AsyncSession, WaveQuery], Awaitable[Any]]] = [
         count_choices, respondents, multi_answered, free_answered, number_values,
-        lambda s, q: invited(s, q.wave_id),
+        lambda s, q: invited(s, q.wave_id), count_derived,
     ]
     jobs = [(lambda s, kind=kind, q=q: kind(s, q)) for kind in kinds for q in queries]
     results = await run_parallel(db, jobs)
     n = len(queries)
     out = []
     for i, q in enumerate(queries):
-        counts, (total, completed), multi, free, numbers, invited_n = results[i::n]
+        counts, (total, completed), multi, free, numbers, invited_n, derived = results[i::n]
+        if len(derived):
+            counts = pd.concat([counts, derived], ignore_index=True)
+            for col in ("question_id", "row_id", "option_id"):
+                counts[col] = counts[col].astype(str).astype("category")
         answered = pd.concat([multi, free], ignore_index=True) if len(free) else multi
         out.append(WaveFrames(q.wave_id, total, completed, invited_n, counts, answered, numbers))
     return out

@@ -51,6 +51,7 @@ class ChoiceResult:
     hidden: list[str] = field(default_factory=list)
     suppressed: bool = False
     base: int = 0
+    published: bool = False  # a report's published figures: an option missing is "not published"
 
     def interval(self, option: str) -> tuple[float, float] | None:
         """The 95% Wilson interval of an option's share (None when it has no share)."""
@@ -282,6 +283,20 @@ class WaveInfo:
     covers: int | None = None
     release: int | None = None
     held: bool = False
+    # a reference wave: a report's published figures (surveys.reference), not the community's
+    published: bool = False
+    source: str = ""
+
+    @property
+    def tested(self) -> bool:
+        """Whether its shares can be tested: a published wave needs its base."""
+        return not self.published or self.respondents > 0
+
+    def published_text(self) -> str:
+        """'published figures, n=100' or 'published figures, base not published: not tested'."""
+        if self.tested:
+            return f"published figures, n={self.respondents:,}"
+        return "published figures, base not published: not tested"
 
     def snapshot(self) -> dict[str, Any] | None:
         if self.covers is None:
@@ -304,6 +319,9 @@ class Summary:
     where: dict[str, list[str]] = field(default_factory=dict)
     platform: str | None = None
     significance: Significance = field(default_factory=Significance)
+    # analyses beside the questions (cross-tabs, rankings, numbers: analytics.sections), each
+    # with its JSON, report blocks, chat lines and charts
+    analyses: list[Any] = field(default_factory=list)
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -357,7 +375,7 @@ class Summary:
     # -- JSON ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         first = self.compare[0] if self.compare else None
-        return {
+        out = {
             "survey": self.survey,
             "title": self.title,
             "wave": self.wave,
@@ -374,9 +392,15 @@ class Summary:
             "snapshot": {label: info.snapshot() for label, info in self.waves.items()
                          if info.snapshot() is not None},
             "synthetic": any(info.synthetic for info in self.waves.values()),
+            "published": {label: {"source": info.source, "base": info.respondents or None,
+                                  "tested": info.tested}
+                          for label, info in self.waves.items() if info.published},
             "min_group_size": self.min_group_size,
             "significance": self.significance.to_dict(),
             "questions": [q.to_dict(first) for q in self.questions],
             "movers": [m.to_dict() for m in self.movers(limit=10)],
             "labels": self.labels,
         }
+        if self.analyses:
+            out["analyses"] = [a.to_dict() for a in self.analyses]
+        return out

@@ -112,6 +112,17 @@ def segment_text(summary: Summary) -> str:
     return "; ".join(parts)
 
 
+def _column(summary: Summary, label: str) -> str:
+    """A table column's title: the wave's label, marked when it is a report's published figures."""
+    info = summary.waves.get(label)
+    return f"{label} (published)" if info is not None and info.published else label
+
+
+PUBLISHED_NOTE = ("Columns marked “published” are a report's published figures (stateof import-reference), "
+                  "not this community's answers; they are compared with the same test when the report "
+                  "gives their base, and shown untested when it does not.")
+
+
 def wave_line(summary: Summary, label: str) -> str:
     """'2026: 380 respondents (352 completed, 41% of 927 invited)', for a live wave '2026: based
     on the first 40 respondents (…)', or a suppression note."""
@@ -122,6 +133,8 @@ def wave_line(summary: Summary, label: str) -> str:
                 "(a member withdrew their answers)")
     if info.suppressed:
         return f"{label}: fewer than {k} respondents, results hidden"
+    if info.published:
+        return f"{label}: {info.published_text()}" + (f" ({info.source})" if info.source else "")
     parts = [] if info.completed is None else [f"{info.completed} completed"]
     if info.invited and not summary.segmented:  # invitations are not known per segment
         parts.append(f"{info.respondents / info.invited:.0%} of {info.invited} invited")
@@ -192,7 +205,11 @@ def chat_lines(summary: Summary, question: str | None = None, max_movers: int = 
         if qs is None:
             return [*lines, f"'{question}' is not in this summary."]
         hidden = comparison_note(summary)
-        return lines + _question_chat(summary, qs) + ([hidden] if hidden else []) + _chat_footer(summary)
+        extra = [line for analysis in summary.analyses for line in analysis.chat_lines()]
+        return (lines + _question_chat(summary, qs) + extra + ([hidden] if hidden else [])
+                + _chat_footer(summary))
+    if summary.analyses:  # a ranking or cross-tab asked for in chat: it is the answer
+        return lines + [line for a in summary.analyses for line in a.chat_lines()] + _chat_footer(summary)
     hidden = comparison_note(summary)
     movers = summary.movers(limit=max_movers)
     if hidden:
@@ -223,7 +240,7 @@ class Block:
     """One piece of the report, rendered by `to_markdown` here and `analytics.html.to_html`.
 
     kind: h1 h2 h3 p note quote ul ol table img; `text` is plain (unescaped) text, `items`
-    list items, `head`/`rows` a table, `src` an image file name.
+    list items, `head`/`rows` a table and `caption` what it shows, `src` an image file name.
     """
 
     kind: str
@@ -232,6 +249,7 @@ class Block:
     head: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
     src: str = ""
+    caption: str = ""
 
 
 def _change_cell(changes: dict[str, Change], key: str) -> str:
@@ -261,19 +279,36 @@ def _result_cell(result: Result | None, option: str, row: str = "") -> str:
     return "not offered"  # this wave's questionnaire did not have the option
 
 
+def _published(summary: Summary, label: str) -> bool:
+    info = summary.waves.get(label)
+    return info is not None and info.published
+
+
+def _published_cell(result: Result | None, option: str, row: str = "") -> str:
+    """A report's published share, or "not published" (never "not offered": we do not know)."""
+    cell = result.rows.get(row) if isinstance(result, GridResult) else result
+    if isinstance(cell, ChoiceResult) and option in cell.shares:
+        return share_text(cell, option)
+    return "not published"
+
+
 def _choice_table(summary: Summary, qs: QuestionSummary, waves: list[str], row: str = "") -> Block:
+    what = f"{qs.title}, {summary.row_label(qs.id, row)}" if row else qs.title
     against = summary.compare[0] if summary.compare else None
     changes = {c.option: c for c in qs.changes.get(against or "", []) if c.row == row}
     options = option_order(summary, qs, row)
-    head = ("Option", *waves) + ((f"Change vs {against}",) if changes else ())
+    head = ("Option", *(_column(summary, label) for label in waves)) + (
+        (f"Change vs {against}",) if changes else ())
     rows = []
     for option in options:
         cells = [summary.option_label(qs.id, option)]
-        cells += [_result_cell(qs.results.get(label), option, row) for label in waves]
+        cells += [_published_cell(qs.results.get(label), option, row) if _published(summary, label)
+                  else _result_cell(qs.results.get(label), option, row) for label in waves]
         if changes:
             cells.append(_change_cell(changes, option))
         rows.append(tuple(cells))
-    return Block("table", head=head, rows=tuple(rows))
+    return Block("table", head=head, rows=tuple(rows),
+                 caption=f"{what}: share of each wave's base, with the 95% interval")
 
 
 def _number_table(qs: QuestionSummary, asked: list[str]) -> Block:
@@ -284,7 +319,8 @@ def _number_table(qs: QuestionSummary, asked: list[str]) -> Block:
             rows.append((label, f"{r.median:g}", f"{r.q1:g}–{r.q3:g}", str(r.answered)))
         else:
             rows.append((label, "hidden", "", ""))
-    return Block("table", head=("Wave", "Median", "Middle half", "Answered"), rows=tuple(rows))
+    return Block("table", head=("Wave", "Median", "Middle half", "Answered"), rows=tuple(rows),
+                 caption=f"{qs.title}: median and middle half of the answers by wave")
 
 
 def _question_blocks(
@@ -300,7 +336,9 @@ def _question_blocks(
     answered = []
     for label in asked:
         res = qs.results[label]
-        if getattr(res, "suppressed", False):
+        if _published(summary, label):
+            answered.append(f"{label}: {summary.waves[label].published_text()}")
+        elif getattr(res, "suppressed", False):
             answered.append(f"{label}: hidden")
         elif not isinstance(res, GridResult):
             answered.append(f"{label}: {res.answered} answered {qs.base_text(res)}".rstrip())
@@ -321,7 +359,9 @@ def _question_blocks(
             for label in asked:
                 res = qs.results[label]
                 cell = res.rows.get(row) if isinstance(res, GridResult) else None
-                if cell is None:
+                if _published(summary, label):
+                    bases.append(f"{label}: {summary.waves[label].published_text()}")
+                elif cell is None:
                     bases.append(f"{label}: not asked")
                 elif cell.suppressed or res.suppressed:
                     bases.append(f"{label}: hidden")
@@ -331,9 +371,15 @@ def _question_blocks(
                        Block("p", "Answers — " + "; ".join(bases)), _choice_table(summary, qs, asked, row)]
     else:
         blocks.append(_choice_table(summary, qs, asked))
-    if f"{qs.id}.png" in charts:
-        blocks.append(Block("img", qs.title, src=f"{qs.id}.png"))
+    src = _chart_src(charts, qs.id)
+    if src:
+        blocks.append(Block("img", qs.title, src=src))
     return blocks
+
+
+def _chart_src(names: set[str], name: str) -> str:
+    """The file of a chart among those rendered (PNG or SVG), or ''."""
+    return next((f"{name}.{ext}" for ext in ("png", "svg") if f"{name}.{ext}" in names), "")
 
 
 def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = ()) -> list[Block]:
@@ -349,6 +395,8 @@ def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = (
     blocks += [Block("h2", "Who answered"), Block("ul", items=tuple(wave_line(summary, w) for w in waves)),
                Block("note", f"{SHARES_NOTE} Groups smaller than {summary.min_group_size} are hidden "
                              "or merged into “other”.")]
+    if any(summary.waves[label].published for label in waves):
+        blocks.append(Block("note", PUBLISHED_NOTE))
     if summary.suppressed(summary.wave):
         return [*blocks, Block("p", "Too few respondents in this wave to show results.")]
     blocks.append(Block("h2", "Key findings"))
@@ -362,8 +410,8 @@ def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = (
     elif movers:
         blocks += [Block("p", f"Biggest significant changes since {summary.compare[0]} ({method}):"),
                    Block("ol", items=tuple(mover_line(m) for m in movers))]
-        if "movers.png" in names:
-            blocks.append(Block("img", "Biggest movers", src="movers.png"))
+        if _chart_src(names, "movers"):
+            blocks.append(Block("img", "Biggest movers", src=_chart_src(names, "movers")))
     elif summary.compare:
         blocks.append(Block("p", f"No significant changes since {summary.compare[0]} ({method})."))
     else:
@@ -371,6 +419,10 @@ def report_blocks(summary: Summary, charts: Sequence[str] | dict[str, bytes] = (
     blocks.append(Block("h2", "Questions"))
     for qs in summary.questions:
         blocks += _question_blocks(summary, qs, waves, names)
+    if summary.analyses:  # cross-tabs, rankings, numbers (analytics.sections)
+        blocks.append(Block("h2", "Analyses"))
+        for analysis in summary.analyses:
+            blocks += analysis.blocks(names)
     blocks.append(Block("h2", "How to read the numbers"))
     notes = []
     if sig.tests:

@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.derived import DerivedSpec, derived_values_query, is_derived, spec_for
 from analytics.frames import (
     CHOICES,
     RELEASED_CHOICES,
@@ -47,6 +48,7 @@ from analytics.frames import (
     Segment,
     WaveQuery,
     count_choices,
+    count_derived,
 )
 from analytics.privacy import OTHER, merge_small, too_small
 from analytics.summaries import option_map, question_counts, row_map
@@ -101,9 +103,11 @@ def clauses(canonical: Questionnaire, where: Mapping[str, Sequence[str]]) -> lis
 
 
 async def _people(
-    session: AsyncSession, wave_id: int, released: bool, wanted: Sequence[Clause]
+    session: AsyncSession, wave_id: int, released: bool, wanted: Sequence[Clause],
+    specs: Sequence[DerivedSpec] = (),
 ) -> tuple[dict[int, str], list[tuple[int, str, str, str]]]:
-    """(respondent → platform, [(respondent, question, row, option)]) for the filter questions."""
+    """(respondent → platform, [(respondent, question, row, option)]) for the filter questions;
+    a derived field's value counts as the respondent's answer to it."""
     if released:
         m = RELEASED_MEMBERS.c
         members = select(m.respondent_id, m.platform).where(m.wave_id == wave_id)
@@ -117,7 +121,11 @@ async def _people(
         select(c.respondent_id, c.question_id, c.row_id, c.option_id)
         .where(c.wave_id == wave_id, c.question_id.in_(questions))
     )).all()
-    return platforms, [(int(a), str(b), str(d), str(e)) for a, b, d, e in rows]
+    out = [(int(a), str(b), str(d), str(e)) for a, b, d, e in rows]
+    for spec in specs:
+        values = (await session.execute(derived_values_query(spec, wave_id, released))).all()
+        out += [(int(rid), spec.question_id, "", str(value)) for rid, value in values if value is not None]
+    return platforms, out
 
 
 def _values(
@@ -283,8 +291,14 @@ async def check_segment(
     if not where and platform is None:
         return
     wanted = clauses(canonical, where)
+    specs = []
+    for clause in wanted:
+        if is_derived(canonical, clause.question.id):
+            spec = spec_for(canonical, wave_qn or canonical, clause.question.id)
+            if spec is not None:
+                specs.append(spec)
     async with db.session() as session:
-        platforms, choices = await _people(session, wave_id, released, wanted)
+        platforms, choices = await _people(session, wave_id, released, wanted, specs)
     people = set(platforms)
     values = [_values(clause, choices, people) for clause in wanted]
     groups = [_check_question(clause, by_person, len(people), k)
@@ -307,15 +321,32 @@ async def check_segment(
         return
     inside = sum(n for cell, n in cells.items() if _matches(wanted, cell, platform))
     choice_ids = tuple(q.id for q in wave_qn.questions if q.is_choice)
+    # derived fields are filters too: their values are counted like a single question's
+    all_specs = tuple(spec for field in canonical.derived
+                      if (spec := spec_for(canonical, wave_qn, field.id)) is not None)
     seg_query = WaveQuery(wave_id=wave_id, choice=choice_ids, multi=(), free=(), number=(),
-                          all_choice=True, segment=segment, released=released)
+                          all_choice=True, segment=segment, released=released, derived=all_specs)
     whole_query = WaveQuery(wave_id=wave_id, choice=choice_ids, multi=(), free=(), number=(),
-                            all_choice=True, released=released)
+                            all_choice=True, released=released, derived=all_specs)
     async with db.session() as session:
-        seg = await count_choices(session, seg_query)
-        whole = await count_choices(session, whole_query)
+        seg = _with_derived(await count_choices(session, seg_query), await count_derived(session, seg_query))
+        whole = _with_derived(await count_choices(session, whole_query),
+                              await count_derived(session, whole_query))
     own = {clause.question.id for clause in wanted}
-    _check_other_filters(canonical, wave_qn, own, seg, whole, inside, len(people), k)
+    asked = wave_qn.model_copy(update={"questions": [
+        *wave_qn.questions, *(canonical.question(spec.question_id) for spec in all_specs)]})
+    _check_other_filters(canonical, asked, own, seg, whole, inside, len(people), k)
+
+
+def _with_derived(counts: Any, derived: Any) -> Any:
+    if not len(derived):
+        return counts
+    import pandas as pd
+
+    out = pd.concat([counts, derived], ignore_index=True)
+    for col in ("question_id", "row_id", "option_id"):
+        out[col] = out[col].astype(str).astype("category")
+    return out
 
 
 def _matches(wanted: Sequence[Clause], cell: tuple[object, ...], platform: str | None) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from analytics.bases import conditional_bases
 from analytics.cache import load_waves
 from analytics.compare import adjust_significance, result_changes
+from analytics.derived import DerivedCondition, derived_questions, is_derived, spec_for
 from analytics.frames import (
     Condition,
     Segment,
@@ -31,13 +32,15 @@ from analytics.model import (
     suppressed_like,
 )
 from analytics.privacy import too_small
+from analytics.published import published_info, published_result
 from analytics.releases import Release, forget, live_release
 from analytics.segments import SegmentRefused, check_segment
 from analytics.summaries import option_map, question_result, row_map, wave_suppressed
 from surveys.countries import COUNTRIES
 from surveys.db import Database
 from surveys.errors import UnknownOption, UnknownQuestion, UnknownWave
-from surveys.models import Wave, WaveStatus
+from surveys.models import ReferenceWave, Wave, WaveStatus
+from surveys.reference import find_reference
 from surveys.schema import Question, Questionnaire, QuestionType
 from surveys.validation import find_option
 from surveys.waves import get_wave, questionnaire_of
@@ -107,13 +110,19 @@ def _segment(
     canonical: Questionnaire, wave_qn: Questionnaire, where: dict[str, list[str]], platform: str | None
 ) -> Segment | None:
     """The wave's segment; None when the wave did not ask a question the segment needs."""
-    conditions = []
+    conditions: list[Condition | DerivedCondition] = []
     for key, wanted in where.items():
         qid, _, row = key.partition(".")
+        if is_derived(canonical, qid):
+            spec = spec_for(canonical, wave_qn, qid)
+            if spec is None:
+                return None
+            conditions.append(DerivedCondition(spec, tuple(wanted)))
+            continue
         if not wave_qn.has_question(qid):
             return None
         current = canonical.question(qid)
-        rows = ("",)
+        rows: tuple[str, ...] = ("",)
         if row:
             rows = tuple(sorted({row, *(old for old, new in row_map(current).items() if new == row)}))
         conditions.append(Condition(qid, rows, _stored_ids(current, wanted)))
@@ -124,9 +133,17 @@ def _query(
     wave: Wave, canonical: Questionnaire, selected: list[Question], segment: Segment
 ) -> tuple[WaveQuery, list[Question]]:
     wave_qn = questionnaire_of(wave)
-    asked = [q for q in selected if wave_qn.has_question(q.id)]
+    specs = []
+    for q in selected:
+        spec = spec_for(canonical, wave_qn, q.id) if is_derived(canonical, q.id) else None
+        if spec is not None:
+            specs.append(spec)
+    derived_ids = {spec.question_id for spec in specs}
+    asked = [q for q in selected if wave_qn.has_question(q.id) or q.id in derived_ids]
     kinds: dict[str, list[str]] = {"choice": [], "multi": [], "free": [], "number": []}
     for q in asked:
+        if q.id in derived_ids:
+            continue
         if q.type in (QuestionType.text, QuestionType.number):
             kinds["free"].append(q.id)
             if q.type is QuestionType.number:
@@ -140,7 +157,7 @@ def _query(
         wave_id=wave.id, choice=tuple(kinds["choice"]), multi=tuple(kinds["multi"]),
         free=tuple(kinds["free"]), number=tuple(kinds["number"]),
         all_choice=set(kinds["choice"]) == all_choice, segment=segment,
-        keepable=wave.status == WaveStatus.closed.value and segment == Segment(),
+        keepable=wave.status == WaveStatus.closed.value and segment == Segment(), derived=tuple(specs),
     )
     return query, asked
 
@@ -154,6 +171,19 @@ async def _live(db: Database, wave: Wave, k: int) -> Release | None:
     free = [q.id for q in questionnaire_of(wave).questions
             if q.type in (QuestionType.text, QuestionType.number)]
     return await live_release(db, wave.id, k, free)
+
+
+def wave_segment(
+    canonical: Questionnaire, wave: Wave, where: dict[str, list[str]], platform: str | None
+) -> Segment | None:
+    """The segment of a summary in one wave (None: the wave did not ask a filter question);
+    for the analyses counted beside a summary (analytics.crosstab, rankings, numbers)."""
+    return _segment(canonical, questionnaire_of(wave), where, platform)
+
+
+async def counted_release(db: Database, wave: Wave, k: int) -> Release | None:
+    """The released snapshot a wave's results are counted on (None: every answer, closed wave)."""
+    return await _live(db, wave, k)
 
 
 async def _exact_merged(
@@ -233,13 +263,19 @@ def _add_result_labels(summary: Summary) -> None:
 
 def _canonical(waves: list[Wave]) -> Questionnaire:
     """The questionnaire results are expressed in: the newest version among the waves (its
-    `previously` maps every older id), plus any question only the summarised wave asked."""
+    `previously` maps every older id), plus any question only the summarised wave asked, plus
+    its derived fields as single-choice questions (analytics.derived)."""
     main = questionnaire_of(waves[0])
     newest = max((questionnaire_of(w) for w in waves), key=lambda qn: qn.version)
     if newest.version <= main.version:
-        return main
+        newest = main
     extra = [q for q in main.questions if not newest.has_question(q.id)]
-    return newest.model_copy(update={"questions": [*newest.questions, *extra]}) if extra else newest
+    return newest.model_copy(update={"questions": [*newest.questions, *extra, *derived_questions(newest)]})
+
+
+def _asked(canonical: Questionnaire, wave: Wave, q: Question) -> Question:
+    """The wave's own version of `q` (a derived field is the same in every wave)."""
+    return q if is_derived(canonical, q.id) else questionnaire_of(wave).question(q.id)
 
 
 async def build_summary(
@@ -262,9 +298,16 @@ async def build_summary(
     async with db.session() as session:
         main = await get_wave(session, community_id, wave, survey_id)
         others: list[Wave] = []
+        references: list[tuple[ReferenceWave, dict[tuple[str, str, str], float]]] = []
         for label in dict.fromkeys(compare or []):
             if label != main.label:
-                others.append(await get_wave(session, community_id, label, survey_id))
+                try:
+                    others.append(await get_wave(session, community_id, label, survey_id))
+                except UnknownWave:
+                    found = await find_reference(session, community_id, main.survey_id, label)
+                    if found is None:
+                        raise
+                    references.append(found)
     canonical = _canonical([main, *others])
     selected = resolve_questions(canonical, questions)
     # Significance is adjusted over every change the whole summary makes, so a view of one
@@ -310,6 +353,8 @@ async def build_summary(
         wholes = list(loaded)
 
     infos: dict[str, WaveInfo] = {}
+    for ref, _ in references:
+        infos[ref.label] = published_info(ref)
     for (w, _, _), f, whole in zip(planned, frames, wholes, strict=True):
         rest_small = whole is not None and too_small(whole.respondents - f.respondents, k)
         release = releases[w.id]
@@ -331,7 +376,7 @@ async def build_summary(
     summaries: list[QuestionSummary] = []
     for q in family:
         conditional = q.when is not None or any(
-            a.id == q.id and questionnaire_of(w).question(q.id).when is not None
+            a.id == q.id and _asked(canonical, w, q).when is not None
             for w, _, asked in planned for a in asked)
         qs = QuestionSummary(id=q.id, type=q.type.value, title=q.title, ordered=q.is_ordered,
                              conditional=conditional)
@@ -348,7 +393,7 @@ async def build_summary(
                 q, counts=f.counts, answered=f.answered, numbers=f.numbers,
                 respondents=f.respondents, k=k, asked_rows=asked_rows, exact=exact.get((w.id, q.id)),
                 whole=None if whole is None else whole.counts, whole_exact=whole_exact.get((w.id, q.id)),
-                base=bases.get((w.id, q.id)), asked=questionnaire_of(w).question(q.id),
+                base=bases.get((w.id, q.id)), asked=_asked(canonical, w, q),
             )
             qs.results[w.label] = suppressed_like(result) if info.suppressed else result
         main_result = qs.results.get(main.label)
@@ -360,6 +405,15 @@ async def build_summary(
                 changes = result_changes(q.id, before, main_result, other.label)
                 if changes:
                     qs.changes[other.label] = changes
+        for ref, shares in references:  # a report's published figures, tested when their base is known
+            published = published_result(q, shares, ref.base)
+            if published is None:
+                continue
+            qs.results[ref.label] = published
+            if main_result is not None and not infos[main.label].suppressed:
+                changes = result_changes(q.id, published, main_result, ref.label)
+                if changes:
+                    qs.changes[ref.label] = changes
         summaries.append(qs)
     significance = adjust_significance(
         ch for qs in summaries for changes in qs.changes.values() for ch in changes
@@ -367,7 +421,8 @@ async def build_summary(
     shown = {q.id for q in selected}
     summary = Summary(
         survey=canonical.id, title=canonical.title, wave=main.label,
-        compare=[w.label for w in others], min_group_size=k, waves=infos,
+        compare=[w.label for w in others] + [ref.label for ref, _ in references], min_group_size=k,
+        waves=infos,
         questions=[qs for qs in summaries if qs.id in shown],
         labels=_labels(canonical, selected, waves), where=resolved_where, platform=platform,
         significance=significance,
@@ -394,4 +449,5 @@ async def previous_labels(
     return [label for label, created, wid in rows if (created, wid) < key][: max(0, limit)]
 
 
-__all__ = ["build_summary", "previous_labels", "resolve_where", "resolve_questions", "UnknownWave"]
+__all__ = ["build_summary", "previous_labels", "resolve_where", "resolve_questions", "UnknownWave",
+           "wave_segment", "counted_release"]

@@ -162,6 +162,55 @@ def register(app: typer.Typer) -> None:
         out.print(f"{verb} wave {result.label} of {result.survey_id}: {result.respondents} "
                   f"respondents, {result.answers} answers.", highlight=False, markup=False)
 
+    @app.command("import-reference")
+    def import_reference(
+        file: Annotated[Path, typer.Argument(help="YAML (source, base, figures) or CSV "
+                                              "(question,option,share) of a report's published shares.")],
+        survey: Survey,
+        label: Annotated[str, typer.Option("--label", help='Its label in summaries, e.g. "Valohai 2021".')],
+        base: Annotated[int | None, typer.Option(
+            "--base", help="Respondents the shares are of (CSV; leave out when unpublished).")] = None,
+        replace: Annotated[bool, typer.Option("--replace", help="Replace a reference wave imported "
+                                              "before with this label.")] = False,
+        community: CommunityOpt = None,
+    ) -> None:
+        """Import a report's published figures, to compare waves with (`summary --compare LABEL`)."""
+        from surveys.reference import ReferenceError, check, read_csv, read_yaml, store_reference
+
+        settings = ctx.settings()
+        try:
+            text = file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"{file}: cannot read the file ({getattr(exc, 'strerror', None) or exc})") from None
+
+        async def work(services: Any) -> Any:
+            qn = _questionnaire(services, survey)
+            if file.suffix.lower() == ".csv":
+                figures = read_csv(text, str(file), base)
+            else:
+                figures = read_yaml(text, str(file))
+                if base is not None:
+                    raise ReferenceError(str(file), ["--base is for CSV files; a YAML file gives its base"])
+            shares = check(figures, qn, str(file))
+            community_id = await _community_id(services, community, create=True)
+            async with services.db.session() as session:
+                await store_reference(session, community_id=community_id, qn=qn, label=label,
+                                      figures=figures, shares=shares, replace=replace)
+            return figures, shares
+
+        try:
+            figures, shares = ctx.run(settings, work, (ReferenceError,))
+        except ReferenceError as exc:
+            err.print(f"[red]error:[/] {exc.args[0].split(':', 1)[0]}: {len(exc.problems)} problem(s); "
+                      "nothing was imported", highlight=False, soft_wrap=True)
+            for problem in exc.problems[:50]:
+                err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        based = f"base {figures.base:,}" if figures.base else "base not published: shown, not tested"
+        out.print(f"Imported reference wave {label} of {survey}: {len(shares)} published shares ({based}). "
+                  f'Compare with it: stateof summary --survey {survey} --wave WAVE --compare "{label}"',
+                  highlight=False, markup=False, soft_wrap=True)
+
     @app.command("summary")
     def summary(
         survey: Survey,
@@ -177,7 +226,16 @@ def register(app: typer.Typer) -> None:
             "--format", help="Markdown, JSON, or HTML (one self-contained page with the charts).")
         ] = SummaryFormat.md,
         out_dir: Annotated[Path | None, typer.Option(
-            "--out", help="Folder for summary.json|md|html and the charts (default: print).")] = None,
+            "--out", help="Folder for summary.md|json and its PNG charts, or one summary.html "
+                          "(default: print).")] = None,
+        question: Annotated[list[str] | None, typer.Option(
+            "--question", "-q", help="Only this question (repeat); with --by, the questions cross-tabbed.")
+        ] = None,
+        by: Annotated[str | None, typer.Option(
+            "--by", help="Cross-tab: one column per answer to this single-choice question.")] = None,
+        rank: Annotated[list[str] | None, typer.Option(
+            "--rank", help="Rank a grid's rows by a point, GRID:POINT, or GRID:POINT/POINT for the "
+                           "ratio of two points per row (repeat).")] = None,
         community: CommunityOpt = None,
     ) -> None:
         """The summary of a wave compared with earlier waves (JSON, Markdown or HTML)."""
@@ -194,22 +252,32 @@ def register(app: typer.Typer) -> None:
             if not labels and not no_compare:
                 labels = await previous_labels(services.db, community_id=community_id,
                                                survey_id=survey, wave=wave)
-            return await build_summary(
+            from analytics.sections import add_number_stats, add_rankings, rank_questions
+
+            wanted = list(dict.fromkeys([*question, *rank_questions(rank or [])])) if question else None
+            summary = await build_summary(
                 services.db, community_id=community_id, survey_id=survey, wave=wave,
                 compare=labels, where=segment or None,
                 platform=Platform(platform).value if platform else None,
-                min_group_size=settings.min_group_size,
+                min_group_size=settings.min_group_size, questions=wanted,
             )
+            add_rankings(summary, rank or [])
+            await add_number_stats(services.db, summary, community_id=community_id)
+            if by:
+                from analytics.sections import add_crosstabs
+
+                await add_crosstabs(services.db, summary, community_id=community_id, by=by,
+                                    questions=question or None)
+            return summary
 
         result = ctx.run(settings, work, migrate=False)
         if out_dir is None:
             from analytics.report import to_json, to_markdown
 
             if fmt == "html":
-                from analytics.charts import render_charts
-                from analytics.html import to_html
+                from analytics.html import html_report
 
-                text = to_html(result, render_charts(result))
+                text = html_report(result)
             else:
                 text = to_json(result) if fmt == "json" else to_markdown(result)
             sys.stdout.write(text.rstrip("\n") + "\n")

@@ -64,6 +64,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add a recurring wave."""
         from bot.lifecycle import LifecycleError, parse_duration
+        from bot.scheduling.keys import SCHEDULE, Ref
         from bot.scheduling.schedules import (
             ScheduleError,
             create_schedule,
@@ -103,7 +104,7 @@ def register(app: typer.Typer) -> None:
                     )
                 except ScheduleError as exc:
                     raise _fail(str(exc)) from None
-                await notify_change(session, f"schedule:{schedule.id}")
+                await notify_change(session, Ref(SCHEDULE, schedule.id))
                 return schedule.id, schedule_info(schedule, utcnow()).describe()
 
         schedule_id, described = _run(settings, work)
@@ -155,6 +156,7 @@ def register(app: typer.Typer) -> None:
         schedule_id: Annotated[int, typer.Argument(help="The id from `stateof schedule list`.")],
     ) -> None:
         """Remove a schedule (its waves stay; an open wave still closes on time)."""
+        from bot.scheduling.keys import SCHEDULE, Ref
         from bot.scheduling.schedules import notify_change, remove_schedule
 
         settings = _settings()
@@ -163,7 +165,7 @@ def register(app: typer.Typer) -> None:
             async with services.db.session() as session:
                 removed = await remove_schedule(session, schedule_id)
                 if removed is not None:
-                    await notify_change(session, f"schedule:{schedule_id}")
+                    await notify_change(session, Ref(SCHEDULE, schedule_id))
                 return removed is not None
 
         if not _run(settings, work):

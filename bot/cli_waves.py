@@ -112,6 +112,7 @@ class NotifyingScheduler:
         self, community_id: int, survey_id: str, cron: str, *, duration: timedelta,
         label_pattern: str, channels: list[ChannelRef], reminders: list[str] | None = None,
     ) -> str:
+        from bot.scheduling.keys import SCHEDULE, Ref
         from bot.scheduling.schedules import create_schedule, notify_change, schedule_info
         from surveys.models import Community, utcnow
 
@@ -121,7 +122,7 @@ class NotifyingScheduler:
             schedule = await create_schedule(session, community, survey_id, cron, duration=duration,
                                              label_pattern=label_pattern, channels=channels,
                                              reminders=reminders)
-            await notify_change(session, f"schedule:{schedule.id}")
+            await notify_change(session, Ref(SCHEDULE, schedule.id))
             return schedule_info(schedule, utcnow()).describe()
 
     async def upcoming(self, community_id: int) -> list[tuple[str, object]]:
@@ -134,16 +135,17 @@ class NotifyingScheduler:
         return [(job.what, job.when) for job in plan.jobs]
 
     async def wave_changed(self, wave_id: int) -> None:
-        await self._notify(f"wave:{wave_id}")
+        await self._notify("wave", wave_id)
 
     async def community_changed(self, community_id: int) -> None:
-        await self._notify(f"community:{community_id}")
+        await self._notify("community", community_id)
 
-    async def _notify(self, what: str) -> None:
+    async def _notify(self, table: str, row: int) -> None:
+        from bot.scheduling.keys import Ref
         from bot.scheduling.schedules import notify_change
 
         async with self.services.db.session() as session:
-            await notify_change(session, what)
+            await notify_change(session, Ref(table, row))
 
 
 async def _connect_platforms(services: Services) -> list[Any]:

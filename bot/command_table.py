@@ -61,6 +61,7 @@ class Arg:
     required: bool = False
     positional: bool = True
     shown: str = ""  # how usage shows a `name:value` option's value, e.g. 30d
+    keyword: bool = False  # also typed as `NAME VALUE` in text, e.g. `by company_size`
 
     @property
     def key(self) -> str:
@@ -115,6 +116,8 @@ class Command:
                 shown = "#channel"
             elif a.kind is Kind.where:
                 shown = f"where {a.shown}"
+            elif a.keyword:
+                shown = f"{a.name} {a.shown or a.name.upper()}"
             elif a.positional:
                 shown = a.name.upper()
             else:
@@ -174,6 +177,10 @@ COMMANDS: tuple[Command, ...] = (
         Arg("question", Kind.question, "One question (default: the biggest movers)"),
         Arg("where", Kind.where, "Only some respondents, e.g. role=models,infra or platform=slack",
             positional=False, shown="Q=OPT[,OPT]"),
+        Arg("by", Kind.question, "Cross-tab: one column per answer to this question, e.g. company_size",
+            positional=False, shown="QUESTION", keyword=True),
+        Arg("rank", Kind.text, "Rank a grid's rows by a point, e.g. tooling:looking or "
+            "tooling:looking/established", positional=False, shown="GRID:POINT[/POINT]", keyword=True),
         Arg("wave", Kind.wave, "Wave label (default: the open one)", positional=False),
     ), slow=True),
     Command("export", "the answers as CSV, sent to you alone", (_WAVE,), slow=True),
@@ -243,11 +250,17 @@ def parse_command_text(text: str) -> tuple[str, list[str], dict[str, str]]:
             rest = rest[1:]
     positional: list[str] = []
     options: dict[str, str] = {}
+    spec = BY_NAME.get(name)
+    keywords = {a.name for a in spec.args if a.keyword} if spec is not None else set()
     i = 0
     while i < len(rest):
         word = rest[i]
         if word.lower() == "where" and i + 1 < len(rest):
             options["where"] = (options.get("where", "") + " " + rest[i + 1]).strip()
+            i += 2
+            continue
+        if word.lower() in keywords and i + 1 < len(rest):
+            options[word.lower()] = rest[i + 1]
             i += 2
             continue
         key, sep, value = word.partition(":")

@@ -32,6 +32,7 @@ from bot.scheduling.schedules import (
     weekly_cron,
 )
 from bot.services import Services
+from surveys.derived import derived_field
 from surveys.errors import SurveyError
 from surveys.identity import Member
 from surveys.models import Community, Wave, WaveStatus, utcnow
@@ -317,17 +318,32 @@ class Commands:
         wave = await self._wave(inv, inv.args.get("wave"))
         qn = questionnaire_of(wave)
         question = inv.args.get("question")
-        if question and not qn.has_question(question):
+        derived = question is not None and derived_field(qn, question) is not None
+        if question and not derived and not qn.has_question(question):
             raise CommandError(
                 f"'{question}' is not a question of {qn.id}; known: "
-                + ", ".join(q.id for q in qn.questions)
+                + ", ".join([*(q.id for q in qn.questions), *(f.id for f in qn.derived)])
             )
-        if question and qn.question(question).type is QuestionType.text:
+        if question and not derived and qn.question(question).type is QuestionType.text:
             raise CommandError(f"'{question}' is free text; its answers are never shown in chat.")
         where = parse_where(inv.args["where"]) if inv.args.get("where") else {}
         platform = split_platform(where)
+        by, rank = inv.args.get("by"), inv.args.get("rank")
+        if rank:
+            if by:
+                raise CommandError("ask for a ranking or a cross-tab, one at a time")
+            grid = rank.partition(":")[0]
+            if question and question != grid:
+                raise CommandError(f"rank: '{rank}' ranks the rows of '{grid}', not of '{question}'")
+            if not qn.has_question(grid):
+                raise CommandError(f"rank: '{grid}' is not a question of {qn.id}")
+            question = grid
+        if by and not question:
+            raise CommandError(
+                f"by: name the question to cross-tab, e.g. /survey results ml_headcount by {by}")
         message = await lifecycle.summary_message(
-            self.services, wave, question=question, where=where or None, platform=platform
+            self.services, wave, question=question, where=where or None, platform=platform, by=by,
+            rank=rank,
         )
         return reply(message.text, attachments=message.attachments, title=message.title)
 

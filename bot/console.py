@@ -31,6 +31,7 @@ from bot.answering.screens import (
     answer_text,
 )
 from bot.services import Services
+from surveys.countries import COUNTRIES, find_country, suggest_countries
 from surveys.identity import Member
 from surveys.models import Wave, WaveStatus
 from surveys.schema import QuestionType
@@ -194,16 +195,21 @@ class ConsoleChat:
                             else f"Your answer (up to {q.max_length} characters)")
 
     def _read_country(self, f: Field) -> Any:
+        """A name, code or alias (UK, USA…), echoed back as the country it stands for; what
+        matches nothing is asked again with the names it could mean, never guessed."""
         choices = f.question.choices
         while True:
             word = self._prompt(f, "Country name or code")
-            if word is KEEP or not word or find_option(choices, word):
+            if word is KEEP or not word:
                 return word
-            matches = [o for o in choices if o.label.casefold().startswith(word.casefold())]
-            if len(matches) == 1:
-                return matches[0].id
-            if matches:
-                names = ", ".join(o.label for o in matches[:10])
-                self.console.print(f"Did you mean: {escape(names)}?")
+            opt = find_option(choices, word)
+            code = opt.id if opt is not None else find_country(word)
+            chosen = f.question.option(code) if code else None
+            if chosen is not None:
+                self.console.print(f"  → {escape(chosen.label)}", highlight=False)
+                return chosen.id
+            close = [COUNTRIES[c] for c in suggest_countries(word, limit=10)]
+            if close:
+                self.console.print(f"Did you mean: {escape(', '.join(close))}?", highlight=False)
             else:
                 self.console.print(f"[red]No country matches '{escape(word)}'.[/]")

@@ -22,6 +22,7 @@ from surveys.flow import AnswerFlow
 from surveys.identity import Member
 from surveys.migrate import upgrade
 from surveys.models import Participation, WaveStatus
+from surveys.reference import check, read_yaml, shipped_references, store_reference
 from surveys.schema import Questionnaire
 from surveys.upsert import insert_ignore
 from surveys.waves import close_wave, create_wave, ensure_community, wave_by_id
@@ -51,10 +52,20 @@ ESTABLISHED = {
     "code_repository": (0.80, 0.82, 0.85),
     "ml_pipeline": (0.30, 0.40, 0.50),
     "metadata_store": (0.15, 0.18, 0.24),
-    "model_registry": (0.20, 0.30, 0.38),
+    "model_registry": (0.20, 0.26, 0.30),
     "model_serving": (0.35, 0.40, 0.47),
-    "model_monitoring": (0.14, 0.24, 0.33),
+    "model_monitoring": (0.14, 0.20, 0.25),
 }
+# Of those without established tooling, the share looking for a solution (the rest: not
+# relevant). The seed report: most are looking for monitoring (52%), a model registry (43%)
+# and a feature store (41%), and twice as many look for monitoring as have it.
+LOOKING = {"model_monitoring": 0.7, "model_registry": 0.62, "feature_store": 0.53}
+LOOKING_OTHERWISE = 0.45
+# ML headcount weights: 2-10 most common overall, but "even among the companies with 1000+
+# employees, 11-30 employees working on ML was the most common answer" (the seed report).
+HEADCOUNT = {"2_10": 3, "11_30": 2}
+HEADCOUNT_BY_SIZE = {"1000_plus": {"1": 0.3, "2_10": 1.5, "11_30": 3.5, "31_100": 2, "100_plus": 1.5},
+                     "201_1000": {"1": 0.6, "2_10": 2.5, "11_30": 2.5, "31_100": 1.5}}
 CHALLENGES = [
     "Getting models from notebooks into production",
     "Monitoring data drift",
@@ -87,8 +98,11 @@ def synthetic_answers(qn: Questionnaire, t: int, rng: random.Random) -> dict[str
                                 "none": 0.5})
     answers["company_size"] = _weights(rng, [o.id for o in ids["company_size"].options])
     answers["ml_headcount"] = _weights(rng, [o.id for o in ids["ml_headcount"].options],
-                                       {"2_10": 3, "11_30": 2})
-    if answers["role"] != "none":
+                                       HEADCOUNT_BY_SIZE.get(str(answers["company_size"]), HEADCOUNT))
+    if "team_outlook_3m" in ids:  # version 2: asked of everyone, about the next 3 months
+        answers["team_outlook_3m"] = _weights(rng, ["grow", "same", "shrink"],
+                                              {"grow": 4 - t * 0.5, "same": 2, "shrink": 0.15})
+    elif answers["role"] != "none":  # version 1: 12 months, only of those who build or lead
         answers["team_outlook"] = _weights(rng, ["grow", "same", "shrink"], {"grow": 3 - t * 0.5, "same": 2})
     focus = [o for o, p in FOCUS.items() if rng.random() < p[t]]
     rng.shuffle(focus)
@@ -96,17 +110,46 @@ def synthetic_answers(qn: Questionnaire, t: int, rng: random.Random) -> dict[str
     for row, p in ESTABLISHED.items():
         roll = rng.random()
         answers[f"tooling.{row}"] = (
-            "established" if roll < p[t] else "looking" if roll < p[t] + (1 - p[t]) * 0.45 else "not_relevant"
+            "established" if roll < p[t]
+            else "looking" if roll < p[t] + (1 - p[t]) * LOOKING.get(row, LOOKING_OTHERWISE)
+            else "not_relevant"
         )
     answers["industry"] = _weights(rng, [o.id for o in ids["industry"].options], {"technology": 4})
     answers["region"] = _weights(rng, [o.id for o in ids["region"].options],
-                                 {"europe": 4, "north_america": 4, "india": 1.5})
+                                 {"europe": 4, "north_america": 4, "united_states": 3.5, "india": 1.5})
     if "data_types" in ids:
         answers["data_types"] = [o for o in ("relational", "time_series", "images", "text", "audio")
                                  if rng.random() < {"relational": .7, "text": .45}.get(o, .25)]
+    if "models_in_production" in ids:
+        answers.update(_maturity_answers(t, rng))
     if rng.random() < 0.3:
         answers["biggest_challenge"] = rng.choice(CHALLENGES)
     return answers
+
+
+# Mäkinen et al.'s questions: share choosing each problem type (the same every wave), and the
+# number of models in production, which grows from wave to wave (so the maturity stage does).
+PROBLEMS = {"predictive_analysis": 0.55, "time_series": 0.42, "computer_vision": 0.33, "nlp": 0.30,
+            "recommendation": 0.12, "anomaly_detection": 0.15, "other": 0.05}
+MODELS = {"none": (4, 3, 2), "1": (3, 3, 2.5), "2_5": (2.5, 3, 3.2), "6_20": (1, 1.5, 2),
+          "more_than_20": (0.5, 0.8, 1.2)}
+
+
+def _maturity_answers(t: int, rng: random.Random) -> dict[str, object]:
+    """Problems worked on, work of the last three months and models in production, consistent
+    with each other: those with more models in production retrain and manage them more."""
+    models = rng.choices(list(MODELS), weights=[w[t] for w in MODELS.values()])[0]
+    level = list(MODELS).index(models)  # 0 none … 4 more than 20
+    work = {"explore_data": 0.75 - 0.1 * level, "train_models": 0.6,
+            "first_production": 0.35 if level < 2 else 0.05, "deploy_updates": 0.1 + 0.15 * level,
+            "retrain": 0.05 + 0.15 * level + 0.05 * t,
+            "monitor": 0.05 + 0.12 * level, "manage_models": 0.03 + 0.12 * level, "build_infra": 0.2,
+            "other": 0.04}
+    return {
+        "problem_types": [o for o, p in PROBLEMS.items() if rng.random() < p],
+        "recent_work": [o for o, p in work.items() if rng.random() < p],
+        "models_in_production": models,
+    }
 
 
 def _first_wave_questionnaire(qn: Questionnaire) -> Questionnaire:
@@ -133,6 +176,17 @@ async def _answer_wave(flow: AnswerFlow, db: Database, wave_id: int, qn: Questio
         when = opened + timedelta(minutes=rng.randint(0, 20 * 24 * 60))
         await flow.submit(wave_id, member, answers, finish=True, answered_at=when)
     return n
+
+
+async def _import_published(db: Database, community_id: int, qn: Questionnaire) -> None:
+    """The report's published figures as reference waves ("Valohai 2021", "Valohai 2020"), so the
+    demo's 2026 can be compared with them: `stateof summary … --compare "Valohai 2021"`."""
+    for name, text in shipped_references():
+        figures = read_yaml(text, f"builtin:published/{name}")
+        shares = check(figures, qn, name)
+        async with db.session() as session:
+            await store_reference(session, community_id=community_id, qn=qn, label=figures.label,
+                                  figures=figures, shares=shares)
 
 
 async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
@@ -170,6 +224,7 @@ async def run_demo(out_dir: Path, seed: int = 2026) -> DemoResult:
                 wave.closes_at = opened + timedelta(days=30)
                 close_wave(wave, wave.closes_at)
             log.info("demo wave %s: %d synthetic members answered", label, n)
+        await _import_published(db, community.id, full)
         labels = list(WAVES)
         summary = await build_summary(
             db, community_id=community.id, survey_id=SURVEY, wave=labels[-1],

@@ -21,6 +21,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import false, func, or_, select, update
 
 from bot.services import Services
+from bot.summary_worker import build_summary_off_loop
 from surveys.errors import SurveyError, WaveExists
 from surveys.identity import Member
 from surveys.models import (
@@ -442,22 +443,36 @@ def draw_lead_chart(summary: Any, question: str | None = None) -> tuple[str, byt
 async def summary_message(
     services: Services, wave: Wave, *, title: str | None = None, compare: list[str] | None = None,
     question: str | None = None, where: dict[str, list[str]] | None = None, charts: bool = True,
-    platform: str | None = None,
+    platform: str | None = None, by: str | None = None, rank: str | None = None,
 ) -> Message:
     """A chat summary of a wave against earlier ones, with PNG charts (`platform`: only the
-    members who answered on that platform)."""
+    members who answered on that platform; `by`: the question cross-tabbed by another, see
+    analytics.crosstab). Free-text answers never appear."""
     from analytics.report import chat_lines  # pandas and matplotlib: only for summaries
-    from analytics.service import build_summary, previous_labels
+    from analytics.service import previous_labels
 
     if compare is None:
         compare = await previous_labels(
             services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label
         )
-    summary = await build_summary(
+    summary = await build_summary_off_loop(
         services.db, community_id=wave.community_id, survey_id=wave.survey_id, wave=wave.label,
         compare=compare, where=where, min_group_size=services.settings.min_group_size,
         questions=[question] if question else None, platform=platform,
     )
+    if by and question:
+        from analytics.sections import add_crosstabs
+
+        await add_crosstabs(services.db, summary, community_id=wave.community_id, by=by, questions=[question])
+    if rank:
+        from analytics.sections import add_rankings
+
+        add_rankings(summary, [rank])
+    qs = summary.question(question) if question else None
+    if qs is not None and qs.type == "number":  # its histogram across waves (k-suppressed bins)
+        from analytics.sections import add_number_stats
+
+        await add_number_stats(services.db, summary, community_id=wave.community_id, questions=[question])
     attachments = []
     if charts:
         # off the event loop: drawing takes seconds on a busy machine, and meanwhile every
@@ -527,9 +542,12 @@ async def extend(services: Services, wave_id: int, by: timedelta, *, now: dateti
 
 def _close_runs(wave_id: int) -> Any:
     """Job runs of a wave's close, final summary (and its posts) and reminders."""
-    return or_(JobRun.job_key == f"close:wave:{wave_id}", JobRun.job_key == f"summary:wave:{wave_id}",
-               JobRun.job_key.like(f"post:summary:wave:{wave_id}:%"),
-               JobRun.job_key.like(f"remind:wave:{wave_id}:%"))
+    from bot.scheduling import keys  # the scheduling package imports lifecycle
+
+    summary = keys.JobKey.wave(keys.SUMMARY, wave_id).format()
+    return or_(JobRun.job_key == keys.JobKey.wave(keys.CLOSE, wave_id).format(), JobRun.job_key == summary,
+               JobRun.job_key.like(keys.posts_like(summary)),
+               JobRun.job_key.like(keys.occurrences_like(keys.REMIND, keys.Ref(keys.WAVE, wave_id))))
 
 
 async def reopen(
@@ -601,6 +619,8 @@ async def wave_contents(services: Services, wave_id: int) -> WaveContents:
 async def delete_wave(services: Services, wave_id: int, *, by: str) -> WaveContents:
     """Delete a wave with its answers, responses, invitations, kept results and job runs, in one
     transaction; logged with who asked (`by`, e.g. `slack:T1:U9`). Irreversible."""
+    from bot.scheduling import keys  # the scheduling package imports lifecycle
+
     contents = await wave_contents(services, wave_id)
     async with services.db.session() as session:
         await wave_by_id(session, wave_id)
@@ -610,7 +630,7 @@ async def delete_wave(services: Services, wave_id: int, *, by: str) -> WaveConte
         await session.execute(sql_delete(Participation).where(Participation.wave_id == wave_id))
         await session.execute(sql_delete(WaveAggregate).where(WaveAggregate.wave_id == wave_id))
         await session.execute(sql_delete(JobRun).where(or_(
-            JobRun.job_key.like(f"%:wave:{wave_id}"), JobRun.job_key.like(f"%:wave:{wave_id}:%"))))
+            *(JobRun.job_key.like(pattern) for pattern in keys.about_like(keys.Ref(keys.WAVE, wave_id))))))
         await session.execute(sql_delete(Wave).where(Wave.id == wave_id))
     log.warning("wave %s (%s, %s) deleted by %s: %d responses, %d answers", contents.label,
                 contents.survey_id, contents.status, by, contents.responses, contents.answers)

@@ -10,17 +10,19 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.health import PlatformHealth
 from bot.serial import AnswerGate
 from bot.settings import Settings, SettingsError, resolve_secret
 from surveys.catalog import Catalog, QuestionnaireError
 from surveys.db import Database
-from surveys.flow import AnswerFlow
 from surveys.models import Community
 from surveys.ports import ChannelRef, Message, Notifier
 from surveys.waves import community_of_space, community_spaces_report, ensure_community
+
+if TYPE_CHECKING:  # the flow (and its ledger's sealing) is imported only by what answers
+    from surveys.flow import AnswerFlow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class Services:
         """The answer flow; its pseudonym key is resolved (and, on first run, generated) here,
         so commands that never record answers (summary, export) never create a key file."""
         if self._flow is None:
+            from surveys.flow import AnswerFlow
+
             self._flow = AnswerFlow(self.db, resolve_secret(self.settings),
                                     batch_min=self.settings.min_group_size)
         return self._flow

@@ -189,6 +189,9 @@ class Wave(Base):
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # up whenever a response of the closed wave changes or the status changes: kept by
+    # database triggers (migration 0005s), read by analytics.cache; never written here
+    data_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     questionnaire: Mapped[QuestionnaireVersion] = relationship(lazy="joined")
 
 
@@ -325,7 +328,7 @@ class ReminderOptOut(Base):
 
 class WaveAggregate(Base):
     """Aggregates of a closed wave kept for summaries (analytics.cache): a closed wave only
-    changes when a member deletes their answers, which `fingerprint` notices."""
+    changes when a member deletes their answers, which `waves.data_version` counts."""
 
     __tablename__ = "wave_aggregates"
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True)
@@ -437,3 +440,31 @@ class DeliveryClaim(Base):
     __tablename__ = "delivery_claims"
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReferenceWave(Base):
+    """Published figures of a report (e.g. "Valohai 2021") to compare a community's waves with:
+    aggregate shares only, and their base (respondents) when the report gives it."""
+
+    __tablename__ = "reference_waves"
+    __table_args__ = (UniqueConstraint("community_id", "survey_id", "label"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    survey_id: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    base: Mapped[int | None] = mapped_column(Integer, default=None)  # None: not published
+    note: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferenceShare(Base):
+    """One published share: of `option` in `question` (grid: in `row_id`), 0..1."""
+
+    __tablename__ = "reference_shares"
+    reference_wave_id: Mapped[int] = mapped_column(
+        ForeignKey("reference_waves.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    option_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    share: Mapped[float] = mapped_column(Float)

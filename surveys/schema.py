@@ -143,6 +143,30 @@ class Question(_Strict):
         return self.type in (QuestionType.single, QuestionType.multi, QuestionType.country)
 
 
+class DerivedOption(_Strict):
+    """One value of a derived field: respondents whose answers meet `rule` (surveys.expressions)."""
+
+    id: Identifier
+    label: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    rule: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    previously: list[Identifier] = Field(default_factory=list)
+
+
+class DerivedField(_Strict):
+    """A field computed from answers (never asked): each respondent gets the first option whose
+    rule holds, or no value (like a skipped question) when none does. See surveys.derived."""
+
+    id: Identifier
+    text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    short: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    help: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    ordered: bool | None = None
+    options: list[DerivedOption] = Field(min_length=2, max_length=25)
+
+
+MAX_DERIVED = 20
+
+
 class Questionnaire(_Strict):
     """A versioned questionnaire, e.g. the State of MLOps survey."""
 
@@ -152,6 +176,7 @@ class Questionnaire(_Strict):
     description: str = ""
     minutes: int = Field(default=5, ge=1, le=120)
     questions: list[Question] = Field(min_length=1)
+    derived: list[DerivedField] = Field(default_factory=list, max_length=MAX_DERIVED)
 
     def question(self, question_id: str) -> Question:
         """The question with this id; KeyError when unknown."""

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from surveys.countries import COUNTRIES, find_country, suggest_countries
 from surveys.errors import (
     InvalidAnswer,
     MissingAnswer,
@@ -64,6 +65,18 @@ def _choice(q: Question, options: list[Option], given: Any, field: str) -> str:
     return opt.id
 
 
+def _country(q: Question, given: Any, field: str) -> str:
+    """A code, a name or an alias (UK, USA…) → the country's code; never a guess."""
+    opt = find_option(q.choices, str(given))
+    code = opt.id if opt is not None else find_country(str(given))
+    if code is not None and q.option(code) is not None:
+        return code
+    close = [COUNTRIES[c] for c in suggest_countries(str(given))]
+    more = (f"did you mean {', '.join(close)}?" if close
+            else "no country is called that (type its name or its two-letter code, e.g. DE)")
+    raise UnknownOption(field, f"'{given}' is not an option of '{q.title}': {more}")
+
+
 def _multi(q: Question, given: Any, field: str) -> list[str]:
     items = given.split(";") if isinstance(given, str) else list(given)
     chosen = {_choice(q, q.choices, item, field) for item in items if str(item).strip()}
@@ -111,8 +124,10 @@ def normalize(q: Question, given: Any, row_id: str = "") -> Any:
             raise MissingAnswer(field, f"'{q.title}' needs an answer")
         return None
     match q.type:
-        case QuestionType.single | QuestionType.country:
+        case QuestionType.single:
             return _choice(q, q.choices, given, field)
+        case QuestionType.country:
+            return _country(q, given, field)
         case QuestionType.multi:
             picked = _multi(q, given, field)
             if not picked and q.required:

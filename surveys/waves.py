@@ -9,6 +9,7 @@ import re
 from collections.abc import Collection
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -178,8 +179,17 @@ async def community_spaces_report(
             "the first Discord server to use the bot join it (set STATEOF_COMMUNITY_SPACES to choose)"]
 
 
+def definition(qn: Questionnaire) -> dict[str, Any]:
+    """The stored form of a questionnaire (a questionnaire without derived fields is stored, and
+    checksummed, exactly as before they existed)."""
+    data = qn.model_dump(mode="json", by_alias=True)
+    if not data.get("derived"):
+        data.pop("derived", None)
+    return data
+
+
 def checksum(qn: Questionnaire) -> str:
-    payload = json.dumps(qn.model_dump(mode="json", by_alias=True), sort_keys=True)
+    payload = json.dumps(definition(qn), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -189,7 +199,7 @@ async def store_questionnaire(session: AsyncSession, qn: Questionnaire) -> Quest
     await session.execute(
         insert_ignore(session, QuestionnaireVersion, ["survey_id", "version", "checksum"]).values(
             survey_id=qn.id, version=qn.version, checksum=digest, title=qn.title,
-            definition=qn.model_dump(mode="json", by_alias=True), created_at=utcnow(),
+            definition=definition(qn), created_at=utcnow(),
         )
     )
     stmt = select(QuestionnaireVersion).where(

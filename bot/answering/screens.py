@@ -72,7 +72,7 @@ def hint(q: Question, *, typed: bool = False, with_help: bool = True) -> str:
     if q.type is QuestionType.number:
         parts.append(number_hint(q))
     if q.type is QuestionType.country and typed:
-        parts.append("Type the country's name or its two-letter code (for example DE).")
+        parts.append("Type the country's name or its two-letter code (for example Germany, DE or UK).")
     if q.help and with_help:
         parts.append(q.help)
     return " ".join(parts)

@@ -32,6 +32,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot import metrics
+from bot.discord.acks import acknowledged, time_interactions
 from bot.discord.appcommands import SurveyGroup
 from bot.discord.frontend import DiscordFrontend
 from bot.discord.items import DYNAMIC_ITEMS
@@ -86,6 +87,7 @@ class SurveyTree(app_commands.CommandTree):
                     "Something went wrong on our side; please try again.", ephemeral=True,
                     allowed_mentions=NO_MENTIONS,
                 )
+                acknowledged()
 
 
 MAX_RATELIMIT_WAIT = 30.0
@@ -116,6 +118,7 @@ class StateofClient(discord.AutoShardedClient):
             chunk_guilds_at_startup=False, max_messages=None, **options,
         )
         self.services = services
+        time_interactions(self._connection.parsers)  # the ack histogram, as for Slack
         self.stateof = DiscordFrontend(services)
         self.tree = SurveyTree(self)
         self.tree.add_command(SurveyGroup())

@@ -16,6 +16,7 @@ from discord import app_commands
 
 from bot.command_table import command as table_command
 from bot.commands import CONFIRM_DELETE_MY_DATA, DELETE_MY_DATA, STOP_REMINDERS, Commands, Invocation
+from bot.discord.acks import acknowledged
 from bot.discord.answering import PLATFORM, AnswerUI
 from bot.discord.appcommands import choices
 from bot.discord.items import MyDataButton
@@ -94,6 +95,7 @@ class DiscordFrontend:
             await interaction.response.send_message(
                 embed=embed_for("", "Use /survey in a server."), ephemeral=True
             )
+            acknowledged()
             return
         inv = self.invocation(interaction, command, args)
         spec = table_command(command)

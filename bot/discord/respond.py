@@ -22,11 +22,13 @@ from typing import Any
 import discord
 
 from bot.answering.conversation import within
+from bot.discord.acks import acknowledged
 from bot.discord.render import NO_MENTIONS, embed_for, safe
+from bot.saving import ACK_BUDGET
 
 log = logging.getLogger(__name__)
 
-DEFER_AFTER = 1.5  # seconds of work before deferring (Discord allows 3 s in all)
+DEFER_AFTER = ACK_BUDGET  # seconds from the interaction's creation before deferring
 SORRY = "Something went wrong on our side. Your answers so far are saved; please try again."
 
 
@@ -112,6 +114,7 @@ async def _defer(interaction: discord.Interaction, edit: bool, ephemeral: bool) 
     if not interaction.response.is_done():
         await (interaction.response.defer() if edit else
                interaction.response.defer(ephemeral=ephemeral, thinking=True))
+        acknowledged()
     return True
 
 
@@ -127,6 +130,7 @@ async def _deliver(
             return
         out.modal.stop()  # a finished modal is not kept in memory: submits go to our listener
         await interaction.response.send_modal(out.modal)
+        acknowledged()
         return
     kwargs: dict = {"allowed_mentions": NO_MENTIONS}
     kwargs.update({k: v for k, v in (("view", out.view), ("embed", out.embed)) if v is not None})
@@ -139,3 +143,5 @@ async def _deliver(
         kwargs["ephemeral"] = out.ephemeral
         send = interaction.followup.send if deferred else interaction.response.send_message
     await send(**kwargs)
+    if not deferred:
+        acknowledged()

@@ -1,8 +1,9 @@
 """The scheduler's notion of "now": the system clock in production, a manual one in tests.
 
-APScheduler 3 reads `datetime.now()` itself (due jobs, misfire grace). With a `ManualClock`
-the runtime points APScheduler's `datetime` at the clock while it runs, so tests move time
-by hours or years without sleeping. The system clock never patches anything.
+Jobs, plans and job-run rows read the runtime's clock. APScheduler 3 reads `datetime.now()`
+itself (which jobs are due, misfire grace); this package never patches it. A test that drives
+a runtime with a `ManualClock` makes APScheduler read that clock too, for the test's duration
+(tests/scheduling/apclock.py), and moves time by hours or years without sleeping.
 """
 
 from __future__ import annotations
@@ -23,16 +24,12 @@ class Clock(Protocol):
 class SystemClock:
     """Wall-clock time in UTC."""
 
-    manual = False
-
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
 class ManualClock:
     """A clock that only moves when told to (tests)."""
-
-    manual = True
 
     def __init__(self, start: datetime):
         if start.tzinfo is None:
@@ -50,46 +47,3 @@ class ManualClock:
     def advance(self, delta: timedelta) -> datetime:
         self._now += delta
         return self._now
-
-
-# -- APScheduler hook (manual clocks only) ------------------------------------------------
-_PATCHED_MODULES = ("apscheduler.schedulers.base", "apscheduler.executors.base")
-_installed: dict[str, object] = {}
-_active: list[Clock] = []
-
-
-def _clock_datetime(clock: Clock) -> type[datetime]:
-    class ClockDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
-            current = clock.now()
-            return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
-
-    return ClockDatetime
-
-
-def install_apscheduler_clock(clock: Clock) -> None:
-    """Make APScheduler read `clock` (nested installs of the same clock are counted)."""
-    import importlib
-
-    if _active and _active[0] is not clock:
-        raise RuntimeError("another manual clock already drives APScheduler in this process")
-    if not _active:
-        replacement = _clock_datetime(clock)
-        for name in _PATCHED_MODULES:
-            module = importlib.import_module(name)
-            _installed[name] = module.datetime
-            module.datetime = replacement  # type: ignore[attr-defined]
-    _active.append(clock)
-
-
-def uninstall_apscheduler_clock(clock: Clock) -> None:
-    import importlib
-
-    if clock not in _active:
-        return
-    _active.remove(clock)
-    if not _active:
-        for name, original in _installed.items():
-            importlib.import_module(name).datetime = original  # type: ignore[attr-defined]
-        _installed.clear()

@@ -1,7 +1,8 @@
 """How jobs and fan-outs talk to platforms: retries with backoff, and a dry-run file notifier.
 
-A platform call that raises (Slack down, Discord 5xx, a timeout) is retried with exponential
-backoff and jitter (so a fan-out does not retry in lockstep) and logged; `DeliveryError`
+A platform call that raises (Slack down, Discord 5xx, a timeout) is retried (tenacity) with
+exponential backoff and jitter (so a fan-out does not retry in lockstep, not even after a
+rate limit: the Retry-After is waited plus a random share of the backoff) and logged; `DeliveryError`
 (channel gone, DMs closed) and a DM answered with False are final and not retried. A rate
 limit whose Retry-After is above the policy's cap is not waited for: `TooLongToWait` is
 raised at once (a fan-out stops and says so, instead of blocking for minutes). After the
@@ -20,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.wait import wait_base
 
 from bot import metrics
 from surveys.identity import Member
@@ -77,32 +81,60 @@ def retry_after_of(exc: BaseException) -> float | None:
     return None
 
 
+class _Backoff(wait_base):
+    """tenacity wait: exponential (`base`, `base*factor`, … at most `cap`), shortened by up to
+    `jitter`; after a rate limit, its Retry-After plus up to `jitter` of the backoff at random,
+    so the members of a fan-out that hit the same limit do not all come back at once."""
+
+    def __init__(self, policy: RetryPolicy):
+        self.policy = policy
+        self.exponential = wait_exponential(multiplier=policy.base, exp_base=policy.factor, max=policy.cap)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = self.exponential(retry_state)
+        failed = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = retry_after_of(failed) if failed is not None else None
+        if retry_after is None:
+            return self.policy.wait(delay)
+        return max(self.policy.wait(delay), retry_after + self.policy.jitter * delay * random.random())
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, Exception) and not isinstance(exc, DeliveryError | TooLongToWait)
+
+
 async def with_retries(
     call: Callable[[], Awaitable[T]], what: str, policy: RetryPolicy, sleep: Sleep = asyncio.sleep
 ) -> T:
-    """Run `call`, retrying failures (not DeliveryError) with backoff; re-raise the last one.
-    A rate limit longer than `policy.cap` raises `TooLongToWait` at once."""
-    delays = policy.delays()
-    for attempt in range(policy.attempts):
+    """Run `call`, retrying failures (not DeliveryError) with backoff and jitter (tenacity);
+    re-raise the last one. A rate limit longer than `policy.cap` raises `TooLongToWait` at once."""
+
+    async def attempt() -> T:
         try:
             return await call()
-        except (DeliveryError, TooLongToWait):
-            raise
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             retry_after = retry_after_of(exc)
-            if retry_after is not None and retry_after > policy.cap:
+            if retry_after is not None and retry_after > policy.cap and not isinstance(exc, DeliveryError):
                 log.warning("%s: rate-limited for %.0f s; not waiting that long", what, retry_after)
                 raise TooLongToWait(what, retry_after, policy.cap) from exc
-            if attempt >= len(delays):
-                log.error("%s failed after %d attempts: %s", what, policy.attempts, _reason(exc))
-                raise
-            delay = max(policy.wait(delays[attempt]), retry_after or 0.0)
-            log.warning("%s failed (attempt %d of %d): %s; retrying in %.1f s",
-                        what, attempt + 1, policy.attempts, _reason(exc), delay)
-            await sleep(delay)
-    raise AssertionError("unreachable")
+            raise
+
+    def before_sleep(state: RetryCallState) -> None:
+        failed = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning("%s failed (attempt %d of %d): %s; retrying in %.1f s",
+                    what, state.attempt_number, policy.attempts, _reason(failed or Exception()), delay)
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(max(policy.attempts, 1)), wait=_Backoff(policy),
+        retry=retry_if_exception(_retryable), sleep=sleep, before_sleep=before_sleep, reraise=True,
+    )
+    try:
+        return await retrying(attempt)
+    except Exception as exc:
+        if _retryable(exc):
+            log.error("%s failed after %d attempts: %s", what, policy.attempts, _reason(exc))
+        raise
 
 
 def _reason(exc: BaseException) -> str:

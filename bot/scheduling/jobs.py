@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from bot import lifecycle
-from bot.scheduling import manual, runs
+from bot.scheduling import keys, manual, runs
 from bot.scheduling.clock import Clock
+from bot.scheduling.keys import JobKey
 from bot.scheduling.plan import (
     ANNOUNCE,
     CLOSE,
@@ -121,8 +122,8 @@ async def open_from_schedule(ctx: JobContext, job: PlannedJob) -> str:
         late = now - job.run_at
         detail = f"opened wave {wave_id}" + (f" ({late} late)" if late > timedelta(minutes=1) else "")
         await _set_outcome(session, job.key, runs.DONE, detail)
-        await runs.insert_run(session, f"announce:wave:{wave_id}", outcome=runs.PENDING, now=now,
-                              scheduled_for=now)
+        await runs.insert_run(session, JobKey.wave(keys.ANNOUNCE, wave_id).format(), outcome=runs.PENDING,
+                              now=now, scheduled_for=now)
     log.info("opened wave %s of %s (schedule %s)", label, qn.id, job.ref_id)
     await _then(ctx, _announce_job(job, wave_id))
     return runs.DONE
@@ -141,15 +142,15 @@ async def open_scheduled_wave(ctx: JobContext, job: PlannedJob) -> str:
             await _set_outcome(session, job.key, runs.NOOP, f"wave is already {wave.status}")
             return runs.NOOP
         open_wave(wave, now)
-        await runs.insert_run(session, f"announce:wave:{wave.id}", outcome=runs.PENDING, now=now,
-                              scheduled_for=now)
+        await runs.insert_run(session, JobKey.wave(keys.ANNOUNCE, wave.id).format(), outcome=runs.PENDING,
+                              now=now, scheduled_for=now)
     log.info("opened scheduled wave %s", job.extra)
     await _then(ctx, _announce_job(job, job.ref_id))
     return runs.DONE
 
 
 def _announce_job(job: PlannedJob, wave_id: int) -> PlannedJob:
-    key = f"announce:wave:{wave_id}"
+    key = JobKey.wave(keys.ANNOUNCE, wave_id).format()
     return PlannedJob(key, ANNOUNCE, key, job.run_at, None, job.community_id, wave_id, "announcement")
 
 
@@ -238,11 +239,11 @@ async def close(ctx: JobContext, job: PlannedJob) -> str:
         late = now - when
         detail = f"closed at {when.isoformat()}" + (f", {late} late" if late > timedelta(0) else "")
         await _set_outcome(session, job.key, runs.DONE, detail)
-        await runs.insert_run(session, f"summary:wave:{wave.id}", outcome=runs.PENDING, now=now,
-                              scheduled_for=when)
+        await runs.insert_run(session, JobKey.wave(keys.SUMMARY, wave.id).format(), outcome=runs.PENDING,
+                              now=now, scheduled_for=when)
         label = wave.label
     log.info("closed wave %s (close time %s)", label, when.isoformat())
-    key = f"summary:wave:{job.ref_id}"
+    key = JobKey.wave(keys.SUMMARY, job.ref_id).format()
     await _then(ctx, PlannedJob(key, FINAL_SUMMARY, key, when, None, job.community_id, job.ref_id,
                                         "final summary"))
     return runs.DONE
@@ -300,7 +301,7 @@ async def _post_once(ctx: JobContext, key: str, channel: ChannelRef, message: Me
     repeated: it may have gone out), FAILED when there is no connection; raises when the
     platform keeps failing (the item can then be tried again)."""
     db = ctx.services.db
-    item = runs.item_key(key, channel.platform, channel.space, channel.channel, part)
+    item = keys.post_item(key, channel.platform, channel.space, channel.channel, part)
     if not await runs.claim(db, item, now=ctx.clock.now()):
         found = await runs.get_run(db, item)
         if found is not None and found.outcome == runs.RUNNING:

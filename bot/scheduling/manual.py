@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from bot import lifecycle
-from bot.scheduling import runs
+from bot.scheduling import keys, runs
 from bot.scheduling.delivery import RetryingNotifiers, RetryPolicy, Sleep
+from bot.scheduling.keys import JobKey, JobKeyError
 from bot.services import Services
 from surveys.identity import Member
 from surveys.models import JobRun, utcnow
@@ -38,7 +39,7 @@ from surveys.waves import wave_by_id
 
 log = logging.getLogger(__name__)
 
-SUFFIX = "manual"
+SUFFIX = keys.MANUAL
 HEARTBEAT = 20.0  # seconds between touches of a running fan-out's row
 STALE_AFTER = timedelta(seconds=90)  # a running row untouched this long belongs to a dead process
 # 0.5 s growing by 1.6× up to 30 s, ten tries (each pause shortened by up to half): a DM rides
@@ -47,11 +48,15 @@ RETRY = RetryPolicy(attempts=10, base=0.5, factor=1.6, cap=30.0, jitter=0.5)
 
 
 def key_of(wave_id: int) -> str:
-    return f"remind:wave:{wave_id}:{SUFFIX}"
+    return JobKey.wave(keys.REMIND, wave_id, SUFFIX).format()
 
 
 def is_manual(key: str) -> bool:
-    return key.startswith("remind:wave:") and key.endswith(":" + SUFFIX)
+    try:
+        parsed = JobKey.parse(key)
+    except JobKeyError:
+        return False
+    return parsed.kind == keys.REMIND and parsed.extra == SUFFIX
 
 
 @dataclass(frozen=True)

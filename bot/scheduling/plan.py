@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lifecycle import parse_duration
-from bot.scheduling import runs
+from bot.scheduling import keys, runs
+from bot.scheduling.keys import JobKey, JobKeyError
 from bot.scheduling.labels import wave_label
 from bot.scheduling.schedules import (
     ScheduleError,
@@ -106,7 +107,7 @@ def week_key(when: datetime, tz: str) -> str:
 
 
 def open_key(schedule_id: int, label: str) -> str:
-    return f"open:schedule:{schedule_id}:{label}"
+    return JobKey.schedule(keys.OPEN, schedule_id, label).format()
 
 
 def reminder_times(wave: Wave) -> list[tuple[str, datetime]]:
@@ -212,13 +213,13 @@ async def _plan_schedules(
         if nxt is not None and nxt <= now:  # a fire exactly now is `last`
             nxt = trigger.get_next_fire_time(nxt, nxt + timedelta(microseconds=1))
         candidates.append((s, last, nxt))
-    keys = [open_key(s.id, wave_label(s.label_pattern, last, s.timezone))
+    opens = [open_key(s.id, wave_label(s.label_pattern, last, s.timezone))
             for s, last, _ in candidates if last is not None]
-    done = await runs.outcomes(session, keys)
+    done = await runs.outcomes(session, opens)
     for s, last, nxt in candidates:
         title = _title(catalog, s.survey_id)
         window = timedelta(seconds=s.duration_seconds) * grace.open_fraction
-        job_id = f"open:schedule:{s.id}"
+        job_id = JobKey.schedule(keys.OPEN, s.id).format()
         if last is not None:
             label = wave_label(s.label_pattern, last, s.timezone)
             key = open_key(s.id, label)
@@ -257,17 +258,17 @@ async def _plan_waves(
     if community_id is not None:
         stmt = stmt.where(Wave.community_id == community_id)
     waves = list((await session.execute(stmt)).scalars())
-    keys: list[str] = []
+    wanted: list[str] = []
     for w in waves:
-        keys += [f"close:wave:{w.id}", f"open:wave:{w.id}"]
-        keys += [f"remind:wave:{w.id}:{p}" for p, _ in reminder_times(w)]
-    done = await runs.outcomes(session, keys)
+        wanted += [JobKey.wave(keys.CLOSE, w.id).format(), JobKey.wave(keys.OPEN, w.id).format()]
+        wanted += [JobKey.wave(keys.REMIND, w.id, p).format() for p, _ in reminder_times(w)]
+    done = await runs.outcomes(session, wanted)
     for w in waves:
         name = f"{questionnaire_of(w).title} {w.label}"
         if w.status == WaveStatus.scheduled.value:
             if w.opens_at is None:
                 continue
-            key = f"open:wave:{w.id}"
+            key = JobKey.wave(keys.OPEN, w.id).format()
             window = (w.closes_at - w.opens_at) * grace.open_fraction if w.closes_at else timedelta(days=1)
             verdict, due = decide(done, key, w.opens_at, window, now, grace)
             if verdict == "skip":
@@ -280,13 +281,13 @@ async def _plan_waves(
             continue
         if w.closes_at is None:
             continue
-        key = f"close:wave:{w.id}"
+        key = JobKey.wave(keys.CLOSE, w.id).format()
         verdict, due = decide(done, key, w.closes_at, None, now, grace)
         if verdict == "plan":
             plan.jobs.append(PlannedJob(key, CLOSE, key, w.closes_at, None, w.community_id, w.id,
                                         f"close of {name}", "", due))
         for point, at in reminder_times(w):
-            key = f"remind:wave:{w.id}:{point}"
+            key = JobKey.wave(keys.REMIND, w.id, point).format()
             verdict, due = decide(done, key, at, grace.remind, now, grace)
             if verdict == "plan" and (due or at) >= w.closes_at:
                 verdict = "skip" if key not in done else "done"
@@ -307,14 +308,16 @@ async def _plan_pending(
     rows = (await session.execute(
         select(JobRun.job_key, JobRun.outcome, JobRun.scheduled_for, JobRun.ran_at).where(
             JobRun.outcome.in_([runs.PENDING, runs.FAILED]),
-            JobRun.job_key.like("announce:wave:%") | JobRun.job_key.like("summary:wave:%"),
+            JobRun.job_key.like(keys.like(keys.ANNOUNCE, keys.WAVE))
+            | JobRun.job_key.like(keys.like(keys.SUMMARY, keys.WAVE)),
         )
     )).all()
     for key, outcome, scheduled_for, ran_at in rows:
-        kind, _, ref = key.partition(":wave:")
-        if not ref.isdigit():
+        job_key = _readable(key)
+        if job_key is None or job_key.reference.table != keys.WAVE:
             continue
-        wave = await session.get(Wave, int(ref))
+        kind = job_key.kind
+        wave = await session.get(Wave, job_key.id)
         if wave is None or (community_id is not None and wave.community_id != community_id):
             continue
         when = scheduled_for or ran_at
@@ -358,13 +361,15 @@ async def _plan_weekly(
         if nxt is not None and nxt <= now:
             nxt = trigger.get_next_fire_time(nxt, nxt + timedelta(microseconds=1))
         found.append((c, last, nxt))
-    keys = [f"summary:community:{c.id}:{week_key(last, c.timezone)}" for c, last, _ in found if last]
-    done = await runs.outcomes(session, keys)
+    weeks = [JobKey.community(keys.SUMMARY, c.id, week_key(last, c.timezone)).format()
+             for c, last, _ in found if last]
+    done = await runs.outcomes(session, weeks)
     for c, last, nxt in found:
-        job_id = f"summary:community:{c.id}"
+        job = JobKey.community(keys.SUMMARY, c.id)
+        job_id = job.format()
         if last is not None:
             week = week_key(last, c.timezone)
-            key = f"summary:community:{c.id}:{week}"
+            key = job.occurrence(week).format()
             verdict, due = decide(done, key, last, grace.summary, now, grace)
             if verdict == "plan":
                 plan.jobs.append(PlannedJob(job_id, WEEKLY, key, last, grace.summary, c.id, c.id,
@@ -376,11 +381,25 @@ async def _plan_weekly(
                                        f"{last.isoformat()} and is more than {grace.summary} late"))
         if nxt is not None:
             week = week_key(nxt, c.timezone)
-            key = f"summary:community:{c.id}:{week}"
+            key = job.occurrence(week).format()
             if key in done:  # this week's summary already went out (e.g. the cron changed)
                 continue
             plan.jobs.append(PlannedJob(job_id, WEEKLY, key, nxt, grace.summary, c.id, c.id,
                                         "weekly summary", week))
+
+
+def _readable(key: str) -> JobKey | None:
+    """The stored key `key` parsed; None (logged once) when no version of this scheduler wrote it."""
+    try:
+        return JobKey.parse(key)
+    except JobKeyError as exc:
+        if key not in _unreadable:
+            _unreadable.add(key)
+            log.warning("job run %r is left alone: %s", key, exc)
+        return None
+
+
+_unreadable: set[str] = set()
 
 
 async def _plan_interrupted(
@@ -394,50 +413,47 @@ async def _plan_interrupted(
     """
     for key, scheduled_for, ran_at in await runs.interrupted(session, before, manual_before):
         when = scheduled_for or ran_at
-        parts = key.split(":")
-        if key.startswith("summary:community:") and len(parts) == 4 and parts[2].isdigit():
-            community = await session.get(Community, int(parts[2]))
+        job_key = _readable(key)
+        if job_key is None:
+            continue
+        kind, table, extra = job_key.kind, job_key.reference.table, job_key.extra
+        resume_id = job_key.resume_id()
+        if (kind, table) == (keys.SUMMARY, keys.COMMUNITY) and extra:
+            community = await session.get(Community, job_key.id)
             if community is None or (community_id is not None and community.id != community_id):
                 continue
             if now - when > grace.summary:
                 plan.abandoned.append(Abandon(key, runs.SKIPPED, f"interrupted; more than {grace.summary} "
                                               "late to resume (no stale summary is posted)"))
                 continue
-            plan.jobs.append(PlannedJob(f"resume:{key}", WEEKLY, key, when, None, community.id, community.id,
-                                        "weekly summary (resumed)", parts[3], now, before))
+            plan.jobs.append(PlannedJob(resume_id, WEEKLY, key, when, None, community.id, community.id,
+                                        "weekly summary (resumed)", extra, now, before))
             continue
-        if len(parts) < 3 or parts[1] != "wave" or not parts[2].isdigit():
+        if table != keys.WAVE or kind in (keys.OPEN, keys.CLOSE):
             continue  # opens and closes commit with their row: never left running
-        wave = await session.get(Wave, int(parts[2]))
+        wave = await session.get(Wave, job_key.id)
         if wave is None or (community_id is not None and wave.community_id != community_id):
             continue
         name = f"{questionnaire_of(wave).title} {wave.label}"
-        kind = parts[0]
-        if kind == "summary" and len(parts) == 3:
+        if kind == keys.SUMMARY:
             if now - when > grace.final_summary:
                 plan.abandoned.append(Abandon(key, runs.SKIPPED, "interrupted; too late to resume"))
                 continue
-            plan.jobs.append(PlannedJob(f"resume:{key}", FINAL_SUMMARY, key, when, None, wave.community_id,
+            plan.jobs.append(PlannedJob(resume_id, FINAL_SUMMARY, key, when, None, wave.community_id,
                                         wave.id, f"final summary of {name} (resumed)", "", now, before))
-        elif kind in ("announce", "remind"):
-            if wave.status != WaveStatus.open.value or (wave.closes_at is not None and now >= wave.closes_at):
-                plan.abandoned.append(Abandon(key, runs.NOOP, "interrupted; the wave is no longer open"))
-            elif kind == "announce" and len(parts) == 3:
-                plan.jobs.append(PlannedJob(f"resume:{key}", ANNOUNCE, key, when, None, wave.community_id,
-                                            wave.id, f"announcement of {name} (resumed)", "", now, before))
-            elif kind == "remind" and len(parts) == 4 and parts[3] == "manual":
-                if now - when > grace.remind:
-                    plan.abandoned.append(Abandon(key, runs.SKIPPED,
-                                                  f"interrupted; more than {grace.remind} late to resume"))
-                    continue
-                plan.jobs.append(PlannedJob(
-                    f"resume:{key}", MANUAL_REMIND, key, when, None, wave.community_id, wave.id,
-                    f"reminders a moderator asked for, for {name} (resumed)", parts[3], now, manual_before))
-            elif kind == "remind" and len(parts) == 4:
-                if now - when > grace.remind:
-                    plan.abandoned.append(Abandon(key, runs.SKIPPED,
-                                                  f"interrupted; more than {grace.remind} late to resume"))
-                    continue
-                plan.jobs.append(PlannedJob(f"resume:{key}", REMIND, key, when, None, wave.community_id,
-                                            wave.id, f"reminder ({_point_words(parts[3])}) for {name} "
-                                            "(resumed)", parts[3], now, before))
+        elif wave.status != WaveStatus.open.value or (wave.closes_at is not None and now >= wave.closes_at):
+            plan.abandoned.append(Abandon(key, runs.NOOP, "interrupted; the wave is no longer open"))
+        elif kind == keys.ANNOUNCE:
+            plan.jobs.append(PlannedJob(resume_id, ANNOUNCE, key, when, None, wave.community_id,
+                                        wave.id, f"announcement of {name} (resumed)", "", now, before))
+        elif now - when > grace.remind:  # a reminder
+            plan.abandoned.append(Abandon(key, runs.SKIPPED,
+                                          f"interrupted; more than {grace.remind} late to resume"))
+        elif extra == keys.MANUAL:
+            plan.jobs.append(PlannedJob(
+                resume_id, MANUAL_REMIND, key, when, None, wave.community_id, wave.id,
+                f"reminders a moderator asked for, for {name} (resumed)", extra, now, manual_before))
+        else:
+            plan.jobs.append(PlannedJob(resume_id, REMIND, key, when, None, wave.community_id, wave.id,
+                                        f"reminder ({_point_words(extra)}) for {name} (resumed)", extra, now,
+                                        before))

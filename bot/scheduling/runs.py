@@ -15,7 +15,7 @@ A process killed in the middle of a job leaves its row `running`. The next leade
 it (`claim(..., resume_before=...)` takes over a `running` row last touched before that
 time: the leader's own start on SQLite, or a stale heartbeat on PostgreSQL, where a live
 leader touches its running rows every few seconds). Resuming repeats nothing that was done:
-each post is an item of its own, `post:<job key>:<platform>:<space>:<channel>`, claimed before
+each post is an item of its own, `post:<job key>:<platform>:<space>:<channel>` (keys.py), claimed before
 and marked `done` with the message id after posting; a reminder run skips members already
 reminded since the reminder was due. A post interrupted between its claim and its record is
 not repeated (a duplicate post is worse than a missing one; the log names it).
@@ -23,7 +23,6 @@ not repeated (a duplicate post is worse than a missing one; the log names it).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 
@@ -31,6 +30,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.scheduling import keys
 from surveys.db import Database
 from surveys.models import JobRun
 from surveys.upsert import insert_ignore
@@ -83,15 +83,8 @@ async def claim(
         return await claim_in(session, key, now=now, scheduled_for=scheduled_for, resume_before=resume_before)
 
 
-def item_key(key: str, platform: str, space: str, channel: str, part: str = "") -> str:
-    """The key of one post of a job (`post:announce:wave:12:slack:T1:C1`), at most 200 chars."""
-    item = f"post:{key}:{platform}:{space}:{channel}" + (f":{part}" if part else "")
-    if len(item) <= 200:
-        return item
-    return item[:150] + ":" + hashlib.sha256(item.encode()).hexdigest()[:40]
-
-
-MANUAL_LIKE = "remind:wave:%:manual"  # moderators' fan-outs (bot.scheduling.manual) keep their own rows fresh
+# moderators' fan-outs (bot.scheduling.manual) keep their own rows fresh
+MANUAL_LIKE = keys.like(keys.REMIND, keys.WAVE, keys.MANUAL)
 
 
 async def heartbeat(db: Database, *, claimed_since: datetime, now: datetime) -> int:
@@ -115,7 +108,7 @@ async def interrupted(
     stale = (~manual & (JobRun.ran_at < before)) | (manual & (JobRun.ran_at < (manual_before or before)))
     rows = await session.execute(
         select(JobRun.job_key, JobRun.scheduled_for, JobRun.ran_at)
-        .where(JobRun.outcome == RUNNING, stale, ~JobRun.job_key.like("post:%"))
+        .where(JobRun.outcome == RUNNING, stale, ~JobRun.job_key.like(f"{keys.POST}:%"))
         .order_by(JobRun.id)
     )
     return [(key, scheduled_for, ran_at) for key, scheduled_for, ran_at in rows]
@@ -132,7 +125,7 @@ async def abandon(db: Database, key: str, outcome: str, detail: str, *, before: 
 
 
 async def finish(db: Database, key: str, outcome: str, detail: str = "") -> None:
-    metrics.JOB_RUNS.labels(key.split(":", 1)[0], outcome).inc()
+    metrics.JOB_RUNS.labels(keys.kind_of(key), outcome).inc()
     async with db.session() as session:
         await session.execute(
             update(JobRun).where(JobRun.job_key == key).values(outcome=outcome, detail=detail[:2000])
@@ -143,7 +136,7 @@ async def mark_failed(
     db: Database, key: str, detail: str, *, now: datetime, scheduled_for: datetime | None = None
 ) -> None:
     """A job raised: mark its pending or running row failed (or add one); final rows stay."""
-    metrics.JOB_RUNS.labels(key.split(":", 1)[0], FAILED).inc()
+    metrics.JOB_RUNS.labels(keys.kind_of(key), FAILED).inc()
     async with db.session() as session:
         changed = await session.execute(
             update(JobRun).where(JobRun.job_key == key, JobRun.outcome.in_([PENDING, RUNNING]))

@@ -22,21 +22,24 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_MISSED
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobExecutionEvent,
+)
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 
-from bot.scheduling import manual, runs
-from bot.scheduling.clock import (
-    Clock,
-    SystemClock,
-    install_apscheduler_clock,
-    uninstall_apscheduler_clock,
-)
+from bot.scheduling import keys, manual, runs
+from bot.scheduling.clock import Clock, SystemClock
 from bot.scheduling.delivery import DryRunNotifiers, RetryingNotifiers, RetryPolicy
 from bot.scheduling.jobs import JobContext, run_job
+from bot.scheduling.keys import Ref
 from bot.scheduling.leader import Leadership, SingleProcess, leadership_for
 from bot.scheduling.plan import Grace, Plan, PlannedJob, build_plan
 from bot.scheduling.schedules import create_schedule, notify_change, schedule_info
@@ -89,6 +92,8 @@ class SchedulerRuntime:
         self._inflight: dict[str, asyncio.Task] = {}  # job-run key → task running it
         self._running: set[asyncio.Task] = set()  # job tasks, including their closing sync
         self._first_attempt = asyncio.Event()
+        # APScheduler job ids submitted to its executor and not reported back yet (run_until_idle)
+        self._handed_over: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self, wait: float = 5.0) -> SchedulerRuntime:
@@ -148,11 +153,12 @@ class SchedulerRuntime:
             await asyncio.sleep(self.standby_retry)
 
     async def _become_leader(self) -> None:
-        if getattr(self.clock, "manual", False):
-            install_apscheduler_clock(self.clock)
         scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, job_defaults=JOB_DEFAULTS,
                                      timezone=UTC)
         scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        scheduler.add_listener(self._on_handed_over, EVENT_JOB_SUBMITTED)
+        scheduler.add_listener(self._on_handed_back, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self._handed_over.clear()
         scheduler.start()
         self.apscheduler = scheduler
         self.is_leader = True
@@ -185,8 +191,6 @@ class SchedulerRuntime:
         finally:
             with contextlib.suppress(Exception):
                 scheduler.shutdown(wait=False)
-            if getattr(self.clock, "manual", False):
-                uninstall_apscheduler_clock(self.clock)
             if was_leader:
                 log.info("%s is no longer the scheduler leader", self.name)
 
@@ -196,7 +200,13 @@ class SchedulerRuntime:
             with contextlib.suppress(Exception):
                 await self.sync()
 
-    def _on_missed(self, event) -> None:
+    def _on_handed_over(self, event: JobEvent) -> None:
+        self._handed_over.add(event.job_id)
+
+    def _on_handed_back(self, event: JobEvent) -> None:
+        self._handed_over.discard(event.job_id)
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
         log.warning("%s: job %s missed its time %s by more than its grace time", self.name, event.job_id,
                     event.scheduled_run_time)
         self.request_sync()  # records the occurrence as skipped and plans the next one
@@ -341,12 +351,13 @@ class SchedulerRuntime:
             for _ in range(3):
                 await asyncio.sleep(0)
             busy = [t for t in self._running if not t.done()]
-            executor = scheduler._executors.get("default")
-            busy += [f for f in getattr(executor, "_pending_futures", ()) if not f.done()]
             if self._sync_requested is not None and not self._sync_requested.done():
                 busy.append(self._sync_requested)
             if busy:
                 await asyncio.gather(*busy, return_exceptions=True)
+                continue
+            if self._handed_over:  # submitted, not started (or not reported back) yet
+                await asyncio.sleep(0)
                 continue
             now = self.clock.now()
             if not any(j.next_run_time is not None and j.next_run_time <= now for j in scheduler.get_jobs()):
@@ -367,7 +378,7 @@ class SchedulerRuntime:
                 session, community, survey_id, cron, duration=duration, label_pattern=label_pattern,
                 channels=channels, reminders=reminders, now=self.clock.now(),
             )
-            await notify_change(session, f"schedule:{schedule.id}")
+            await notify_change(session, Ref(keys.SCHEDULE, schedule.id))
             info = schedule_info(schedule, self.clock.now())
         await self.sync()
         return info.describe()
@@ -378,12 +389,12 @@ class SchedulerRuntime:
         return [(job.what, job.when) for job in plan.jobs]
 
     async def wave_changed(self, wave_id: int) -> None:
-        await self._changed(f"wave:{wave_id}")
+        await self._changed(Ref(keys.WAVE, wave_id))
 
     async def community_changed(self, community_id: int) -> None:
-        await self._changed(f"community:{community_id}")
+        await self._changed(Ref(keys.COMMUNITY, community_id))
 
-    async def _changed(self, what: str) -> None:
+    async def _changed(self, what: Ref) -> None:
         if self.is_leader:
             await self.sync()
         else:

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lifecycle import LifecycleError, local_time
+from bot.scheduling.keys import Ref
 from bot.scheduling.labels import LabelPatternError, check_label_pattern, wave_label
 from surveys.models import Community, Schedule, utcnow
 from surveys.ports import ChannelRef
@@ -309,11 +310,11 @@ async def remove_schedule(session: AsyncSession, schedule_id: int) -> Schedule |
     return schedule
 
 
-async def notify_change(session: AsyncSession, what: str) -> None:
-    """Tell the scheduler leader (any process) that rows changed: PostgreSQL NOTIFY.
+async def notify_change(session: AsyncSession, what: Ref) -> None:
+    """Tell the scheduler leader (any process) that a row changed (`wave:12`): PostgreSQL NOTIFY.
 
     Delivered when the session commits. SQLite runs one process, which syncs directly.
     """
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_notify(:channel, :what)"),
-                              {"channel": NOTIFY_CHANNEL, "what": what})
+                              {"channel": NOTIFY_CHANNEL, "what": what.format()})

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.answering.conversation import Conversation, Front, WaveBook, within
 from bot.answering.screens import ALREADY_OPEN, Notice
 from bot.once import Once
+from bot.saving import ACK_BUDGET
 from bot.services import Services
 from bot.slack.clients import SlackClients
 from bot.slack.modals import PageMeta, field_errors, message_view, modal_pages, state_values, view_of
@@ -31,9 +32,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 OPEN_BUDGET = 1.2  # seconds of loading before a "loading" modal opens (trigger_id lives 3 s)
-# seconds from the submission's arrival to its ack when saving is slow ("Saving…" then): Slack
-# wants the ack within 3 s of sending, and the request's way here and back takes part of that
-SUBMIT_BUDGET = 1.5
+# seconds from the submission's arrival to its ack when saving is slow ("Saving…" then)
+SUBMIT_BUDGET = ACK_BUDGET
 LOADING = "One moment: loading your survey…"
 
 

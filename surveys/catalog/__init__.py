@@ -7,11 +7,13 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from surveys.catalog.safe_yaml import YamlLimitError, check_size, load_limited
+from surveys.derived import derived_problems
 from surveys.errors import UnknownSurvey
 from surveys.invisible import escape_char, shown
 from surveys.schema import (
@@ -24,6 +26,8 @@ from surveys.schema import (
 )
 
 log = logging.getLogger(__name__)
+
+PAST_DIR = "past"  # earlier versions of the built-in questionnaires
 
 
 _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed
@@ -81,6 +85,7 @@ def parse_questionnaire(text: str, source: str = "<text>") -> Questionnaire:
         problems += [p for p in _question_level_problems(data) if p not in problems]
         raise QuestionnaireError(source, problems) from None
     problems = semantic_problems(qn)
+    problems += derived_problems(qn) if not problems else []
     if problems:
         raise QuestionnaireError(source, problems)
     return qn
@@ -149,35 +154,60 @@ def load_file(path: str | Path) -> Questionnaire:
     return parse_questionnaire(text, str(p))
 
 
-def builtin_entries() -> list[CatalogEntry]:
-    """The questionnaires shipped with stateof."""
+def _entries_in(folder: Any, prefix: str) -> list[CatalogEntry]:
     entries = []
-    for item in sorted(resources.files(__name__).iterdir(), key=lambda p: p.name):
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if item.name.endswith((".yaml", ".yml")):
-            qn = parse_questionnaire(item.read_text("utf-8"), f"builtin:{item.name}")
-            entries.append(CatalogEntry(qn, f"builtin:{item.name}"))
+            qn = parse_questionnaire(item.read_text("utf-8"), f"{prefix}{item.name}")
+            entries.append(CatalogEntry(qn, f"{prefix}{item.name}"))
     return entries
 
 
+def builtin_entries() -> list[CatalogEntry]:
+    """The questionnaires shipped with stateof (their current versions)."""
+    return _entries_in(resources.files(__name__), "builtin:")
+
+
+def past_builtin_entries() -> list[CatalogEntry]:
+    """Earlier versions of the built-in questionnaires (`past/`), kept so they can be read back."""
+    return _entries_in(resources.files(__name__) / PAST_DIR, f"builtin:{PAST_DIR}/")
+
+
 class Catalog:
-    """Questionnaires by id: the built-in ones and those in extra directories."""
+    """Questionnaires by id: the built-in ones and those in extra directories.
+
+    `get(id)` is the current version (new waves run it); `get(id, version=N)` an earlier
+    built-in one. Waves keep the version they ran with (surveys.waves.questionnaire_of).
+    """
 
     def __init__(self, extra_dirs: list[Path] | None = None):
         self._entries: dict[str, CatalogEntry] = {}
+        self._versions: dict[tuple[str, int], CatalogEntry] = {}
+        for entry in past_builtin_entries():
+            self._versions[(entry.questionnaire.id, entry.questionnaire.version)] = entry
         for entry in builtin_entries():
             self._entries[entry.questionnaire.id] = entry
         for directory in extra_dirs or []:
             for path in sorted(Path(directory).glob("*.y*ml")):
                 qn = load_file(path)
                 self._entries[qn.id] = CatalogEntry(qn, str(path))
+        for entry in self._entries.values():
+            self._versions[(entry.questionnaire.id, entry.questionnaire.version)] = entry
 
-    def get(self, survey_id: str) -> Questionnaire:
-        """The questionnaire with this id; UnknownSurvey (a KeyError) naming the known ids."""
+    def get(self, survey_id: str, version: int | None = None) -> Questionnaire:
+        """The questionnaire with this id (its current version, or `version`); UnknownSurvey
+        (a KeyError) naming the known ids or versions."""
         entry = self._entries.get(survey_id)
         if entry is None:
             known = ", ".join(sorted(self._entries)) or "none"
             raise UnknownSurvey(f"unknown survey '{survey_id}' (known: {known})")
-        return entry.questionnaire
+        if version is None:
+            return entry.questionnaire
+        found = self._versions.get((survey_id, version))
+        if found is None:
+            known = ", ".join(str(v) for s, v in sorted(self._versions) if s == survey_id)
+            raise UnknownSurvey(f"survey '{survey_id}' has no version {version} (known: {known})")
+        return found.questionnaire
 
     def add(self, qn: Questionnaire, source: str = "runtime") -> None:
         self._entries[qn.id] = CatalogEntry(qn, source)

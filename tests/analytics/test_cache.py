@@ -78,3 +78,79 @@ async def test_frames_round_trip(db):
     counts = frames.counts
     monitoring = (counts.question_id == "focus") & (counts.option_id == "monitoring")
     assert int(counts.loc[monitoring, "n"].sum()) == 4
+
+
+async def _version(db, wave_id: int) -> int:
+    from surveys.models import Wave
+
+    async with db.session() as session:
+        return (await session.execute(select(Wave.data_version).where(Wave.id == wave_id))).scalar_one()
+
+
+async def test_the_database_counts_changes_to_closed_waves(db):
+    """The kept aggregates' version (issue 15: no scan of `responses` per read) moves on every
+    change to a closed wave's responses, whoever makes it (a cascade too), and on a close."""
+    from sqlalchemy import delete, update
+
+    from surveys.models import Respondent, Response, Wave
+
+    flow = AnswerFlow(db, b"k" * 32)
+    await _waves(db, flow)
+    async with db.session() as session:
+        rows = dict((await session.execute(select(Wave.label, Wave.id))).all())
+    closed, live = rows["2025"], rows["2026"]
+    assert await _version(db, closed) >= 1  # closing counted
+    before_live, before = await _version(db, live), await _version(db, closed)
+    # answers to the open wave do not touch its version (no hot row for the answer flow)
+    await flow.submit(live, Member("slack", "T", "U99"), {"title": "researcher"}, finish=True)
+    assert await _version(db, live) == before_live
+    assert await _version(db, closed) == before
+    # a response of the closed wave updated, then deleted through the respondent's cascade
+    async with db.session() as session:
+        rid = (await session.execute(select(Response.respondent_id).where(
+            Response.wave_id == closed).limit(1))).scalar_one()
+        await session.execute(update(Response).where(Response.respondent_id == rid,
+                                                     Response.wave_id == closed)
+                              .values(revision=Response.revision + 1))
+    updated = await _version(db, closed)
+    assert updated > before
+    async with db.session() as session:
+        await session.execute(delete(Respondent).where(Respondent.id == rid))
+    assert await _version(db, closed) > updated
+    assert await _version(db, live) == before_live  # never bumped while open
+
+
+async def test_kept_aggregates_are_reused_and_go_stale_on_a_plain_sql_change(db, monkeypatch):
+    """A second summary reuses the closed wave's kept aggregates (counting nothing); a
+    change made behind the application's back (plain SQL) still makes them stale."""
+    from sqlalchemy import delete
+
+    from analytics import cache
+    from surveys.models import Response, Wave
+
+    flow = AnswerFlow(db, b"k" * 32)
+    community = await _waves(db, flow)
+
+    async def summary():
+        return (await build_summary(db, community_id=community, survey_id=SURVEY, wave="2025",
+                                    min_group_size=2)).to_dict()
+
+    first = await summary()
+    counted: list[int] = []
+    original = cache.count_waves
+
+    async def spy(database, queries):
+        counted.extend(q.wave_id for q in queries)
+        return await original(database, queries)
+
+    monkeypatch.setattr(cache, "count_waves", spy)
+    assert await summary() == first and counted == []
+    async with db.session() as session:
+        closed = (await session.execute(select(Wave.id).where(Wave.label == "2025"))).scalar_one()
+        rid = (await session.execute(select(Response.respondent_id).where(
+            Response.wave_id == closed).limit(1))).scalar_one()
+        await session.execute(delete(Response).where(Response.respondent_id == rid,
+                                                     Response.wave_id == closed))
+    after = await summary()
+    assert counted == [closed]
+    assert after["respondents"] == {"2025": 7}

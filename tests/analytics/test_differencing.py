@@ -24,7 +24,7 @@ REGIONS = ["europe", "north_america", "india"]
 async def _wave(db, status=WaveStatus.open) -> tuple[int, int]:
     async with db.session() as session:
         community = await ensure_community(session, "default")
-        wave = await create_wave(session, community, Catalog().get(SURVEY), "2026", status=status)
+        wave = await create_wave(session, community, Catalog().get(SURVEY, version=1), "2026", status=status)
         return community.id, wave.id
 
 
@@ -140,7 +140,7 @@ async def test_a_platform_with_few_respondents_cannot_split_the_results(db):
 async def test_chat_results_refuse_the_differencing_segment_with_a_clear_reply(services):
     community = await services.community_for("slack", "T1")
     async with services.db.session() as session:
-        wave = await create_wave(session, community, services.catalog.get(SURVEY), "2026",
+        wave = await create_wave(session, community, services.catalog.get(SURVEY, version=1), "2026",
                                  status=WaveStatus.open)
     people = [("models", i) for i in range(30)] + [("infra", i) for i in range(30, 60)] + [("lead", 60)]
     for role, i in people:

@@ -32,7 +32,7 @@ def members(n: int) -> list[Member]:
 
 async def answered_wave(db, n: int = 14, seed: int = 7) -> tuple[int, list[Member]]:
     """A live wave of the built-in survey answered through the answer flow (varied answers)."""
-    qn = Catalog().get(SURVEY)
+    qn = Catalog().get(SURVEY, version=1)
     async with db.session() as session:
         community = await ensure_community(session, "default")
         await create_wave(session, community, qn, "2026", status=WaveStatus.open)
@@ -80,7 +80,7 @@ async def test_export_round_trips_through_import_with_an_identical_summary(db, t
     data = await export_wave(db, community_id=community_id, survey_id=SURVEY, wave="2026")
     path = tmp_path / "2026.csv"
     path.write_bytes(data)
-    result = await import_csv(db, community_id=community_id, questionnaire=Catalog().get(SURVEY),
+    result = await import_csv(db, community_id=community_id, questionnaire=Catalog().get(SURVEY, version=1),
                               wave_label="copy", path=path)
     assert result.respondents == 14
     original = await build_summary(db, community_id=community_id, survey_id=SURVEY, wave="2026",

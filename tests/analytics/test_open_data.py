@@ -68,7 +68,7 @@ async def test_two_releases_sharing_members_are_not_in_the_same_order(db, tmp_pa
 
 
 def _members(n: int, seed: int) -> list[dict[str, str]]:
-    qn = Catalog().get(SURVEY)
+    qn = Catalog().get(SURVEY, version=1)
     rnd = random.Random(seed)
     out = []
     for _ in range(n):
@@ -81,7 +81,7 @@ def _members(n: int, seed: int) -> list[dict[str, str]]:
 async def test_every_combination_of_quasi_identifiers_holds_at_least_k_rows(db, tmp_path):
     async with db.session() as session:
         community_id = (await ensure_community(session, "default")).id
-    await _import(db, community_id, Catalog().get(SURVEY), "2026", tmp_path, _members(340, seed=3))
+    await _import(db, community_id, Catalog().get(SURVEY, version=1), "2026", tmp_path, _members(340, seed=3))
     steps: list[str] = []
     data = await export_wave(db, community_id=community_id, survey_id=SURVEY, wave="2026", open_data=True,
                              min_group_size=5, generalised=steps)

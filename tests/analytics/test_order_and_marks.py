@@ -89,7 +89,7 @@ def test_a_hidden_comparison_wave_is_named_not_reported_as_no_change():
 
 
 def test_ordered_is_a_schema_field_and_numeric_ranges_are_ordered_by_default():
-    qn = Catalog().get("state-of-mlops")
+    qn = Catalog().get("state-of-mlops", version=1)
     assert [q.id for q in qn.questions if q.is_ordered] == ["company_size", "ml_headcount", "team_outlook"]
     ranges = parse_questionnaire("""
 id: r

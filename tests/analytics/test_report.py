@@ -132,3 +132,47 @@ def test_a_segment_shows_no_response_rate():
     segment.where = {"role": ["models"]}
     lines = chat_lines(segment)
     assert lines[0] == "2021: 100 respondents (90 completed)" and lines[1] == "Segment: role = models"
+
+
+def test_html_reads_without_the_picture_and_at_aa_contrast():
+    """A table of contents, captions and header scopes, chart numbers in the text alternative,
+    and no colour pair in the page or the chart palette below WCAG AA (#D55E00 was 3.87:1)."""
+    import re
+
+    from analytics import palette
+    from analytics.html import STYLE, html_report
+    from tests.analytics.test_charts import make_summary
+
+    page = html_report(make_summary())
+    assert '<nav aria-label="Contents">' in page and 'href="#key-findings"' in page
+    assert 'id="key-findings"' in page and page.count("<caption>") == page.count("<table>") > 0
+    assert '<th scope="col">Option</th>' in page and '<th scope="row">Under $50k</th>' in page
+    assert page.count("data:image/svg+xml;base64,") == 7 and "data:image/png" not in page
+    alts = re.findall(r'<img alt="([^"]*)"', page)
+    focus = next(a for a in alts if a.startswith("Bar chart, Focus."))
+    assert "Monitoring models in production 31%" in focus and "13% to 31%" in focus
+    assert "2024 hidden (fewer than 5)" in focus
+    years = next(a for a in alts if "Years of experience" in a)
+    assert "2026: median 5, middle half 3 to 9 (100 answers)" in years
+    colours = set(re.findall(r"#[0-9a-fA-F]{6}\b", STYLE))
+    assert "#d55e00" not in {c.lower() for c in colours}
+    text_pairs = [(palette.DOWN, "#ffffff"), (palette.UP, "#ffffff"), (palette.MUTED, "#ffffff"),
+                  (palette.INK, "#f6f8fa"), (palette.INK, "#fff8e6")]
+    assert all(palette.contrast(fg, bg) >= palette.AA_TEXT for fg, bg in text_pairs)
+    from analytics.charts import SCALE_COLOURS, WAVE_COLOURS
+    for fill in {*SCALE_COLOURS, *WAVE_COLOURS}:  # percentages written on the bars
+        assert palette.contrast(palette.text_on(fill), fill) >= palette.AA_TEXT, fill
+
+
+def test_out_folder_holds_what_the_docs_say(tmp_path):
+    """docs/analytics.md: `--out` writes summary.md (or .json) with a PNG per chart, or one
+    self-contained summary.html."""
+    from analytics.output import write_summary
+    from tests.analytics.test_charts import make_summary
+
+    page = write_summary(make_summary(), tmp_path / "html", "html")
+    assert [p.name for p in page] == ["summary.html"]
+    assert [p.name for p in (tmp_path / "html").iterdir()] == ["summary.html"]
+    md = write_summary(make_summary(), tmp_path / "md", "md")
+    assert md[0].name == "summary.md" and "movers.png" in {p.name for p in md}
+    assert all(p.suffix == ".png" for p in md[1:])

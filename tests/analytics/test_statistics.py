@@ -207,7 +207,7 @@ async def test_about_80_tests_raw_p_values_over_claim_and_bh_does_not(db, tmp_pa
     """The built-in questionnaire against one earlier wave (the demo's 2025 and 2026 data):
     about 80 two-proportion tests; raw p < 0.05 calls more changes significant than survive
     Benjamini–Hochberg, and only the survivors are called significant anywhere."""
-    qn = Catalog().get("state-of-mlops")
+    qn = Catalog().get("state-of-mlops", version=1)
     async with db.session() as session:
         community = (await ensure_community(session, "default")).id
     rng = random.Random(2026)

@@ -29,6 +29,13 @@ from surveys.models import Answer, WaveStatus
 from surveys.paging import paginate
 from surveys.schema import Question, Questionnaire
 from surveys.waves import create_wave, ensure_community
+from tests.conftest import use_version_1
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(services):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(services.catalog)
 
 ROWS = ["data_analysis", "experimentation", "feature_store", "code_repository", "ml_pipeline",
         "metadata_store", "model_registry", "model_serving", "model_monitoring"]
@@ -331,3 +338,20 @@ async def test_the_terminal_says_when_an_answer_could_not_be_saved(services, mon
     outcome = await chat.run("state-of-mlops")
     assert "could not save your answer" in out.getvalue()
     assert outcome.answered == 0  # nothing was stored, and the chat does not claim so
+
+
+@pytest.mark.parametrize("wave_id", [0, -1, 2**31, 10**12, 2**63])
+async def test_a_wave_id_no_wave_can_have_is_a_notice_on_every_event(services, wave_id):
+    """Ids out of the database's integer range (a forged payload) are an unknown survey, not a
+    database error (PostgreSQL: NumericValueOutOfRange), whatever the event."""
+    from bot.answering.events import Back, Finish, Next, Pick, Show, Stop, Take, Write
+
+    await _wave(services)
+    conversation = Conversation(services, "memory", five_a_page)
+    for event in (Take(wave_id), Pick(wave_id, "title", "researcher"),
+                  Write(wave_id, "biggest_challenge", "x"), Next(wave_id, "title", {"title": "researcher"}),
+                  Back(wave_id, "title", None),
+                  Finish(wave_id, "title", None), Stop(wave_id, None), Show(wave_id, None)):
+        shown = await conversation.handle(ADA, event)
+        assert shown is None or isinstance(shown, Notice), (event, shown)
+    assert await _stored(services) == 0

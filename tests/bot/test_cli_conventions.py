@@ -156,3 +156,27 @@ def test_help_loads_no_database_or_analytics_stack(tmp_path):
                             timeout=60)
     assert "Usage" in result.stdout
     assert result.stderr.strip() == ""
+
+
+def test_summary_loads_only_the_stack_it_uses(tmp_path, database_url):
+    """`stateof summary` (issue 15: start-up) imports neither Alembic, matplotlib (JSON/Markdown
+    need no chart), the answer flow with its sealing, nor a chat SDK."""
+    db_env = {"STATEOF_DATABASE_URL": database_url,
+              "STATEOF_SECRET_KEY": "cli-test-secret-0123456789-abcdefghijkl"}
+    csv_path = tmp_path / "wave.csv"
+    csv_path.write_text("title,role\nresearcher,models\nml_engineer,models\nresearcher,infra\n")
+    imported = stateof("import", str(csv_path), "--survey", "state-of-mlops", "--wave", "2025",
+                       cwd=tmp_path, env=db_env)
+    assert imported.returncode == 0, imported.stderr
+    code = ("import sys; sys.argv = ['stateof', 'summary', '--survey', 'state-of-mlops', '--wave', "
+            "'2025', '--format', 'json']\nfrom bot.cli import main\ntry:\n    main()\n"
+            "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "unused = ('alembic', 'matplotlib', 'surveys.flow', 'surveys.sealing', 'cryptography', "
+            "'discord', 'slack_sdk', 'slack_bolt', 'aiohttp', 'apscheduler')\n"
+            "print('LOADED:' + ','.join(m for m in unused if m in sys.modules), file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "STATEOF_"))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, env={**env, **db_env}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert '"respondents"' in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "LOADED:", result.stderr

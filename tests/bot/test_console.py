@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
 from bot.console import ConsoleChat
 from surveys.models import Answer
+from tests.conftest import use_version_1
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(services):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(services.catalog)
 
 GRID_ROWS = 9
 

@@ -45,6 +45,7 @@ command with a subcommand and typed options, resolved channels), ``autocomplete`
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -233,6 +234,11 @@ class FakeDiscord:
         self._shard_of_session: dict[str, tuple[int, int]] = {}  # session id → (id, count)
         self.sessions: list[_Session] = []
         self._injections: list[Injection] = []
+        # Discord's global limit (requests per second per bot; None: not enforced). Interaction
+        # callbacks and webhooks (follow-ups, edits of a response) are exempt, as on Discord.
+        self.global_per_second: float | None = None
+        self.global_limited = 0  # requests refused with a global 429
+        self._global_window: collections.deque[float] = collections.deque()
         self._identified = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -408,9 +414,29 @@ class FakeDiscord:
         if not open_route and request.headers.get("Authorization") != f"Bot {self.token}":
             record.status = 401
             return self._error(401, 0, "401: Unauthorized")
+        if not open_route and (wait := self._global_wait()) > 0:
+            self.global_limited += 1
+            record.status = 429
+            return self._json({"message": "You are being rate limited.", "retry_after": wait,
+                               "global": True, "code": 0}, 429,
+                              {"Retry-After": f"{wait:.3f}", "Via": "1.1 google",
+                               "X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"})
         response = await handler(request)
         record.status = response.status
         return response
+
+    def _global_wait(self) -> float:
+        """Seconds until the global limit admits another request (0: admitted now, counted)."""
+        if not self.global_per_second:
+            return 0.0
+        now = time.monotonic()
+        window = self._global_window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= self.global_per_second:
+            return max(window[0] + 1.0 - now, 0.001)
+        window.append(now)
+        return 0.0
 
     @staticmethod
     async def _read_body(request: web.Request, record: RecordedRequest) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from bot.scheduling import Grace, ManualClock, RetryPolicy, start_scheduler
 from bot.scheduling.leader import SingleProcess
 from surveys.models import Community, JobRun, Wave
+from tests.scheduling.apclock import apscheduler_reads
 from tests.scheduling.conftest import step_until
 from tests.slack.kit import GENERAL
 
@@ -35,12 +36,13 @@ async def test_summary_posted_once_when_its_upload_keeps_failing(bot, fake, sser
     notifier = sservices.notifiers["slack"]
     notifier.upload_delays, notifier.sleep = (0.0, 0.0), _no_sleep
     clock = ManualClock(now)
-    runtime = await start_scheduler(sservices, clock=clock, leadership=SingleProcess(), resync_interval=0,
-                                    retry=RetryPolicy(attempts=3), sleep=_no_sleep, grace=Grace())
-    try:
-        await step_until(runtime, clock, now + timedelta(hours=3))  # 18 retry slots of 10 minutes
-    finally:
-        await runtime.stop(wait=1)
+    with apscheduler_reads(clock):
+        runtime = await start_scheduler(sservices, clock=clock, leadership=SingleProcess(), resync_interval=0,
+                                        retry=RetryPolicy(attempts=3), sleep=_no_sleep, grace=Grace())
+        try:
+            await step_until(runtime, clock, now + timedelta(hours=3))  # 18 retry slots of 10 minutes
+        finally:
+            await runtime.stop(wait=1)
     closed = [m for m in fake.messages_in(GENERAL) if "has closed" in str(m)]
     assert len(closed) == 1, f"{len(closed)} 'has closed' messages"
     assert len(fake.calls_to("files.completeUploadExternal")) == 3  # the upload alone was retried

@@ -4,6 +4,7 @@ and a factory for scheduler runtimes that never sleep for real."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from surveys.identity import Member
 from surveys.models import Community
 from surveys.ports import ChannelRef, Message
 from surveys.waves import ensure_community
+from tests.scheduling.apclock import apscheduler_reads
 
 ANNOUNCE = ChannelRef("slack", "T1", "C_GENERAL")
 SUMMARY = ChannelRef("slack", "T1", "C_SUMMARY")
@@ -91,8 +93,10 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 async def make_runtime(services, clock, sleeps):
-    """Start scheduler runtimes (stopped at the end of the test)."""
+    """Start scheduler runtimes (stopped at the end of the test); APScheduler reads their
+    manual clock meanwhile (tests/scheduling/apclock.py)."""
     started: list[SchedulerRuntime] = []
+    clocks = ExitStack()
 
     async def fake_sleep(seconds: float) -> None:
         sleeps.append(seconds)
@@ -106,13 +110,16 @@ async def make_runtime(services, clock, sleeps):
         options.setdefault("sleep", fake_sleep)
         options.setdefault("resync_interval", 0)
         options.setdefault("grace", Grace())
+        if isinstance(options["clock"], ManualClock):
+            clocks.enter_context(apscheduler_reads(options["clock"]))
         runtime = await start_scheduler(svc, **options)
         started.append(runtime)
         return runtime
 
-    yield make
-    for runtime in started:
-        await runtime.stop(wait=1)
+    with clocks:
+        yield make
+        for runtime in started:
+            await runtime.stop(wait=1)
 
 
 async def make_community(services, tz: str = "Europe/Helsinki", summary: bool = True,

@@ -3,10 +3,12 @@ replays stored once — the real slack_bolt over HTTP against the fake Slack."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from surveys.identity import Member
 from surveys.models import Answer
+from tests.conftest import use_version_1
 from tests.fakes.slack import (
     PNG_MAGIC,
     app_home_opened_event,
@@ -27,6 +29,12 @@ from tests.slack.kit import (
     first_choice,
     input_blocks,
 )
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(sservices):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(sservices.catalog)
 
 
 async def test_member_answers_the_whole_questionnaire(bot, fake, sservices):

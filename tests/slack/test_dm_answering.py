@@ -36,6 +36,7 @@ from bot.slack.ratelimit import SlackRateLimiter
 from surveys.flow import AnswerFlow, Progress
 from surveys.models import Answer
 from surveys.schema import Questionnaire
+from tests.conftest import use_version_1
 from tests.fakes.slack import (
     block_actions_body,
     state_checkboxes,
@@ -47,6 +48,12 @@ from tests.fakes.slack import (
 )
 from tests.slack.conftest import serve
 from tests.slack.kit import GENERAL, MEMBER, MODERATOR, SlackBot, answers, block_text, completed
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(sservices):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(sservices.catalog)
 
 FOUR = ["prove_potential", "first_model", "deploy", "monitoring"]
 SCALE = ["established", "looking", "not_relevant"]

@@ -19,7 +19,7 @@ ALICE = Member("slack", "T1", "U_ALICE")
 
 
 async def _wave(db, qn=None, status=WaveStatus.open, label="2026"):
-    qn = qn or Catalog().get("state-of-mlops")
+    qn = qn or Catalog().get("state-of-mlops", version=1)
     async with db.session() as session:
         community = await ensure_community(session, "default")
         wave = await create_wave(session, community, qn, label, status=status)

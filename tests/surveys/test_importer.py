@@ -289,3 +289,41 @@ async def test_missing_file(db, community_id, tmp_path):
     with pytest.raises(ImportInvalid, match="1 problem"):
         await import_csv(db, community_id=community_id, questionnaire=QN, wave_label="x",
                          path=tmp_path / "nope.csv")
+
+
+async def test_postgresql_writes_with_copy_and_stores_what_executemany_stores(
+    db, community_id, tmp_path, monkeypatch
+):
+    """COPY on PostgreSQL (issue 15), executemany on SQLite; both store the same rows
+    (JSON values, numbers, days, the answered flag), tricky text included."""
+    copies: list[str] = []
+    original = importer._BulkWriter._copy
+
+    async def spy(self, table, columns, rows):
+        copies.append(table.name)
+        await original(self, table, columns, rows)
+
+    monkeypatch.setattr(importer._BulkWriter, "_copy", spy)
+    path = write(tmp_path, """
+        role,focus,tooling.pipeline,team,country,note
+        engineer,deploy;monitoring,established,7,NL,"tab\there, \\N"
+        dev,nothing,looking,2.5e1,DE,"quote "" and \\\\"
+        scientist,,,,,
+    """)
+    first = await import_csv(db, community_id=community_id, questionnaire=QN, wave_label="copy",
+                             path=path)
+    pg = db.dialect == "postgresql"
+    assert copies == (["respondents", "responses", "answers", "answer_choices"] if pg else [])
+    monkeypatch.setattr(importer, "COPY_ON_POSTGRESQL", False)
+    second = await import_csv(db, community_id=community_id, questionnaire=QN,
+                              wave_label="executemany", path=path)
+    assert len(copies) == (4 if pg else 0)
+    assert await stored(db, first.wave_id) == await stored(db, second.wave_id)
+    notes = (await stored(db, first.wave_id))[0]
+    assert ("note", "", "tab\there, \\N", None) in notes
+    assert ("note", "", 'quote " and \\\\', None) in notes
+    async with db.session() as session:
+        flags = (await session.execute(
+            select(Response.wave_id, Response.answered, Response.completed_at)
+            .where(Response.wave_id.in_([first.wave_id, second.wave_id])))).all()
+    assert len(flags) == 6 and all(answered and done is not None for _, answered, done in flags)

@@ -32,7 +32,7 @@ def test_every_catalog_file_validates():
 
 
 def test_builtin_questionnaire_has_exactly_the_design_ids():
-    qn = Catalog().get("state-of-mlops")
+    qn = Catalog().get("state-of-mlops", version=1)
     assert [q.id for q in qn.questions] == [
         "title", "role", "company_size", "ml_headcount", "team_outlook", "focus", "tooling",
         "industry", "region", "data_types", "biggest_challenge",
