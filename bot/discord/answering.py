@@ -46,10 +46,8 @@ MAX_TEXT = 3900  # characters of text in one message (Discord allows 4000)
 def field_components(pf: PageField) -> int:
     """Components one field takes on a page: its text, then a row with one select or button;
     a long multi-choice list takes a row and select per group of options."""
-    q = pf.question
-    if q.type is QuestionType.multi and pf.row is None:
-        return 1 + 2 * len(chunks(q.choices, MAX_OPTIONS))
-    return 3
+    long = pf.question.type is QuestionType.multi and pf.row is None
+    return 1 + 2 * len(chunks(pf.question.choices, MAX_OPTIONS)) if long else 3
 
 
 def pages_of(progress: Progress) -> list[Page]:
@@ -255,8 +253,7 @@ class AnswerUI(Front):
 
     @staticmethod
     def member(interaction: discord.Interaction, space: str) -> Member:
-        guild = interaction.guild_id
-        return Member(PLATFORM, str(guild) if guild else space, str(interaction.user.id))
+        return Member(PLATFORM, str(interaction.guild_id or space), str(interaction.user.id))
 
     async def _show(self, interaction: discord.Interaction, space: str,
                     work: Callable[[Member, dict[str, int]], Awaitable[Screen | Picked | None]],
@@ -272,8 +269,7 @@ class AnswerUI(Front):
             except SurveyError as exc:  # an unknown wave in an old button
                 shown = Notice(str(exc))
             if isinstance(shown, Picked):
-                # a refused pick shows the stored answer: a select may not hold more defaults
-                # than it allows (four of "up to 3")
+                # refused: the stored answer (a select may not hold four defaults of "up to 3")
                 shown = replace(shown.page, draft={}) if shown.page.errors else shown.page
             return Outcome(view=view_of(shown or Notice(screens.ALREADY_OPEN), member.space, ranges))
 

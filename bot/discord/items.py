@@ -61,19 +61,18 @@ class TakeSurveyButton(_Item, template=TAKE):
         ))
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+    async def from_custom_id(cls, interaction, item, match, /):
         return cls(int(match["wave"]), match["space"], label=getattr(item, "label", None) or "Take")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        await _stateof(interaction).answers.take(interaction, int(m["wave"]), m["space"])
+        await _stateof(interaction).answers.take(interaction, int(self.match["wave"]), self.match["space"])
 
 
 class _Answering(_Item, template=r"stateof:__never__"):
     """An answer page's component: the conversation gets its kind, ids and any values."""
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+    async def from_custom_id(cls, interaction, item, match, /):
         return cls(match.string)
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -100,18 +99,16 @@ class MyDataButton(_Item, template=MY):
     def __init__(self, action: str, space: str, *, label: str = "Delete my answers"):
         danger = action.startswith("mydata_delete")
         super().__init__(discord.ui.Button(
-            label=label,
-            style=discord.ButtonStyle.danger if danger else discord.ButtonStyle.secondary,
+            label=label, style=discord.ButtonStyle.danger if danger else discord.ButtonStyle.secondary,
             custom_id=f"{PREFIX}:my:{action}:{space}",
         ))
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+    async def from_custom_id(cls, interaction, item, match, /):
         return cls(match["action"], match["space"], label=getattr(item, "label", None) or "OK")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        await _stateof(interaction).my_data_action(interaction, m["action"], m["space"])
+        await _stateof(interaction).my_data_action(interaction, self.match["action"], self.match["space"])
 
 
 DYNAMIC_ITEMS = (TakeSurveyButton, AnswerSelect, AnswerButton, MyDataButton)
