@@ -18,22 +18,11 @@ from typing import Any
 
 import discord
 
+from bot.answering import screens
 from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Picked
 from bot.answering.events import navigation
 from bot.answering.options import picked, range_label, split
-from bot.answering.screens import (
-    ALREADY_OPEN,
-    NO_QUESTIONS,
-    Field,
-    Notice,
-    PageScreen,
-    Screen,
-    Thanks,
-    draw,
-    hint,
-    thanks_text,
-    typed_text,
-)
+from bot.answering.screens import Field, Notice, PageScreen, Screen, hint
 from bot.discord.items import MODAL, PREFIX, AnswerButton, AnswerSelect
 from bot.discord.render import clip, safe
 from bot.discord.respond import Outcome, answer, text_layout
@@ -57,10 +46,8 @@ MAX_TEXT = 3900  # characters of text in one message (Discord allows 4000)
 def field_components(pf: PageField) -> int:
     """Components one field takes on a page: its text, then a row with one select or button;
     a long multi-choice list takes a row and select per group of options."""
-    q = pf.question
-    if q.type is QuestionType.multi and pf.row is None:
-        return 1 + 2 * len(chunks(q.choices, MAX_OPTIONS))
-    return 3
+    long = pf.question.type is QuestionType.multi and pf.row is None
+    return 1 + 2 * len(chunks(pf.question.choices, MAX_OPTIONS)) if long else 3
 
 
 def pages_of(progress: Progress) -> list[Page]:
@@ -118,13 +105,11 @@ def _option(opt: Option, chosen: bool) -> discord.SelectOption:
 
 
 def _question_text(f: Field) -> str:
+    """The question in bold, its help and a multi question's limit in small print."""
     q = f.question
-    text = f"**{f.number}. {safe(q.text, 500)}**"
-    if q.help:
-        text += f"\n-# {safe(q.help, 250)}"
-    if q.type is QuestionType.multi:
-        text += f"\n-# {hint(q, with_help=False)}"
-    return text
+    limit = hint(q, with_help=False) if q.type is QuestionType.multi else ""
+    notes = [note for note in (safe(q.help, 250) if q.help else "", limit) if note]
+    return "\n-# ".join([f"**{f.number}. {safe(q.text, 500)}**", *notes])
 
 
 def render_page(
@@ -136,7 +121,7 @@ def render_page(
     header = f"## {safe(screen.title, 200)}\n-# {screen.where} · saved as you go"
     view.add_item(discord.ui.TextDisplay(header + (f"\n{safe(screen.notice, 400)}" if screen.notice else "")))
     if not screen.pages:
-        view.add_item(discord.ui.TextDisplay(NO_QUESTIONS))
+        view.add_item(discord.ui.TextDisplay(screens.NO_QUESTIONS))
         return view
     qn = screen.progress.questionnaire
     for f in screen.fields:
@@ -200,11 +185,11 @@ def _single_select(ids: Ids, ranges: dict[str, int], f: Field, code: str) -> dis
                         placeholder=clip(range_label(groups[chosen]), 150))
 
 
-def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
+def render_thanks(screen: screens.Thanks, space: str) -> discord.ui.LayoutView:
     view = discord.ui.LayoutView(timeout=None)
-    view.add_item(discord.ui.TextDisplay(thanks_text(safe(screen.title, 200), command="`/survey my-data`")))
-    pages = pages_of(screen.progress)
-    if pages:
+    thanks = screens.thanks_text(safe(screen.title, 200), command="`/survey my-data`")
+    view.add_item(discord.ui.TextDisplay(thanks))
+    if pages := pages_of(screen.progress):
         anchor = field_code(screen.progress.questionnaire, pages[0].fields[0])
         view.add_item(discord.ui.ActionRow(AnswerButton(
             cid(screen.wave_id, space, "nav", anchor) + ":s", label="Review or change my answers",
@@ -215,7 +200,7 @@ def render_thanks(screen: Thanks, space: str) -> discord.ui.LayoutView:
 
 def view_of(screen: Screen, space: str, ranges: dict[str, int] | None = None) -> discord.ui.LayoutView:
     """Any screen of the conversation as a layout view."""
-    return draw(screen, page=lambda page: render_page(page, space, ranges),
+    return screens.draw(screen, page=lambda page: render_page(page, space, ranges),
                 thanks=lambda s: render_thanks(s, space), notice=lambda text, _title: text_layout(text))
 
 
@@ -228,7 +213,7 @@ def render_modal(title: str, pf: PageField, code: str, wave_id: int, space: str,
         custom_id=code, style=discord.TextStyle.short if number else discord.TextStyle.paragraph,
         required=q.required, max_length=32 if number else min(q.max_length, 4000),
         placeholder=clip(hint(q, with_help=False), 100) if number else None,
-        default=clip(typed_text(q, value) or "", 4000) or None,
+        default=clip(screens.typed_text(q, value) or "", 4000) or None,
     )
     label = clip(q.short or q.text, 45)
     description = clip(q.text, 100) if q.text != label else (clip(q.help, 100) if q.help else None)
@@ -268,8 +253,7 @@ class AnswerUI(Front):
 
     @staticmethod
     def member(interaction: discord.Interaction, space: str) -> Member:
-        guild = interaction.guild_id
-        return Member(PLATFORM, str(guild) if guild else space, str(interaction.user.id))
+        return Member(PLATFORM, str(interaction.guild_id or space), str(interaction.user.id))
 
     async def _show(self, interaction: discord.Interaction, space: str,
                     work: Callable[[Member, dict[str, int]], Awaitable[Screen | Picked | None]],
@@ -285,10 +269,9 @@ class AnswerUI(Front):
             except SurveyError as exc:  # an unknown wave in an old button
                 shown = Notice(str(exc))
             if isinstance(shown, Picked):
-                # a refused pick shows the stored answer: a select may not hold more defaults
-                # than it allows (four of "up to 3")
+                # refused: the stored answer (a select may not hold four defaults of "up to 3")
                 shown = replace(shown.page, draft={}) if shown.page.errors else shown.page
-            return Outcome(view=view_of(shown or Notice(ALREADY_OPEN), member.space, ranges))
+            return Outcome(view=view_of(shown or Notice(screens.ALREADY_OPEN), member.space, ranges))
 
         await answer(interaction, outcome, edit=edit)
 

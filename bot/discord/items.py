@@ -65,8 +65,7 @@ class TakeSurveyButton(_Item, template=TAKE):
         return cls(int(match["wave"]), match["space"], label=getattr(item, "label", None) or "Take")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        await _stateof(interaction).answers.take(interaction, int(m["wave"]), m["space"])
+        await _stateof(interaction).answers.take(interaction, int(self.match["wave"]), self.match["space"])
 
 
 class _Answering(_Item, template=r"stateof:__never__"):
@@ -100,8 +99,7 @@ class MyDataButton(_Item, template=MY):
     def __init__(self, action: str, space: str, *, label: str = "Delete my answers"):
         danger = action.startswith("mydata_delete")
         super().__init__(discord.ui.Button(
-            label=label,
-            style=discord.ButtonStyle.danger if danger else discord.ButtonStyle.secondary,
+            label=label, style=discord.ButtonStyle.danger if danger else discord.ButtonStyle.secondary,
             custom_id=f"{PREFIX}:my:{action}:{space}",
         ))
 
@@ -110,8 +108,7 @@ class MyDataButton(_Item, template=MY):
         return cls(match["action"], match["space"], label=getattr(item, "label", None) or "OK")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        m = self.match
-        await _stateof(interaction).my_data_action(interaction, m["action"], m["space"])
+        await _stateof(interaction).my_data_action(interaction, self.match["action"], self.match["space"])
 
 
 DYNAMIC_ITEMS = (TakeSurveyButton, AnswerSelect, AnswerButton, MyDataButton)

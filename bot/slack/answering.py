@@ -32,9 +32,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 OPEN_BUDGET = 1.2  # seconds of loading before a "loading" modal opens (trigger_id lives 3 s)
-# seconds from the submission's arrival to its ack when saving is slow ("Saving…" then)
-SUBMIT_BUDGET = ACK_BUDGET
-LOADING = "One moment: loading your survey…"
+SUBMIT_BUDGET = ACK_BUDGET  # seconds from a submission's arrival to its ack when saving is slow ("Saving…")
 
 
 def member_of(body: dict[str, Any], team: str = "") -> Member:
@@ -97,7 +95,7 @@ class SlackAnswers(Front):
                 if screen is not None:  # None: the second click of a double click
                     await client.views_open(trigger_id=body["trigger_id"], view=view_of(screen, member.space))
                 return
-            loading = message_view("Survey", LOADING)
+            loading = message_view("Survey", "One moment: loading your survey…")
             opened = await client.views_open(trigger_id=body["trigger_id"], view=loading)
             screen = await task
             await self._update(member, body, opened["view"]["id"],

@@ -77,8 +77,7 @@ class SlackDMAnswers:
             if channel is None:
                 return None
             client = await self.clients.for_team(member.space, enterprise)
-            await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
-                                          **payload)
+            await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **payload)
         except (SlackApiError, DeliveryError, NotInstalled) as exc:
             log.warning("could not post a survey question in a DM: %s", exc)
             return None

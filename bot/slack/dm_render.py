@@ -32,7 +32,6 @@ from bot.slack.text import clip
 from surveys.flow import Progress
 from surveys.paging import Page, PageField
 from surveys.ports import TAKE_SURVEY, Button
-from surveys.schema import Option as SurveyOption
 from surveys.schema import Question, QuestionType
 
 log = logging.getLogger(__name__)
@@ -81,6 +80,8 @@ class Ref:
 class WriteMeta(Meta):
     """The one-field modal's `private_metadata`: the field and the message to update."""
 
+    KEYS = "wtkcm"
+
     wave_id: int
     team: str
     key: str
@@ -103,14 +104,6 @@ def _header(screen: PageScreen, f: Field) -> list[Block]:
 def _dm_hint(q: Question) -> str:
     said = hint(q, typed=True)
     return f"{said} Then press Save." if q.type is QuestionType.multi else said
-
-
-def _choice_buttons(wave_id: int, key: str, options: list[SurveyOption]) -> ActionsBlock:
-    return ActionsBlock(block_id="stateof_dm_choices", elements=[
-        ButtonElement(text=pt(o.label, BUTTON_TEXT), action_id=f"{DM_CHOOSE}:{i}",
-                      value=Ref(wave_id, key, o.id).dump())
-        for i, o in enumerate(options)
-    ])
 
 
 def _nav(wave_id: int, f: Field) -> ActionsBlock:
@@ -140,13 +133,15 @@ def asked_message(screen: PageScreen) -> dict[str, Any]:
         blocks.append(SectionBlock(text=pt(f":warning: {clip(f.error, 500)}", 3000)))
     block_id = INPUT_PREFIX + Ref(wave_id, f.key).dump()
     if f.row is not None or (q.type is QuestionType.single and len(f.options) <= BUTTONS_MAX):
-        blocks.append(_choice_buttons(wave_id, f.key, f.options))
+        blocks.append(ActionsBlock(block_id="stateof_dm_choices", elements=[
+            ButtonElement(text=pt(o.label, BUTTON_TEXT), action_id=f"{DM_CHOOSE}:{i}",
+                          value=Ref(wave_id, f.key, o.id).dump()) for i, o in enumerate(f.options)]))
     elif q.type is QuestionType.single:
         blocks.append(ActionsBlock(block_id=block_id, elements=[
             options_select(f.options, "Choose one", action_id=DM_SELECT)]))
     elif q.type is QuestionType.multi:
         blocks.append(ActionsBlock(block_id=block_id, elements=[
-            multi_element(f, f.value, action_id=DM_MULTI, limit_in_menu=False)]))
+            multi_element(f, action_id=DM_MULTI, limit_in_menu=False)]))
     blocks.append(_nav(wave_id, f))
     return _payload(f"{screen.title}: {q.text}" + (f" ({f.row.label})" if f.row else ""), blocks)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
-from typing import Any, Self
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Self
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -64,23 +64,30 @@ LABEL_TEXT = 2000
 HINT_TEXT = 2000
 
 
+@dataclass(frozen=True)
 class Meta:
-    """A view's `private_metadata`: a dataclass as JSON, so a submission is understood
-    without any server-side session."""
+    """A view's `private_metadata`: a dataclass as JSON with a letter a field (`KEYS`, in
+    order; Slack allows 3,000 characters), so a submission is understood without a session."""
+
+    KEYS: ClassVar[str] = ""
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))  # type: ignore[call-overload]  # subclasses are dataclasses
+        return json.dumps({k: getattr(self, f.name) for k, f in zip(self.KEYS, fields(self), strict=True)},
+                          separators=(",", ":"))
 
     @classmethod
     def load(cls, text: str) -> Self:
         """The metadata of `text`; ValueError/TypeError when it is not ours."""
         data = json.loads(text or "{}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return cls(**{f.name: tuple(data[k]) if isinstance(data[k], list) else data[k]
+                      for k, f in zip(cls.KEYS, fields(cls), strict=True) if k in data})
 
 
 @dataclass(frozen=True)
 class PageMeta(Meta):
     """What a page view carries: the wave, the workspace, the page's field keys."""
+
+    KEYS = "wtkil"
 
     wave_id: int
     team: str
@@ -115,19 +122,16 @@ def options_select(options: list[SurveyOption], placeholder: str, *, action_id: 
     )
 
 
-def multi_element(f: Field, chosen: Any, *, action_id: str = VALUE_ACTION, limit_in_menu: bool = True) -> Any:
+def multi_element(f: Field, *, action_id: str = VALUE_ACTION, limit_in_menu: bool = True) -> Any:
     """Checkboxes for a short list, else a multi-select with "up to N". With `limit_in_menu`
     a list with a limit is always the multi-select, so the menu itself enforces it."""
-    q = f.question
-    choices = q.choices
+    q, choices, picked = f.question, f.options, set(f.value or [])
     built = [_option(o) for o in choices]
-    picked = set(chosen or [])
     initial = [b for b, o in zip(built, choices, strict=True) if o.id in picked] or None
     if len(choices) <= CHECKBOX_MAX and not (limit_in_menu and q.max_choices):
         return CheckboxesElement(action_id=action_id, options=built, initial_options=initial)
     return StaticMultiSelectElement(
-        action_id=action_id, placeholder=pt(f.hint or "Choose", 150), options=built,
-        initial_options=initial,
+        action_id=action_id, placeholder=pt(f.hint or "Choose", 150), options=built, initial_options=initial,
         max_selected_items=min(q.max_choices, len(choices)) if q.max_choices else None,
     )
 
@@ -154,7 +158,7 @@ def element_for(f: Field, *, typed: bool = False) -> Any:
     if f.row is not None or q.type in (QuestionType.single, QuestionType.country):
         return options_select(f.options, "Choose one", value=f.value)
     if q.type is QuestionType.multi:
-        return multi_element(f, f.value)
+        return multi_element(f)
     if q.type is QuestionType.number:
         return number_element(q, f.value)
     return PlainTextInputElement(action_id=VALUE_ACTION, multiline=True, max_length=min(q.max_length, 3000),
