@@ -21,22 +21,20 @@ from rich.text import Text
 
 from bot.answering.conversation import Conversation, Picked, first_open, one_at_a_time
 from bot.answering.events import Pick, Stop
+from bot.answering.options import by_number, kept_text, typed_country
 from bot.answering.screens import (
     COMPLETED_NOTICE,
     RESUMED_NOTICE,
     Field,
-    Notice,
     PageScreen,
     Screen,
     Thanks,
     answer_text,
 )
 from bot.services import Services
-from surveys.countries import COUNTRIES, find_country, suggest_countries
 from surveys.identity import Member
 from surveys.models import Wave, WaveStatus
-from surveys.schema import Option, QuestionType
-from surveys.validation import find_option
+from surveys.schema import QuestionType
 from surveys.waves import create_wave, ensure_community, find_wave, open_waves, questionnaire_of
 
 log = logging.getLogger(__name__)
@@ -109,9 +107,7 @@ class ConsoleChat:
                 raise KeyError(f"no open wave '{label}' of {survey_id} (open ones: stateof waves list)")
             preview = await ensure_community(session, PREVIEW_COMMUNITY, "Terminal preview")
             found = await find_wave(session, preview.id, qn.id, PREVIEW_LABEL)
-            if found is None:
-                found = await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)
-            return found
+            return found or await create_wave(session, preview, qn, PREVIEW_LABEL, status=WaveStatus.open)
 
     async def run(self, survey_id: str, wave_label: str | None = None) -> ChatOutcome:
         wave = await self.pick_wave(survey_id, wave_label)
@@ -124,48 +120,38 @@ class ConsoleChat:
         finished = first_open(progress) is None
         intro = escape(qn.description or qn.title)
         if progress.answers and not finished:
-            intro += (f"\n\n[bold]Welcome back[/bold]: resuming at question {screen.fields[0].number} "
-                      f"of {screen.total}.")
+            intro += f"\n\n[bold]Welcome back[/bold]: resuming at {screen.asking(screen.fields[0])}."
         self.console.print(Panel(intro, title=f"{escape(qn.title)} {escape(wave.label)}",
                                  subtitle="q to stop, < to go back; your answers are saved as you go"))
         if wave.label == PREVIEW_LABEL:
             self.console.print(PREVIEW_NOTE.format(survey=escape(qn.id)), highlight=False)
-        shown: Screen | None = screen
+        current: Screen | None = screen
         try:
-            if finished and progress.answers:
-                shown = await self._review(screen)
-            while isinstance(shown, PageScreen):
-                progress = shown.progress if shown.saved else progress
-                shown = await self._ask(shown)
+            self.reviewing = finished and bool(progress.answers) and self._review()
+            while isinstance(current, PageScreen):
+                progress = current.progress if current.saved else progress
+                current = await self._ask(current)
         except _Done:
             self.console.print("Your answers stay as they are. Thank you!")
-            return ChatOutcome(wave.label, progress.answered_count, progress.completed)
         except QuitChat:
             await self.conversation.handle(self.member, Stop(wave.id))
             self.console.print("[yellow]Stopped. Your answers are saved; run the chat again to resume.[/]")
-            return ChatOutcome(wave.label, progress.answered_count, progress.completed)
-        if isinstance(shown, Notice):
-            self.console.print(f"[yellow]{escape(shown.text)}[/] Your earlier answers are kept.")
-            return ChatOutcome(wave.label, progress.answered_count, progress.completed)
-        assert isinstance(shown, Thanks)
-        self.console.print("[green]Thank you! Your answers are complete.[/] "
-                           "Run the chat again to change them while the wave is open.")
-        return ChatOutcome(wave.label, shown.progress.answered_count, True)
+        else:
+            if isinstance(current, Thanks):
+                self.console.print("[green]Thank you! Your answers are complete.[/] "
+                                   "Run the chat again to change them while the wave is open.")
+                return ChatOutcome(wave.label, current.progress.answered_count, True)
+            said = escape(getattr(current, "text", ""))
+            self.console.print(f"[yellow]{said}[/] Your earlier answers are kept.")
+        return ChatOutcome(wave.label, progress.answered_count, progress.completed)
 
-    async def _review(self, screen: PageScreen) -> Screen | None:
+    def _review(self) -> bool:
         """Everything is answered: offer to go through the answers again (Enter keeps one)."""
         self.console.print("You have answered every question.")
         reply = self.ask("Change your answers? [y/N]> ").strip().lower()
         if reply in QUIT_WORDS or not reply.startswith("y"):
             raise QuitChat if reply in QUIT_WORDS else _Done()
-        self.reviewing = True
-        shown: Screen | None = screen
-        try:
-            while isinstance(shown, PageScreen):
-                shown = await self._ask(shown)
-        finally:
-            self.reviewing = False
-        return shown
+        return True
 
     async def _ask(self, screen: PageScreen) -> Screen | None:
         """Show the page's one field, read an answer, and send it: the next screen."""
@@ -176,15 +162,18 @@ class ConsoleChat:
             if message:
                 self.console.print(f"[red]{escape(message)}[/]")
         if self._asked != f.question.id:
-            heading = f"[bold cyan]{f.number}/{screen.total}[/] [bold]{escape(f.question.text)}[/]"
-            self.console.print(f"\n{heading}")
+            said = f"[bold cyan]{f.number}/{screen.total}[/] [bold]{escape(f.question.text)}[/]"
+            self.console.print(f"\n{said}")
             if f.hint:
                 self.console.print(f"[dim]{escape(f.hint)}[/]")
             self._asked = f.question.id
         if f.stored:
             self.console.print(f"  [dim]Your answer: {escape(answer_text(f.question, f.value, f.row))} "
                                f"(Enter keeps it{'' if f.question.required else ', - clears it'})[/]")
-        over = self._over_long(f)
+        if kept := kept_text(f.question, f.value, f.error):  # nothing typed is lost
+            self.console.print(f"  [dim]What you wrote ({len(f.value)} characters):[/]\n  {escape(f.value)}"
+                               f"\n  [dim]Enter keeps the first {len(kept)} characters, ending “…"
+                               f"{escape(kept[-30:])}”; or type it again shorter.[/]", highlight=False)
         try:
             raw = self._read(f)
         except _Back:
@@ -192,38 +181,24 @@ class ConsoleChat:
                 self.console.print("[dim]This is the first question.[/]")
             self._asked = ""
             return await self.conversation.back(self.member, screen.wave_id, f.key)
-        if over and raw == "":
-            raw = over
+        raw = kept if kept and raw == "" else raw
         if self.reviewing or raw is KEEP:
             values = None if raw is KEEP else {f.key: raw}
-            shown = await self.conversation.next(self.member, screen.wave_id, f.key, values)
-            if values and isinstance(shown, PageScreen | Thanks) and f.key in shown.progress.answers:
-                self._echo(f, shown.progress.answers[f.key])
-            return shown
+            after = await self.conversation.next(self.member, screen.wave_id, f.key, values)
+            if values and isinstance(after, PageScreen | Thanks) and f.key in after.progress.answers:
+                self._echo(f, after.progress.answers[f.key])
+            return after
         result = await self.conversation.handle(self.member, Pick(screen.wave_id, f.key, raw))
-        if isinstance(result, Picked):
-            if result.ok:
-                stored = next((g for g in result.page.fields if g.key == f.key), None)
-                if stored is not None:
-                    self._echo(f, stored.value)
-            return result.following if result.ok else result.page
-        return result
+        if not isinstance(result, Picked):
+            return result
+        stored = next((g for g in result.page.fields if g.key == f.key), None) if result.ok else None
+        if stored is not None:
+            self._echo(f, stored.value)
+        return result.following if result.ok else result.page
 
     def _echo(self, f: Field, value: Any) -> None:
         """Say what was stored, in words (a country's name, an option's label, 10 not 10.0)."""
         self.console.print(f"  [green]✓[/] {escape(answer_text(f.question, value, f.row))}")
-
-    def _over_long(self, f: Field) -> str:
-        """A text refused for its length is shown again in full, and Enter keeps its first
-        `max_length` characters (nothing typed is lost)."""
-        limit = f.question.max_length
-        if not (f.error and isinstance(f.value, str) and limit and len(f.value) > limit):
-            return ""
-        self.console.print(f"  [dim]What you wrote ({len(f.value)} characters):[/]")
-        self.console.print(f"  {escape(f.value)}", highlight=False, soft_wrap=True)
-        self.console.print(f"  [dim]Enter keeps the first {limit} characters, ending "
-                           f"“…{escape(f.value[max(limit - 30, 0):limit])}”; or type it again shorter.[/]")
-        return f.value[:limit]
 
     def _prompt(self, f: Field, hint: str) -> Any:
         suffix = "" if f.question.required or f.stored else " (Enter to skip)"
@@ -232,64 +207,41 @@ class ConsoleChat:
             raise QuitChat
         if answer in BACK_WORDS:
             raise _Back
-        if f.stored:
-            if not answer:
-                return KEEP
-            if answer == "-" and not f.question.required:
-                return ""
+        if f.stored and (not answer or (answer == "-" and not f.question.required)):
+            return KEEP if not answer else ""
         return answer
 
-    def _show_options(self, options: list[Option]) -> None:
-        table = Table(show_header=False, box=None, padding=(0, 1))
-        for i, opt in enumerate(options, 1):
-            table.add_row(f"[bold]{i}[/]", escape(opt.label))
-        self.console.print(table)
-
-    @staticmethod
-    def _pick(options: list[Option], word: Any) -> Any:
-        if isinstance(word, str) and word.isdigit() and 1 <= int(word) <= len(options):
-            return options[int(word) - 1].id
-        return word
-
     def _read(self, f: Field) -> Any:
+        """The answer to one field as typed: options by number (a multi's comma-separated)."""
         q = f.question
+        if q.type is QuestionType.country and f.row is None:
+            return self._read_country(f)
         if f.row is not None:
             self.console.print(f"  [bold]{escape(f.row.label)}[/]")
-            self._show_options(q.scale)
-            return self._pick(q.scale, self._prompt(f, "  Number"))
-        match q.type:
-            case QuestionType.single:
-                self._show_options(q.choices)
-                return self._pick(q.choices, self._prompt(f, "Number or name"))
-            case QuestionType.multi:
-                self._show_options(q.choices)
-                raw = self._prompt(f, "Numbers (comma-separated)")
-                if raw is KEEP:
-                    return raw
-                return [self._pick(q.choices, w.strip()) for w in raw.split(",") if w.strip()]
-            case QuestionType.country:
-                return self._read_country(f)
-            case QuestionType.number:
-                return self._prompt(f, "A number")
-            case _:
-                return self._prompt(f, f"Your answer (up to {q.max_length} characters)")
+        if f.row is not None or q.type in (QuestionType.single, QuestionType.multi):
+            table = Table(show_header=False, box=None, padding=(0, 1))
+            for i, opt in enumerate(f.options, 1):
+                table.add_row(f"[bold]{i}[/]", escape(opt.label))
+            self.console.print(table)
+        if f.row is not None or q.type is QuestionType.single:
+            return by_number(f.options, self._prompt(f, "  Number" if f.row else "Number or name"))
+        if q.type is QuestionType.multi:
+            raw = self._prompt(f, "Numbers (comma-separated)")
+            words = [] if raw is KEEP else [w.strip() for w in raw.split(",") if w.strip()]
+            return raw if raw is KEEP else [by_number(f.options, w) for w in words]
+        return self._prompt(f, "A number" if q.type is QuestionType.number
+                            else f"Your answer (up to {q.max_length} characters)")
 
     def _read_country(self, f: Field) -> Any:
         """A name, code or alias (UK, USA…), echoed back as the country it stands for; what
         matches nothing is asked again with the names it could mean, never guessed."""
-        choices = f.question.choices
         while True:
             word = self._prompt(f, "Country name or code")
             if word is KEEP or not word:
                 return word
-            opt = find_option(choices, word)
-            code = opt.id if opt is not None else find_country(word)
-            chosen = f.question.option(code) if code else None
+            chosen, close = typed_country(f.question, word)
             if chosen is not None:
                 self.console.print(f"  → {escape(chosen.label)}", highlight=False)
                 return chosen.id
-            close = [COUNTRIES[c] for c in suggest_countries(word, limit=10)]
-            if close:
-                self.console.print(f"Did you mean: {escape(', '.join(close))}?", highlight=False)
-            else:
-                self.console.print(f"[red]No country matches '{escape(word)}'.[/]")
+            self.console.print(f"Did you mean: {escape(', '.join(close))}?" if close
+                               else f"[red]No country matches '{escape(word)}'.[/]", highlight=False)

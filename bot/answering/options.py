@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from surveys.schema import Option
+from surveys.countries import COUNTRIES, find_country, suggest_countries
+from surveys.schema import Option, Question
+from surveys.validation import find_option
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +57,19 @@ def by_number(options: list[Option], word: Any) -> Any:
     if isinstance(word, str) and word.isdigit() and 1 <= int(word) <= len(options):
         return options[int(word) - 1].id
     return word
+
+
+def typed_country(question: Question, word: str) -> tuple[Option | None, list[str]]:
+    """A typed country (name, code or alias: UK, USA…) as the question's option; when nothing
+    matches, the names it could mean (never a guess)."""
+    opt = find_option(question.choices, word)
+    code = opt.id if opt is not None else find_country(word)
+    chosen = question.option(code) if code else None
+    return chosen, [] if chosen else [COUNTRIES[c] for c in suggest_countries(word, limit=10)]
+
+
+def kept_text(question: Question, value: Any, error: str) -> str:
+    """A text refused for its length: what Enter keeps (its first `max_length` characters)."""
+    limit = question.max_length
+    too_long = bool(error and isinstance(value, str) and limit and len(value) > limit)
+    return value[:limit] if too_long else ""
