@@ -339,6 +339,8 @@ def _waves_for(summary: Summary, results: dict, usable) -> _Waves:
         result = results.get(label)
         if summary.suppressed(label):
             notes.append(f"{_esc(label)}: fewer than {k} respondents, not shown")
+        elif result is None and getattr(summary.waves.get(label), "published", False):
+            notes.append(f"{_esc(label)}: no published figures")
         elif result is None:
             notes.append(f"{_esc(label)}: question not asked")
         elif getattr(result, "suppressed", False):

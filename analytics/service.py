@@ -12,7 +12,7 @@ from sqlalchemy import select
 from analytics.bases import conditional_bases
 from analytics.cache import load_waves
 from analytics.compare import adjust_significance, result_changes
-from analytics.derived import DerivedCondition, derived_questions, is_derived, spec_for
+from analytics.derived import DerivedCondition, is_derived, spec_for
 from analytics.frames import (
     Condition,
     Segment,
@@ -38,6 +38,7 @@ from analytics.segments import SegmentRefused, check_segment
 from analytics.summaries import option_map, question_result, row_map, wave_suppressed
 from surveys.countries import COUNTRIES
 from surveys.db import Database
+from surveys.derived import as_question, usable_fields
 from surveys.errors import UnknownOption, UnknownQuestion, UnknownWave
 from surveys.models import ReferenceWave, Wave, WaveStatus
 from surveys.reference import find_reference
@@ -270,7 +271,10 @@ def _canonical(waves: list[Wave]) -> Questionnaire:
     if newest.version <= main.version:
         newest = main
     extra = [q for q in main.questions if not newest.has_question(q.id)]
-    return newest.model_copy(update={"questions": [*newest.questions, *extra, *derived_questions(newest)]})
+    merged = newest.model_copy(update={"questions": [*newest.questions, *extra]})
+    usable = usable_fields(merged)  # a wave stored without some questions cannot compute every field
+    return merged.model_copy(update={"questions": [*merged.questions, *(as_question(f) for f in usable)],
+                                     "derived": usable})
 
 
 def _asked(canonical: Questionnaire, wave: Wave, q: Question) -> Question:

@@ -18,6 +18,7 @@ from analytics.output import write_summary
 from analytics.service import build_summary
 from surveys.catalog import Catalog
 from surveys.db import Database
+from surveys.derived import without_questions
 from surveys.flow import AnswerFlow
 from surveys.identity import Member
 from surveys.migrate import upgrade
@@ -158,7 +159,7 @@ def _maturity_answers(t: int, rng: random.Random) -> dict[str, object]:
 
 def _first_wave_questionnaire(qn: Questionnaire) -> Questionnaire:
     """The 2024 questionnaire did not ask about data types yet (shows 'not asked')."""
-    return qn.model_copy(update={"questions": [q for q in qn.questions if q.id != "data_types"]})
+    return without_questions(qn, [q for q in qn.questions if q.id != "data_types"])
 
 
 async def _invite(db: Database, wave_id: int, n: int, when: datetime) -> None:

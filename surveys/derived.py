@@ -39,6 +39,26 @@ def derived_problems(qn: Questionnaire) -> list[str]:
     return problems
 
 
+def usable_fields(qn: Questionnaire) -> list[DerivedField]:
+    """The derived fields whose rules hold up against `qn`'s questions: a copy that leaves out
+    questions (a wave imported without some columns) keeps only the fields it can compute."""
+    out = []
+    for field in qn.derived:
+        try:
+            rules(field, qn)
+        except ExpressionError:
+            log.info("derived field %s left out: %s does not ask what it reads", field.id, qn.id)
+            continue
+        out.append(field)
+    return out
+
+
+def without_questions(qn: Questionnaire, kept: list[Question]) -> Questionnaire:
+    """`qn` asking only `kept`, with the derived fields that can still be computed from them."""
+    reduced = qn.model_copy(update={"questions": kept})
+    return reduced.model_copy(update={"derived": usable_fields(reduced)})
+
+
 def rules(field: DerivedField, qn: Questionnaire) -> list[tuple[str, Node]]:
     """(option id, checked rule) in order; the first that holds gives a respondent's value."""
     return [(option.id, compile_rule(option.rule, qn)) for option in field.options]
@@ -57,4 +77,5 @@ def derived_field(qn: Questionnaire, field_id: str) -> DerivedField | None:
     return next((f for f in qn.derived if f.id == field_id), None)
 
 
-__all__ = ["as_question", "derived_field", "derived_problems", "rules"]
+__all__ = ["as_question", "derived_field", "derived_problems", "rules", "usable_fields",
+           "without_questions"]

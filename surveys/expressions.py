@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 MAX_LENGTH = 1000  # characters of one rule
 MAX_TOKENS = 200
 MAX_DEPTH = 12  # nested parentheses and `not`
-MAX_LIST = 100  # values in one `in (...)` list
+MAX_LIST = 50  # values in one `in (...)` list
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "has", "any", "all", "is", "answered", "true", "false"})
 _TOKEN = re.compile(r"\s*(?:(?P<num>-?\d+\.\d+(?![\w-]))|(?P<name>-?[A-Za-z0-9][A-Za-z0-9_\-]*)"

@@ -32,6 +32,7 @@ from sqlalchemy import JSON, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from surveys.db import Database
+from surveys.derived import without_questions
 from surveys.errors import (
     InvalidAnswer,
     OutOfRange,
@@ -197,7 +198,7 @@ def asked_questionnaire(qn: Questionnaire, columns: list[_Column]) -> Questionna
         if q.when is not None and q.when.question not in given:
             changes["when"] = None
         kept.append(q.model_copy(update=changes) if changes else q)
-    return qn.model_copy(update={"questions": kept})
+    return without_questions(qn, kept)
 
 
 def _kind(exc: InvalidAnswer, q: Question) -> str:

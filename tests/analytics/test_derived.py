@@ -104,3 +104,15 @@ async def test_a_derived_value_held_by_fewer_than_k_cannot_be_singled_out(db, tm
     stage = next(q for q in s.questions if q.id == "ml_maturity").results["2026"]
     assert "pipeline_centric" not in stage.shares or stage.counts.get("pipeline_centric", 0) >= 5
     assert stage.merged  # the 2 merged into a group of at least k, as for any single question
+
+
+async def test_a_wave_without_the_questions_a_field_reads_has_no_entry_for_it(db, tmp_path):
+    path = tmp_path / "few.csv"
+    path.write_text("title,role\n" + "data_scientist,models\n" * 6 + "ml_engineer,infra\n" * 6)
+    async with db.session() as session:
+        community = (await ensure_community(session, "default")).id
+    await import_csv(db, community_id=community, questionnaire=Catalog().get(SURVEY), wave_label="2026",
+                     path=path)
+    s = await build_summary(db, community_id=community, survey_id=SURVEY, wave="2026")
+    assert s.waves["2026"].respondents == 12
+    assert all(q.id != "ml_maturity" for q in s.questions)

@@ -60,3 +60,22 @@ async def test_moderator_mistakes_and_failed_posts_are_said_plainly(services):
     assert "could not be posted" in again.text  # announcing an open wave again is allowed
     closed = await commands.run(_cmd("close"))
     assert "is closed, but its summary could not be posted" in closed.text
+
+
+async def test_chat_results_show_and_filter_on_a_derived_field(services):
+    community = await services.community_for("slack", "T1")
+    async with services.db.session() as session:
+        wave = await create_wave(session, community, services.catalog.get("state-of-mlops"), "2026",
+                                 status=WaveStatus.open)
+    people = [("6_20", ["retrain"])] * 6 + [("1", ["train_models"])] * 6 + [("none", ["explore_data"])] * 6
+    for i, (models, work) in enumerate(people):
+        await services.flow.submit(wave.id, Member("slack", "S", f"m-{i}"),
+                                   {"title": "data_scientist", "role": "models",
+                                    "models_in_production": models, "recent_work": work}, finish=True)
+    commands = Commands(services)
+    stage = await commands.run(_cmd("results", question="ml_maturity"))
+    assert "ML maturity stage" in stage.text and "Managing many models in production" in stage.text
+    pipeline = await commands.run(_results("ml_maturity=pipeline_centric"))
+    assert ", 6 of them in this segment" in pipeline.text
+    unknown = await commands.run(_cmd("results", question="maturity"))
+    assert "ml_maturity" in unknown.text  # the known ids include the derived field

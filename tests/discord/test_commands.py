@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from surveys.models import Participation, Wave
+from tests.conftest import use_version_1
 from tests.discord.kit import DiscordMember, custom_ids, starters_on_ledger, texts
 from tests.discord.test_answering import launch
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(dservices):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(dservices.catalog)
 
 EPHEMERAL = 64
 

@@ -14,8 +14,15 @@ from bot.discord.runtime import start_discord
 from surveys.catalog import parse_questionnaire
 from surveys.identity import Member
 from surveys.models import Answer
+from tests.conftest import use_version_1
 from tests.discord.kit import DiscordMember, component, custom_ids, starters_on_ledger, texts
 from tests.discord.test_answering import launch
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(dservices):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(dservices.catalog)
 
 
 async def answer_rows(services, question: str) -> int:

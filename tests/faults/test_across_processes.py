@@ -26,6 +26,7 @@ from surveys.catalog import Catalog
 from surveys.db import Database
 from surveys.models import WaveStatus
 from surveys.waves import create_wave, ensure_community
+from tests.conftest import use_version_1
 from tests.fakes.slack import SlackHTTPClient, block_actions_body
 from tests.faults.proxy import TCPProxy
 from tests.slack.conftest import serve
@@ -39,6 +40,7 @@ async def test_double_click_on_two_workers_posts_the_next_dm_question_once(fake,
     try:
         for _ in range(2):  # two workers: own process state (gates, memory), one database
             services = build_services(slack_settings, Database(database_url))
+            use_version_1(services.catalog)  # written for version 1 of the built-in questionnaire
             runtime, runner, root = await serve(services, limiter=SlackRateLimiter(scale=50))
             workers.append((services, runtime, runner, SlackBot(fake, services, runtime,
                                                                  root + "/slack/events")))

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from surveys.models import ReminderOptOut
+from tests.conftest import use_version_1
 from tests.fakes.slack import block_actions_body
 from tests.slack.kit import MEMBER, MODERATOR, answers, count
+
+
+@pytest.fixture(autouse=True)
+def _questionnaire_version_1(sservices):
+    """These tests follow version 1 of the built-in questionnaire (tests/conftest.py)."""
+    use_version_1(sservices.catalog)
 
 
 def buttons_of(payload):

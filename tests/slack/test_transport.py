@@ -12,6 +12,7 @@ from bot.services import build_services
 from bot.slack.ratelimit import SlackRateLimiter
 from bot.slack.runtime import start_slack
 from surveys.models import SlackInstallation, Wave
+from tests.conftest import use_version_1
 from tests.fakes.slack import (
     block_actions_payload,
     run_oauth_install,
@@ -80,6 +81,7 @@ async def test_socket_mode_end_to_end(fake, slack_settings, db):
     settings = slack_settings.model_copy(update={"slack_app_token": "xapp-test",
                                                  "slack_signing_secret": None})
     services = build_services(settings, db)
+    use_version_1(services.catalog)  # written for version 1 of the built-in questionnaire
     runtime = await start_slack(services)
     try:
         assert runtime.mode == "socket" and "slack" in services.notifiers
