@@ -79,6 +79,8 @@ def _country(q: Question, given: Any, field: str) -> str:
 
 
 def _multi(q: Question, given: Any, field: str) -> list[str]:
+    if not isinstance(given, str | list | tuple | set | frozenset):
+        raise InvalidAnswer(field, f"'{given}' is not a list of options of '{q.title}'")
     items = given.split(";") if isinstance(given, str) else list(given)
     chosen = {_choice(q, q.choices, item, field) for item in items if str(item).strip()}
     order = [o.id for o in q.choices]
