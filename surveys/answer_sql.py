@@ -18,7 +18,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 
 from surveys.models import (
@@ -30,6 +29,7 @@ from surveys.models import (
     UTCDay,
     Wave,
 )
+from surveys.upsert import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +62,11 @@ DELETE_HIDDEN = delete(Answer).where(
 )
 
 
-def _insert(dialect: str, model: Any) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert(model)
-    if dialect == "sqlite":
-        return sqlite.insert(model)
-    raise RuntimeError(f"unsupported database dialect {dialect}")
-
-
 @cache
 def upsert_answers(dialect: str) -> Any:
     """Insert or replace answers (executemany: one dict per field, each with a new random
     `id` that an existing row keeps its own instead of); returns (id, question_id, row_id)."""
-    stmt = _insert(dialect, Answer)
+    stmt = insert_for(dialect, Answer)
     stmt = stmt.on_conflict_do_update(
         index_elements=["wave_id", "respondent_id", "question_id", "row_id"],
         set_={"value": stmt.excluded.value, "number": stmt.excluded.number,
@@ -85,26 +77,26 @@ def upsert_answers(dialect: str) -> Any:
 
 @cache
 def insert_choices(dialect: str) -> Any:
-    return _insert(dialect, AnswerChoice).on_conflict_do_nothing(
+    return insert_for(dialect, AnswerChoice).on_conflict_do_nothing(
         index_elements=["answer_id", "option_id"])
 
 
 @cache
 def insert_respondent(dialect: str) -> Any:
-    return _insert(dialect, Respondent).on_conflict_do_nothing(
+    return insert_for(dialect, Respondent).on_conflict_do_nothing(
         index_elements=["community_id", "pseudonym"])
 
 
 @cache
 def insert_response(dialect: str) -> Any:
-    return _insert(dialect, Response).on_conflict_do_nothing(
+    return insert_for(dialect, Response).on_conflict_do_nothing(
         index_elements=["wave_id", "respondent_id"])
 
 
 @cache
 def insert_mark(dialect: str) -> Any:
     """A sealed participation mark (surveys.ledger) in the answering transaction."""
-    return _insert(dialect, ParticipationMark)
+    return insert_for(dialect, ParticipationMark)
 
 
 @cache

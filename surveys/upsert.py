@@ -6,25 +6,27 @@ import logging
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
 
-def dialect_insert(session: AsyncSession | AsyncConnection, model: Any) -> Any:
-    """An INSERT for `model` with on_conflict_* methods for the session's (or connection's)
-    dialect."""
-    bind = session if isinstance(session, AsyncConnection) else session.bind
-    if bind is None:
-        raise RuntimeError("the session is not bound to a database")
-    name = bind.dialect.name
-    if name == "postgresql":
+def insert_for(dialect: str, model: Any) -> Any:
+    """An INSERT for `model` with on_conflict_* methods for the dialect named `dialect`."""
+    if dialect == "postgresql":
         return postgresql.insert(model)
-    if name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(model)
-    raise RuntimeError(f"unsupported database dialect {name}")
+    raise RuntimeError(f"unsupported database dialect {dialect}")
 
 
-def insert_ignore(session: AsyncSession | AsyncConnection, model: Any, keys: list[str]) -> Any:
+def dialect_insert(session: AsyncSession, model: Any) -> Any:
+    """An INSERT for `model` with on_conflict_* methods for the session's dialect."""
+    if session.bind is None:
+        raise RuntimeError("the session is not bound to a database")
+    return insert_for(session.bind.dialect.name, model)
+
+
+def insert_ignore(session: AsyncSession, model: Any, keys: list[str]) -> Any:
     """INSERT that does nothing when a row with the same `keys` exists."""
     return dialect_insert(session, model).on_conflict_do_nothing(index_elements=keys)
