@@ -131,8 +131,17 @@ class Database:
         if self._sync is not None:
             if self._thread is None:
                 self._thread = ThreadPoolExecutor(self._threads, thread_name_prefix="stateof-db")
-            return await asyncio.get_running_loop().run_in_executor(
-                self._thread, partial(self._run_in_thread, fn, *args))
+            job = self._thread.submit(partial(self._run_in_thread, fn, *args))
+            done = asyncio.wrap_future(job)
+            try:
+                return await asyncio.shield(done)
+            except asyncio.CancelledError:
+                # a caller that gave up (a save attempt's timeout) must not leave its work
+                # queued behind the next caller's: a job not started yet never runs, one
+                # already running is waited for (it commits or rolls back) before giving up
+                if not job.cancel():
+                    await asyncio.wait([done])
+                raise
         async with self.engine.begin() as conn:
             return await conn.run_sync(fn, *args)
 
