@@ -135,6 +135,10 @@ class Database:
             done = asyncio.wrap_future(job)
             try:
                 return await asyncio.shield(done)
+            except DBAPIError as exc:
+                if exc.connection_invalidated:  # the server went away: so did the pooled
+                    await self.engine.dispose(close=False)  # connections of the async engine
+                raise
             except asyncio.CancelledError:
                 # a caller that gave up (a save attempt's timeout) must not leave its work
                 # queued behind the next caller's: a job not started yet never runs, one
