@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from bench.common import free_port, stop_process  # noqa: E402
+from bench.common import CPUMeter, free_port, stop_process  # noqa: E402
 from tests.discord.kit import DiscordMember, custom_ids  # noqa: E402
 from tests.fakes.discord import FakeDiscord, InteractionRecord  # noqa: E402
 
@@ -324,17 +324,33 @@ async def main(args: argparse.Namespace) -> int:
             print(f"  members finished: {finished}/{args.members}; completed in the database: {in_db}")
             page_holder = DiscordMember(fake, fake.add_member(fake.guild_id, "page"))
             page = await page_holder.take(announcement)
-            ours = await saturate_ours(fake, announcement, args.concurrency, args.throughput_members)
-            print(ours.line())
+            ours_runs: list[tuple[Phase, float]] = []
+            for _ in range(args.runs):
+                meter = CPUMeter(stateof.proc.pid)
+                meter.start()
+                ours = await saturate_ours(fake, announcement, args.concurrency,
+                                           args.throughput_members)
+                meter.stop()
+                ours_runs.append((ours, meter.per_request_ms(len(ours.records))))
+                print(ours.line(), f"; CPU per click {ours_runs[-1][1]:.2f} ms", flush=True)
         finally:
             stateof.stop()
         bare = Bot(fake, env, [sys.executable, "-c", BARE_BOT], workdir / "bare.log")
         await bare.start(identified=2)
+        bare_runs: list[tuple[Phase, float]] = []
         try:
-            reference = await saturate_bare(fake, page, args.concurrency, len(ours.records))
-            print(reference.line())
+            for ours, _cpu in ours_runs:
+                meter = CPUMeter(bare.proc.pid)
+                meter.start()
+                reference = await saturate_bare(fake, page, args.concurrency, len(ours.records))
+                meter.stop()
+                bare_runs.append((reference, meter.per_request_ms(len(reference.records))))
+                print(reference.line(), f"; CPU per click {bare_runs[-1][1]:.2f} ms", flush=True)
         finally:
             bare.stop()
+    ours, reference = ours_runs[-1][0], bare_runs[-1][0]
+    cpu = cpu_summary([c for _, c in ours_runs], [c for _, c in bare_runs])
+    print(cpu)
     ratio = ours.rate / reference.rate if reference.rate else float("nan")
     ok = loaded.late == 0 and finished == args.members and in_db >= args.members
     print(f"throughput ratio stateof / bare ack: {ratio:.2f}")
@@ -357,10 +373,21 @@ Python {sys.version.split()[0]}: `bench/bench_discord.py --members {args.members
               responses stored: {in_db}; every interaction answered within 3 s: \
 {'yes' if loaded.late == 0 else 'NO'}.
             - throughput ratio, stateof / bare discord.py handler that only acknowledges,
-              {args.concurrency} members in flight, same run: **{ratio:.2f}**.
+              {args.concurrency} members in flight, same run (last of {args.runs}): {ratio:.2f}.
+            - {cpu}
             """))
         print(f"wrote {RESULTS}")
     return 0 if ok else 1
+
+
+def cpu_summary(ours: list[float], bare: list[float]) -> str:
+    """CPU per click of the bot and of the bare handler (run i against run i): min / median."""
+    ratios = sorted(b / o for o, b in zip(ours, bare, strict=True) if o)
+    mine, mid = sorted(ours), len(ours) // 2
+    return (f"**CPU per click ({len(ours)} runs): stateof min {mine[0]:.2f} / median "
+            f"{mine[mid]:.2f} ms, bare discord.py handler median {sorted(bare)[mid]:.2f} ms; "
+            f"ratio bare / stateof min {ratios[0]:.2f} / median {ratios[mid]:.2f}** "
+            f"(target ≤ 2 ms and ≥ 0.2×)")
 
 
 def _ms(seconds: float) -> str:
@@ -382,6 +409,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--think", type=float, default=0.5, help="seconds between a member's clicks")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--throughput-members", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3, help="throughput runs of each")
     parser.add_argument("--database-url", help="default: a temporary SQLite file; a PostgreSQL "
                         "URL names a database that is dropped and created")
     parser.add_argument("--seed", type=int, default=7)

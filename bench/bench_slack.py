@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
-from bench.common import free_port, stop_process  # noqa: E402
+from bench.common import CPUMeter, free_port, stop_process  # noqa: E402
 from tests.fakes.slack import (  # noqa: E402
     FakeSlackAPI,
     SlackHTTPClient,
@@ -120,6 +120,41 @@ class Phase:
                 f"({self.rate:.0f}/s), ack p50 {self.pct(50) * 1000:.0f} ms, "
                 f"p99 {self.pct(99) * 1000:.0f} ms, max {self.pct(100) * 1000:.0f} ms, "
                 f"over 3 s or failed: {self.late}")
+
+
+@dataclass
+class ClickCost:
+    """One throughput run: CPU per request of the bot and of the bare app, in the same run."""
+
+    ours: Phase
+    ref: Phase
+    meter: CPUMeter
+    bare_meter: CPUMeter
+
+    @property
+    def ours_ms(self) -> float:
+        return self.meter.per_request_ms(len(self.ours.latencies))
+
+    @property
+    def bare_ms(self) -> float:
+        return self.bare_meter.per_request_ms(len(self.ref.latencies))
+
+    @property
+    def ratio(self) -> float:
+        return self.bare_ms / self.ours_ms if self.ours_ms else float("nan")
+
+    def line(self) -> str:
+        return (f"CPU per click: stateof {self.ours_ms:.2f} ms, bare Bolt app "
+                f"{self.bare_ms:.2f} ms; ratio bare / stateof {self.ratio:.2f}")
+
+    @staticmethod
+    def summary(runs: list[ClickCost]) -> str:
+        ours = sorted(r.ours_ms for r in runs)
+        ratios = sorted(r.ratio for r in runs)
+        mid = len(runs) // 2
+        return (f"**CPU per click, {len(runs)} runs: stateof min {ours[0]:.2f} / median "
+                f"{ours[mid]:.2f} ms; ratio to the bare Bolt app min {ratios[0]:.2f} / median "
+                f"{ratios[mid]:.2f}** (target ≤ 2 ms and ≥ 0.2×)")
 
 
 def prepare_database(url: str | None, workdir: Path) -> str:
@@ -311,7 +346,8 @@ async def completed_in(url: str) -> int:
 
 
 async def closed_loop(http: SlackHTTPClient, views: Views | None, wave_id: int, members: int,
-                      concurrency: int, prefix: str, template: dict[str, Any] | None) -> Phase:
+                      concurrency: int, prefix: str, template: dict[str, Any] | None,
+                      users: str = "") -> Phase:
     phase = Phase(prefix)
     queue = list(range(members))
     rng = random.Random(7)
@@ -319,7 +355,7 @@ async def closed_loop(http: SlackHTTPClient, views: Views | None, wave_id: int, 
     async def worker() -> None:
         while queue:
             i = queue.pop()
-            await member_answers(http, views, f"U{prefix.upper()[:3]}{i:05d}", wave_id, phase,
+            await member_answers(http, views, f"U{users or prefix.upper()[:3]}{i:05d}", wave_id, phase,
                                  random.Random(rng.random()), 0.0, template)
 
     started = time.perf_counter()
@@ -339,6 +375,7 @@ async def burst_run(args: argparse.Namespace, url: str, workdir: Path, env: dict
         bot = Process([sys.executable, "-c", RUN_BOT], bot_env, workdir / "stateof.log", free_port())
         bare = Process([sys.executable, "-c", BARE_BOT], bot_env, workdir / "bare.log", free_port())
         await bot.start("/healthz")
+        runs: list[ClickCost] = []
         try:
             async with SlackHTTPClient(bot.url, SECRET) as http:
                 wave_id = await launch(http, fake, "burst")
@@ -359,21 +396,31 @@ async def burst_run(args: argparse.Namespace, url: str, workdir: Path, env: dict
                              f"page; completed in the database: {stored}; pages acked as "
                              f"\"saving\" and delivered by views.update: {views.saving}")
                 template: dict[str, Any] = {}
-                ours = await closed_loop(http, views, wave_id, args.throughput_members,
-                                         args.concurrency, "stateof", template)
+                await bare.start("/slack/events")
+                async with SlackHTTPClient(bare.url, SECRET) as bare_http:
+                    for run in range(args.runs):  # ours and the bare app alternate
+                        meter = CPUMeter(bot.proc.pid)
+                        meter.start()
+                        ours = await closed_loop(http, views, wave_id, args.throughput_members,
+                                                 args.concurrency, "stateof", template, f"S{run}")
+                        meter.stop()
+                        bare_meter = CPUMeter(bare.proc.pid)
+                        bare_meter.start()
+                        ref = await closed_loop(bare_http, None, wave_id, args.throughput_members,
+                                                args.concurrency, "bare", template, f"B{run}")
+                        bare_meter.stop()
+                        runs.append(ClickCost(ours, ref, meter, bare_meter))
         finally:
             bot.stop()
-        await bare.start("/slack/events")
-        try:
-            async with SlackHTTPClient(bare.url, SECRET) as http:
-                ref = await closed_loop(http, None, wave_id, args.throughput_members,
-                                        args.concurrency, "bare", template)
-        finally:
             bare.stop()
-        lines.append(ours.line())
-        lines.append(ref.line().replace("bare", "reference (bare Bolt app, ack only)"))
+        for cost in runs:
+            lines.append(cost.ours.line())
+            lines.append(cost.ref.line().replace("bare", "reference (bare Bolt app, ack only)"))
+            lines.append(cost.line())
+        lines.append(ClickCost.summary(runs))
+        ours, ref = runs[-1].ours, runs[-1].ref
         lines.append(f"throughput ratio stateof / bare Bolt: {ours.rate / ref.rate:.2f} "
-                     f"(concurrency {args.concurrency})")
+                     f"(concurrency {args.concurrency}, last run)")
         ok = burst.late == 0 and stored == args.members
         lines.append(f"every ack under 3 s and every member stored: {'yes' if ok else 'NO'}")
     return lines
@@ -461,12 +508,13 @@ async def main(args: argparse.Namespace) -> int:
         out += [f"- {line}" for line in lines]
         out.append("")
         print("\n".join(lines), flush=True)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-slack-"))
-    print(f"== DM fan-out to {args.dms} members", flush=True)
-    lines = await fanout_run(args, prepare_database(None, workdir))
-    out.append("### DM fan-out (SQLite)")
-    out += [f"- {line}" for line in lines]
-    print("\n".join(lines), flush=True)
+    if args.dms:
+        workdir = Path(tempfile.mkdtemp(prefix="bench-slack-"))
+        print(f"== DM fan-out to {args.dms} members", flush=True)
+        lines = await fanout_run(args, prepare_database(None, workdir))
+        out.append("### DM fan-out (SQLite)")
+        out += [f"- {line}" for line in lines]
+        print("\n".join(lines), flush=True)
     if args.write_results:
         write_results("\n".join(out))
         print(f"written to {RESULTS}")
@@ -480,7 +528,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--think", type=float, default=0.5)
     p.add_argument("--concurrency", type=int, default=50)
     p.add_argument("--throughput-members", type=int, default=200)
-    p.add_argument("--dms", type=int, default=2000)
+    p.add_argument("--runs", type=int, default=3, help="throughput runs (ours and bare alternate)")
+    p.add_argument("--dms", type=int, default=2000, help="0: no DM fan-out")
     p.add_argument("--scale", type=float, default=60.0)
     p.add_argument("--pg-url", default=None)
     p.add_argument("--write-results", action="store_true")

@@ -1,9 +1,10 @@
-"""What the benchmarks share: a free local port, stopping a server process, writing a
-section of bench/RESULTS.md."""
+"""What the benchmarks share: a free local port, stopping a server process, its CPU time,
+writing a section of bench/RESULTS.md."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 import subprocess
@@ -40,3 +41,29 @@ def write_section(results: Path, heading: str, block: str) -> None:
     else:
         current = current.rstrip() + "\n\n" + section
     results.write_text(current, "utf-8")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CPUMeter:
+    """CPU time a process spends between `start()` and `stop()`, per request."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.used = 0.0
+        self._at = 0.0
+
+    def start(self) -> None:
+        self._at = cpu_seconds(self.pid)
+
+    def stop(self) -> float:
+        self.used = cpu_seconds(self.pid) - self._at
+        return self.used
+
+    def per_request_ms(self, requests: int) -> float:
+        return self.used / requests * 1000 if requests else float("nan")

@@ -22,6 +22,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,18 +69,13 @@ class Ledger:
         self._task: asyncio.Task[int] | None = None
 
     # -- the answer flow's side ----------------------------------------------------------
-    async def mark(
-        self, session: AsyncSession, wave_id: int, member: Member, kind: str, when: datetime
-    ) -> None:
-        """Add a sealed mark in the caller's transaction."""
+    def sealed_mark(self, wave_id: int, member: Member, kind: str, when: datetime) -> dict[str, Any]:
+        """The `participation_marks` row of a mark (the answer flow inserts it in its
+        transaction): a random token, the wave, the day (`UTCDay`), the sealed member."""
         body = json.dumps({"w": wave_id, "p": member.platform, "s": member.space,
                            "u": member.user, "k": kind}, separators=(",", ":"))
-        await session.execute(
-            dialect_insert(session, ParticipationMark).values(
-                token=secrets.token_hex(16), wave_id=wave_id, day=when,
-                sealed=self.sealer.seal(body.ljust(_PAD)),
-            )
-        )
+        return {"token": secrets.token_hex(16), "wave_id": wave_id, "day": when,
+                "sealed": self.sealer.seal(body.ljust(_PAD))}
 
     def flush_soon(self, db: Database, now: datetime | None = None) -> None:
         """Start a flush in the background once per day and process (never delays an answer)."""

@@ -11,14 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger(__name__)
 
 
+def insert_for(dialect: str, model: Any) -> Any:
+    """An INSERT for `model` with on_conflict_* methods for the dialect named `dialect`."""
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise RuntimeError(f"unsupported database dialect {dialect}")
+
+
 def dialect_insert(session: AsyncSession, model: Any) -> Any:
     """An INSERT for `model` with on_conflict_* methods for the session's dialect."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(model)
-    if name == "sqlite":
-        return sqlite.insert(model)
-    raise RuntimeError(f"unsupported database dialect {name}")
+    return insert_for(session.get_bind().dialect.name, model)
 
 
 def insert_ignore(session: AsyncSession, model: Any, keys: list[str]) -> Any:

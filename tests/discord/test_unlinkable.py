@@ -30,7 +30,7 @@ async def test_ledger_and_responses_cannot_be_paired_after_a_concurrent_run(fake
 
     async def one(i: int, user: int) -> None:
         nonlocal active, most
-        await asyncio.sleep(i * 0.5)  # arrivals over 15 s; each member takes longer: they overlap
+        await asyncio.sleep(i * 0.05)  # arrivals over 1.5 s; each member takes longer: they overlap
         active += 1
         most = max(most, active)
         member = DiscordMember(fake, user, timeout=60)

@@ -79,7 +79,7 @@ async def test_ledger_and_responses_cannot_be_paired_after_a_concurrent_run(bot,
 
     async def one(i: int, user: str) -> None:
         nonlocal active, most
-        await asyncio.sleep(i * 0.1)  # arrivals over 4 s; each member takes longer: they overlap
+        await asyncio.sleep(i * 0.04)  # arrivals over 1.6 s; each member takes longer: they overlap
         active += 1
         most = max(most, active)
         member = ConcurrentMember(bot, user)
