@@ -72,7 +72,7 @@ async def test_a_click_is_a_few_statements_each_compiled_once(db, flow):
         one = statements.take()
         # three fields: a different number of rows than any click before, same statements
         await flow.submit(wave, member, {"role": "lead", "company_size": "1_10",
-                                         "team_outlook": "grow"})
+                                         "team_outlook_3m": "grow"})
         three = statements.take()
     finally:
         statements.close()

@@ -307,7 +307,7 @@ async def test_postgresql_writes_with_copy_and_stores_what_executemany_stores(
     path = write(tmp_path, """
         role,focus,tooling.pipeline,team,country,note
         engineer,deploy;monitoring,established,7,NL,"tab\there, \\N"
-        dev,nothing,looking,2.5e1,DE,"quote "" and \\\\"
+        dev,nothing,looking,25,DE,"quote "" and \\\\"
         scientist,,,,,
     """)
     first = await import_csv(db, community_id=community_id, questionnaire=QN, wave_label="copy",
