@@ -137,7 +137,11 @@ def wave_line(summary: Summary, label: str) -> str:
         return f"{label}: {info.published_text()}" + (f" ({info.source})" if info.source else "")
     parts = [] if info.completed is None else [f"{info.completed} completed"]
     if info.invited and not summary.segmented:  # invitations are not known per segment
-        parts.append(f"{info.respondents / info.invited:.0%} of {info.invited} invited")
+        if info.respondents <= info.invited:
+            parts.append(f"{info.respondents / info.invited:.0%} of {info.invited} invited")
+        else:  # members who joined the channel after the launch, or answered from elsewhere
+            parts.append(f"{info.invited} invited, {info.respondents - info.invited} more answered "
+                         "without an invitation")
     if info.covers is not None:  # an open wave: its released snapshot (analytics.releases)
         text = f"{label}: based on the first {info.covers} respondents"
         if info.respondents != info.covers:

@@ -230,6 +230,9 @@ class WaveStatusInfo:
         if self.response_rate is None:
             return "n/a (no channel member list)"
         text = f"{self.response_rate:.0%} of {self.invited} invited"
+        if self.counted > self.invited:  # joined the channel after the launch, or answered elsewhere
+            extra = self.counted - self.invited
+            text = f"{self.invited} invited, {extra} more answered without an invitation"
         if self.unlisted:
             text += f"; n/a for {', '.join(p.capitalize() for p in self.unlisted)} (no member list)"
         return text

@@ -176,3 +176,17 @@ def test_out_folder_holds_what_the_docs_say(tmp_path):
     md = write_summary(make_summary(), tmp_path / "md", "md")
     assert md[0].name == "summary.md" and "movers.png" in {p.name for p in md}
     assert all(p.suffix == ".png" for p in md[1:])
+
+
+def test_more_respondents_than_invited_is_no_percentage_above_100():
+    """Before: members who answered without being on the invitation list (they joined the
+    channel after the launch, or answered from another channel) gave "1333% of 3 invited"."""
+    from dataclasses import replace
+
+    from analytics.report import wave_line
+
+    summary = _summary()
+    summary.waves["2021"] = replace(summary.waves["2021"], invited=3)
+    line = wave_line(summary, "2021")
+    assert "%" not in line.split("completed", 1)[1], line
+    assert "3 invited, 97 more answered without an invitation" in line
