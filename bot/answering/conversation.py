@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from bot import metrics
@@ -60,9 +61,14 @@ PREFILL_BUDGET = 1.0  # seconds to read an answer for a form that must open with
 Layout = Callable[[Progress], list[Page]]
 
 
-def one_at_a_time(progress: Progress) -> list[Page]:
-    """One field per page: a question, or one row of a grid (DMs, the terminal)."""
-    return paginate(progress, 1)
+def at_most(fields: int, *, weight: Callable[[PageField], int] | None = None,
+            budget: int | None = None) -> Layout:
+    """Pages of at most `fields` fields (and, with `weight`, at most `budget` in weight:
+    a platform's components)."""
+    return partial(paginate, max_fields=fields, weight=weight, budget=budget)
+
+
+one_at_a_time = at_most(1)  # a question, or one row of a grid, a page (DMs, the terminal)
 
 
 def page_of(pages: list[Page], key: str | None) -> int:

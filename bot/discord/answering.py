@@ -19,7 +19,7 @@ from typing import Any
 import discord
 
 from bot.answering import screens
-from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Picked
+from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Picked, at_most
 from bot.answering.events import navigation
 from bot.answering.options import picked, range_label, split
 from bot.answering.screens import Field, Notice, PageScreen, Screen, hint
@@ -28,9 +28,8 @@ from bot.discord.render import clip, safe
 from bot.discord.respond import Outcome, answer, text_layout
 from bot.services import Services
 from surveys.errors import SurveyError
-from surveys.flow import Progress
 from surveys.identity import Member
-from surveys.paging import Page, PageField, paginate
+from surveys.paging import PageField
 from surveys.schema import Option, Questionnaire, QuestionType
 
 log = logging.getLogger(__name__)
@@ -50,10 +49,7 @@ def field_components(pf: PageField) -> int:
     return 1 + 2 * len(chunks(pf.question.choices, MAX_OPTIONS)) if long else 3
 
 
-def pages_of(progress: Progress) -> list[Page]:
-    """The answer pages, none over Discord's component limit."""
-    return paginate(progress, MAX_FIELDS, weight=field_components,
-                    budget=MAX_COMPONENTS - FRAME_COMPONENTS)
+pages_of = at_most(MAX_FIELDS, weight=field_components, budget=MAX_COMPONENTS - FRAME_COMPONENTS)
 
 
 def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
@@ -152,15 +148,13 @@ def _field_items(ids: Ids, ranges: dict[str, int], f: Field, code: str, text: st
         return [discord.ui.TextDisplay(text), discord.ui.ActionRow(_single_select(ids, ranges, f, code))]
     chosen, said = set(value or []), hint(q, with_help=False)
     groups = chunks(q.choices, MAX_OPTIONS)
-    items: list[discord.ui.Item] = [discord.ui.TextDisplay(text)]
-    for part, group in enumerate(groups):
-        items.append(discord.ui.ActionRow(AnswerSelect(
-            ids("pick", code) + (f"~{part}" if len(groups) > 1 else ""),
-            options=[_option(o, o.id in chosen) for o in group], min_values=0,
-            max_values=min(q.max_choices or len(group), len(group)),
-            placeholder=clip(f"{range_label(group)}: choose" if len(groups) > 1 else said, 150),
-        )))
-    return items
+    rows: list[discord.ui.Item] = [discord.ui.ActionRow(AnswerSelect(
+        ids("pick", code) + (f"~{part}" if len(groups) > 1 else ""),
+        options=[_option(o, o.id in chosen) for o in group], min_values=0,
+        max_values=min(q.max_choices or len(group), len(group)),
+        placeholder=clip(f"{range_label(group)}: choose" if len(groups) > 1 else said, 150),
+    )) for part, group in enumerate(groups)]
+    return [discord.ui.TextDisplay(text), *rows]
 
 
 def _single_select(ids: Ids, ranges: dict[str, int], f: Field, code: str) -> discord.ui.Item:

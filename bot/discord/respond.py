@@ -91,7 +91,11 @@ async def answer(
     try:
         left = (DEFER_AFTER if budget is None else budget) - age(interaction)
         if defer_first or not await within(task, left):
-            deferred = await _defer(interaction, edit, ephemeral)
+            deferred = True
+            if not interaction.response.is_done():
+                await (interaction.response.defer() if edit else
+                       interaction.response.defer(ephemeral=ephemeral, thinking=True))
+                acknowledged()
         try:
             outcome = await task
         except Exception:
@@ -108,14 +112,6 @@ async def answer(
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-
-
-async def _defer(interaction: discord.Interaction, edit: bool, ephemeral: bool) -> bool:
-    if not interaction.response.is_done():
-        await (interaction.response.defer() if edit else
-               interaction.response.defer(ephemeral=ephemeral, thinking=True))
-        acknowledged()
-    return True
 
 
 async def _deliver(

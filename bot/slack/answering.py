@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -65,14 +66,11 @@ class SlackAnswers(Front):
         self.clients = clients
         self.book = WaveBook(services, PLATFORM)  # shared with the DM conversation
         self.conversation = Conversation(services, PLATFORM, modal_pages, book=self.book)
-        self._once: Once | None = None
 
-    @property
+    @cached_property
     def once(self) -> Once:
         """Once-only claims shared with the other worker processes (duplicate deliveries, DM posts)."""
-        if self._once is None:
-            self._once = Once(self.services.db, self.services.secret)
-        return self._once
+        return Once(self.services.db, self.services.secret)
 
     async def _update(self, member: Member, body: dict[str, Any], view_id: str, view: dict[str, Any]) -> None:
         client = await self.clients.for_team(member.space, enterprise_of(body))
