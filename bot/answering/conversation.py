@@ -126,6 +126,15 @@ def shown(result: Screen | Picked | None) -> Screen | None:
     return result
 
 
+async def or_notice(step: Awaitable[T]) -> T | Notice:
+    """What `step` gives, or the Notice of the SurveyError it raised (an old button's unknown
+    wave, another community's survey, a question no longer asked)."""
+    try:
+        return await step
+    except SurveyError as exc:
+        return Notice(str(exc))
+
+
 async def within(task: asyncio.Future[Any], budget: float) -> bool:
     """Wait up to `budget` seconds for `task` (it runs on either way); True when it finished.
     Slack and Discord want an answer within 3 s: a slow screen follows a placeholder."""

@@ -80,11 +80,8 @@ async def answer(
     ephemeral: bool = True,
     budget: float | None = None,
 ) -> Outcome | None:
-    """Run `work` and show its outcome, deferring when it takes longer than the budget.
-
-    `edit` replaces the message a component sits on (answer pages); otherwise a new
-    (ephemeral) message is sent. Failures become a short apology, never silence.
-    """
+    """Run `work` and show its outcome (`edit`: on the component's message, else a new one),
+    deferring when it takes longer than the budget; a failure shows a short apology."""
     edit = edit and interaction.message is not None
     task = asyncio.ensure_future(work())
     deferred = False

@@ -19,14 +19,13 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.answering.conversation import Conversation, Front, WaveBook, within
+from bot.answering.conversation import Conversation, Front, WaveBook, or_notice, within
 from bot.answering.screens import ALREADY_OPEN, Notice
 from bot.once import Once
 from bot.saving import ACK_BUDGET
 from bot.services import Services
 from bot.slack.clients import SlackClients
 from bot.slack.modals import PageMeta, field_errors, message_view, modal_pages, state_values, view_of
-from surveys.errors import SurveyError
 from surveys.identity import Member
 
 log = logging.getLogger(__name__)
@@ -109,10 +108,9 @@ class SlackAnswers(Front):
         """Check (errors on the fields), store, and move the modal to the next page."""
         started = time.monotonic()
         view, meta, member, raw = page_of(body)
-        try:
-            errors = await self.conversation.check(meta.wave_id, raw)
-        except SurveyError as exc:
-            await ack(response_action="update", view=message_view("Survey", str(exc)))
+        errors = await or_notice(self.conversation.check(meta.wave_id, raw))
+        if isinstance(errors, Notice):
+            await ack(response_action="update", view=view_of(errors, member.space))
             return
         if errors:
             await ack(response_action="errors", errors=field_errors(errors, meta.keys))

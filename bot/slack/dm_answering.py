@@ -189,10 +189,9 @@ class SlackDMAnswers:
             await self._replace(origin, dm.notice_message(opened.text))
             return
         meta = dm.WriteMeta(ref.wave_id, member.space, ref.key, origin.channel, origin.ts)
-        view = dm.write_view(*opened, meta)
         try:
             client = await self.clients.for_team(member.space, origin.enterprise)
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
+            await client.views_open(trigger_id=body["trigger_id"], view=dm.write_view(*opened, meta))
         except SlackApiError as exc:
             log.warning("could not open the answer modal: %s", exc.response.get("error"))
 
