@@ -158,9 +158,8 @@ class ConsoleChat:
         f = screen.fields[0]
         if screen.notice not in ("", RESUMED_NOTICE, COMPLETED_NOTICE):  # those, the intro says
             self.console.print(f"[yellow]{escape(screen.notice)}[/]")
-        for message in [f.error, *screen.stray_errors]:
-            if message:
-                self.console.print(f"[red]{escape(message)}[/]")
+        for message in filter(None, [f.error, *screen.stray_errors]):
+            self.console.print(f"[red]{escape(message)}[/]")
         if self._asked != f.question.id:
             said = f"[bold cyan]{f.number}/{screen.total}[/] [bold]{escape(f.question.text)}[/]"
             self.console.print(f"\n{said}")

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DEFER_AFTER = ACK_BUDGET  # seconds from the interaction's creation before deferring
 SORRY = "Something went wrong on our side. Your answers so far are saved; please try again."
+TOO_LATE = "That took too long; please press the button again."  # a modal cannot follow a deferral
 
 
 @dataclass
@@ -116,10 +117,8 @@ async def _deliver(
 ) -> None:
     if out.modal is not None:
         if deferred or interaction.response.is_done():
-            await interaction.followup.send(
-                embed=embed_for("", "That took too long; please press the button again."),
-                ephemeral=True, allowed_mentions=NO_MENTIONS,
-            )
+            await interaction.followup.send(embed=embed_for("", TOO_LATE), ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
             return
         out.modal.stop()  # a finished modal is not kept in memory: submits go to our listener
         await interaction.response.send_modal(out.modal)
