@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.answering.conversation import Conversation, Picked, first_open, one_at_a_time
+from bot.answering.conversation import Conversation, Picked, first_open, one_at_a_time, shown
 from bot.answering.events import Pick, Stop
 from bot.answering.options import by_number, kept_text, typed_country
 from bot.answering.screens import (
@@ -158,9 +158,8 @@ class ConsoleChat:
         f = screen.fields[0]
         if screen.notice not in ("", RESUMED_NOTICE, COMPLETED_NOTICE):  # those, the intro says
             self.console.print(f"[yellow]{escape(screen.notice)}[/]")
-        for message in [f.error, *screen.stray_errors]:
-            if message:
-                self.console.print(f"[red]{escape(message)}[/]")
+        for message in filter(None, [f.error, *screen.stray_errors]):
+            self.console.print(f"[red]{escape(message)}[/]")
         if self._asked != f.question.id:
             said = f"[bold cyan]{f.number}/{screen.total}[/] [bold]{escape(f.question.text)}[/]"
             self.console.print(f"\n{said}")
@@ -189,12 +188,10 @@ class ConsoleChat:
                 self._echo(f, after.progress.answers[f.key])
             return after
         result = await self.conversation.handle(self.member, Pick(screen.wave_id, f.key, raw))
-        if not isinstance(result, Picked):
-            return result
-        stored = next((g for g in result.page.fields if g.key == f.key), None) if result.ok else None
-        if stored is not None:
-            self._echo(f, stored.value)
-        return result.following if result.ok else result.page
+        if isinstance(result, Picked) and result.ok:
+            for stored in (g for g in result.page.fields if g.key == f.key):
+                self._echo(f, stored.value)
+        return shown(result)
 
     def _echo(self, f: Field, value: Any) -> None:
         """Say what was stored, in words (a country's name, an option's label, 10 not 10.0)."""

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from bot import metrics
@@ -60,9 +61,14 @@ PREFILL_BUDGET = 1.0  # seconds to read an answer for a form that must open with
 Layout = Callable[[Progress], list[Page]]
 
 
-def one_at_a_time(progress: Progress) -> list[Page]:
-    """One field per page: a question, or one row of a grid (DMs, the terminal)."""
-    return paginate(progress, 1)
+def at_most(fields: int, *, weight: Callable[[PageField], int] | None = None,
+            budget: int | None = None) -> Layout:
+    """Pages of at most `fields` fields (and, with `weight`, at most `budget` in weight:
+    a platform's components)."""
+    return partial(paginate, max_fields=fields, weight=weight, budget=budget)
+
+
+one_at_a_time = at_most(1)  # a question, or one row of a grid, a page (DMs, the terminal)
 
 
 def page_of(pages: list[Page], key: str | None) -> int:
@@ -118,6 +124,15 @@ def shown(result: Screen | Picked | None) -> Screen | None:
     if isinstance(result, Picked):
         return result.following if result.ok else result.page
     return result
+
+
+async def or_notice(step: Awaitable[T]) -> T | Notice:
+    """What `step` gives, or the Notice of the SurveyError it raised (an old button's unknown
+    wave, another community's survey, a question no longer asked)."""
+    try:
+        return await step
+    except SurveyError as exc:
+        return Notice(str(exc))
 
 
 async def within(task: asyncio.Future[Any], budget: float) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 import discord
 
 from bot.answering import screens
-from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Picked
+from bot.answering.conversation import PREFILL_BUDGET, Conversation, Front, Picked, at_most, or_notice
 from bot.answering.events import navigation
 from bot.answering.options import picked, range_label, split
 from bot.answering.screens import Field, Notice, PageScreen, Screen, hint
@@ -27,10 +27,8 @@ from bot.discord.items import MODAL, PREFIX, AnswerButton, AnswerSelect
 from bot.discord.render import clip, safe
 from bot.discord.respond import Outcome, answer, text_layout
 from bot.services import Services
-from surveys.errors import SurveyError
-from surveys.flow import Progress
 from surveys.identity import Member
-from surveys.paging import Page, PageField, paginate
+from surveys.paging import PageField
 from surveys.schema import Option, Questionnaire, QuestionType
 
 log = logging.getLogger(__name__)
@@ -41,6 +39,9 @@ MAX_OPTIONS = 25  # options per select
 MAX_COMPONENTS = 40  # components in one message (layout views count every item)
 FRAME_COMPONENTS = 4  # the header text and the Back/Next row (a row and two buttons)
 MAX_TEXT = 3900  # characters of text in one message (Discord allows 4000)
+MODAL_READ_BUDGET = PREFILL_BUDGET  # a modal cannot follow a deferral (tests shorten it)
+OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
+RANGE_PICKER = -1
 
 
 def field_components(pf: PageField) -> int:
@@ -50,10 +51,7 @@ def field_components(pf: PageField) -> int:
     return 1 + 2 * len(chunks(pf.question.choices, MAX_OPTIONS)) if long else 3
 
 
-def pages_of(progress: Progress) -> list[Page]:
-    """The answer pages, none over Discord's component limit."""
-    return paginate(progress, MAX_FIELDS, weight=field_components,
-                    budget=MAX_COMPONENTS - FRAME_COMPONENTS)
+pages_of = at_most(MAX_FIELDS, weight=field_components, budget=MAX_COMPONENTS - FRAME_COMPONENTS)
 
 
 def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
@@ -63,11 +61,6 @@ def fit_text(view: discord.ui.LayoutView, limit: int = MAX_TEXT) -> None:
     total = sum(len(t.content) for t in texts)
     for item in texts if total > limit else ():
         item.content = clip(item.content, max(40, int(len(item.content) * limit / total) - 1))
-
-
-MODAL_READ_BUDGET = PREFILL_BUDGET  # a modal cannot follow a deferral (tests shorten it)
-OTHER_RANGE = "~ranges"  # the "other letters" option of a long-list select
-RANGE_PICKER = -1
 
 
 # -- fields and their codes ------------------------------------------------------------
@@ -152,15 +145,13 @@ def _field_items(ids: Ids, ranges: dict[str, int], f: Field, code: str, text: st
         return [discord.ui.TextDisplay(text), discord.ui.ActionRow(_single_select(ids, ranges, f, code))]
     chosen, said = set(value or []), hint(q, with_help=False)
     groups = chunks(q.choices, MAX_OPTIONS)
-    items: list[discord.ui.Item] = [discord.ui.TextDisplay(text)]
-    for part, group in enumerate(groups):
-        items.append(discord.ui.ActionRow(AnswerSelect(
-            ids("pick", code) + (f"~{part}" if len(groups) > 1 else ""),
-            options=[_option(o, o.id in chosen) for o in group], min_values=0,
-            max_values=min(q.max_choices or len(group), len(group)),
-            placeholder=clip(f"{range_label(group)}: choose" if len(groups) > 1 else said, 150),
-        )))
-    return items
+    rows: list[discord.ui.Item] = [discord.ui.ActionRow(AnswerSelect(
+        ids("pick", code) + (f"~{part}" if len(groups) > 1 else ""),
+        options=[_option(o, o.id in chosen) for o in group], min_values=0,
+        max_values=min(q.max_choices or len(group), len(group)),
+        placeholder=clip(f"{range_label(group)}: choose" if len(groups) > 1 else said, 150),
+    )) for part, group in enumerate(groups)]
+    return [discord.ui.TextDisplay(text), *rows]
 
 
 def _single_select(ids: Ids, ranges: dict[str, int], f: Field, code: str) -> discord.ui.Item:
@@ -264,10 +255,7 @@ class AnswerUI(Front):
 
         async def outcome() -> Outcome:
             ranges: dict[str, int] = {}
-            try:
-                shown = await work(member, ranges)
-            except SurveyError as exc:  # an unknown wave in an old button
-                shown = Notice(str(exc))
+            shown = await or_notice(work(member, ranges))  # an old button's unknown wave: its notice
             if isinstance(shown, Picked):
                 # refused: the stored answer (a select may not hold four defaults of "up to 3")
                 shown = replace(shown.page, draft={}) if shown.page.errors else shown.page
@@ -309,11 +297,9 @@ class AnswerUI(Front):
         member = self.member(interaction, space)
 
         async def work() -> Outcome:
-            try:
-                key = (await self._field(wave_id, code)).key
-                opened = await self.conversation.opening(member, wave_id, key, MODAL_READ_BUDGET)
-            except SurveyError as exc:  # an unknown wave in an old button
-                opened = Notice(str(exc))
+            pf = await or_notice(self._field(wave_id, code))  # an old button's unknown wave: its notice
+            opened = pf if isinstance(pf, Notice) else await or_notice(
+                self.conversation.opening(member, wave_id, pf.key, MODAL_READ_BUDGET))
             if isinstance(opened, Notice):
                 return Outcome(view=text_layout(opened.text))
             title, pf, value = opened

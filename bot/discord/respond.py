@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DEFER_AFTER = ACK_BUDGET  # seconds from the interaction's creation before deferring
 SORRY = "Something went wrong on our side. Your answers so far are saved; please try again."
+TOO_LATE = "That took too long; please press the button again."  # a modal cannot follow a deferral
 
 
 @dataclass
@@ -80,18 +81,19 @@ async def answer(
     ephemeral: bool = True,
     budget: float | None = None,
 ) -> Outcome | None:
-    """Run `work` and show its outcome, deferring when it takes longer than the budget.
-
-    `edit` replaces the message a component sits on (answer pages); otherwise a new
-    (ephemeral) message is sent. Failures become a short apology, never silence.
-    """
+    """Run `work` and show its outcome (`edit`: on the component's message, else a new one),
+    deferring when it takes longer than the budget; a failure shows a short apology."""
     edit = edit and interaction.message is not None
     task = asyncio.ensure_future(work())
     deferred = False
     try:
         left = (DEFER_AFTER if budget is None else budget) - age(interaction)
         if defer_first or not await within(task, left):
-            deferred = await _defer(interaction, edit, ephemeral)
+            deferred = True
+            if not interaction.response.is_done():
+                await (interaction.response.defer() if edit else
+                       interaction.response.defer(ephemeral=ephemeral, thinking=True))
+                acknowledged()
         try:
             outcome = await task
         except Exception:
@@ -110,23 +112,13 @@ async def answer(
                 await task
 
 
-async def _defer(interaction: discord.Interaction, edit: bool, ephemeral: bool) -> bool:
-    if not interaction.response.is_done():
-        await (interaction.response.defer() if edit else
-               interaction.response.defer(ephemeral=ephemeral, thinking=True))
-        acknowledged()
-    return True
-
-
 async def _deliver(
     interaction: discord.Interaction, out: Outcome, *, edit: bool, deferred: bool
 ) -> None:
     if out.modal is not None:
         if deferred or interaction.response.is_done():
-            await interaction.followup.send(
-                embed=embed_for("", "That took too long; please press the button again."),
-                ephemeral=True, allowed_mentions=NO_MENTIONS,
-            )
+            await interaction.followup.send(embed=embed_for("", TOO_LATE), ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
             return
         out.modal.stop()  # a finished modal is not kept in memory: submits go to our listener
         await interaction.response.send_modal(out.modal)

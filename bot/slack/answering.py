@@ -14,18 +14,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.answering.conversation import Conversation, Front, WaveBook, within
+from bot.answering.conversation import Conversation, Front, WaveBook, or_notice, within
 from bot.answering.screens import ALREADY_OPEN, Notice
 from bot.once import Once
 from bot.saving import ACK_BUDGET
 from bot.services import Services
 from bot.slack.clients import SlackClients
 from bot.slack.modals import PageMeta, field_errors, message_view, modal_pages, state_values, view_of
-from surveys.errors import SurveyError
 from surveys.identity import Member
 
 log = logging.getLogger(__name__)
@@ -65,14 +65,11 @@ class SlackAnswers(Front):
         self.clients = clients
         self.book = WaveBook(services, PLATFORM)  # shared with the DM conversation
         self.conversation = Conversation(services, PLATFORM, modal_pages, book=self.book)
-        self._once: Once | None = None
 
-    @property
+    @cached_property
     def once(self) -> Once:
         """Once-only claims shared with the other worker processes (duplicate deliveries, DM posts)."""
-        if self._once is None:
-            self._once = Once(self.services.db, self.services.secret)
-        return self._once
+        return Once(self.services.db, self.services.secret)
 
     async def _update(self, member: Member, body: dict[str, Any], view_id: str, view: dict[str, Any]) -> None:
         client = await self.clients.for_team(member.space, enterprise_of(body))
@@ -111,10 +108,9 @@ class SlackAnswers(Front):
         """Check (errors on the fields), store, and move the modal to the next page."""
         started = time.monotonic()
         view, meta, member, raw = page_of(body)
-        try:
-            errors = await self.conversation.check(meta.wave_id, raw)
-        except SurveyError as exc:
-            await ack(response_action="update", view=message_view("Survey", str(exc)))
+        errors = await or_notice(self.conversation.check(meta.wave_id, raw))
+        if isinstance(errors, Notice):
+            await ack(response_action="update", view=view_of(errors, member.space))
             return
         if errors:
             await ack(response_action="errors", errors=field_errors(errors, meta.keys))

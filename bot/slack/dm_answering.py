@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.answering.conversation import Conversation, Picked, one_at_a_time, shown
+from bot.answering.conversation import Conversation, Picked, one_at_a_time, or_notice, shown
 from bot.answering.screens import ALREADY_OPEN, Notice
 from bot.slack import dm_render as dm
 from bot.slack.answering import PLATFORM, SlackAnswers, enterprise_of, member_of, team_of, wave_of
@@ -26,7 +26,6 @@ from bot.slack.clients import NotInstalled, SlackClients
 from bot.slack.modals import field_errors, state_value, state_values
 from bot.slack.notifier import SlackNotifier
 from bot.slack.text import clip, escape
-from surveys.errors import SurveyError
 from surveys.identity import Member
 from surveys.ports import DeliveryError
 
@@ -189,10 +188,9 @@ class SlackDMAnswers:
             await self._replace(origin, dm.notice_message(opened.text))
             return
         meta = dm.WriteMeta(ref.wave_id, member.space, ref.key, origin.channel, origin.ts)
-        view = dm.write_view(*opened, meta)
         try:
             client = await self.clients.for_team(member.space, origin.enterprise)
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
+            await client.views_open(trigger_id=body["trigger_id"], view=dm.write_view(*opened, meta))
         except SlackApiError as exc:
             log.warning("could not open the answer modal: %s", exc.response.get("error"))
 
@@ -202,10 +200,9 @@ class SlackDMAnswers:
         meta = dm.WriteMeta.load(view.get("private_metadata", ""))
         member = member_of(body, meta.team)
         raw = state_values(view, (meta.key,))
-        try:
-            errors = await self.conversation.check(meta.wave_id, raw)
-        except SurveyError as exc:
-            errors = {meta.key: str(exc)}
+        errors = await or_notice(self.conversation.check(meta.wave_id, raw))
+        if isinstance(errors, Notice):
+            errors = {meta.key: errors.text}
         if errors:
             await ack(response_action="errors", errors=field_errors(errors, (meta.key,)))
             return

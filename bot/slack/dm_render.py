@@ -136,12 +136,10 @@ def asked_message(screen: PageScreen) -> dict[str, Any]:
         blocks.append(ActionsBlock(block_id="stateof_dm_choices", elements=[
             ButtonElement(text=pt(o.label, BUTTON_TEXT), action_id=f"{DM_CHOOSE}:{i}",
                           value=Ref(wave_id, f.key, o.id).dump()) for i, o in enumerate(f.options)]))
-    elif q.type is QuestionType.single:
-        blocks.append(ActionsBlock(block_id=block_id, elements=[
-            options_select(f.options, "Choose one", action_id=DM_SELECT)]))
-    elif q.type is QuestionType.multi:
-        blocks.append(ActionsBlock(block_id=block_id, elements=[
-            multi_element(f, action_id=DM_MULTI, limit_in_menu=False)]))
+    elif q.type in (QuestionType.single, QuestionType.multi):
+        menu = (options_select(f.options, "Choose one", action_id=DM_SELECT) if q.type is QuestionType.single
+                else multi_element(f, action_id=DM_MULTI, limit_in_menu=False))
+        blocks.append(ActionsBlock(block_id=block_id, elements=[menu]))
     blocks.append(_nav(wave_id, f))
     return _payload(f"{screen.title}: {q.text}" + (f" ({f.row.label})" if f.row else ""), blocks)
 

@@ -31,6 +31,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.answering.conversation import at_most
 from bot.answering.options import range_label, split
 from bot.answering.screens import (
     NO_QUESTIONS,
@@ -44,10 +45,8 @@ from bot.answering.screens import (
 )
 from bot.slack.render import pt
 from bot.slack.text import clip
-from surveys.flow import Progress
-from surveys.paging import Page, paginate
 from surveys.schema import Option as SurveyOption
-from surveys.schema import Question, QuestionType
+from surveys.schema import QuestionType
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +61,7 @@ CHECKBOX_MAX = 10
 SELECT_MAX = 100
 LABEL_TEXT = 2000
 HINT_TEXT = 2000
+modal_pages = at_most(MAX_FIELDS)  # the modal's pages: at most `MAX_FIELDS` inputs each
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,6 @@ class PageMeta(Meta):
         return self.keys[0] if self.keys else ""
 
 
-def modal_pages(progress: Progress) -> list[Page]:
-    """The modal's pages: at most `MAX_FIELDS` inputs each."""
-    return paginate(progress, MAX_FIELDS)
-
-
 def _option(opt: SurveyOption) -> Option:
     return Option(value=opt.id, text=pt(opt.label, OPTION_TEXT))
 
@@ -136,14 +131,6 @@ def multi_element(f: Field, *, action_id: str = VALUE_ACTION, limit_in_menu: boo
     )
 
 
-def number_element(q: Question, value: Any) -> NumberInputElement:
-    return NumberInputElement(
-        action_id=VALUE_ACTION, is_decimal_allowed=not q.integer,
-        min_value=None if q.min is None else number_text(q.min),
-        max_value=None if q.max is None else number_text(q.max), initial_value=typed_text(q, value),
-    )
-
-
 def element_for(f: Field, *, typed: bool = False) -> Any:
     """The input element of one field, pre-filled with the member's current answer; `typed`:
     a country is written (the one-field modal of DMs), not chosen."""
@@ -160,7 +147,11 @@ def element_for(f: Field, *, typed: bool = False) -> Any:
     if q.type is QuestionType.multi:
         return multi_element(f)
     if q.type is QuestionType.number:
-        return number_element(q, f.value)
+        return NumberInputElement(
+            action_id=VALUE_ACTION, is_decimal_allowed=not q.integer,
+            min_value=None if q.min is None else number_text(q.min),
+            max_value=None if q.max is None else number_text(q.max), initial_value=typed_text(q, f.value),
+        )
     return PlainTextInputElement(action_id=VALUE_ACTION, multiline=True, max_length=min(q.max_length, 3000),
                                  initial_value=clip(typed_text(q, f.value), 3000) or None)
 
