@@ -30,7 +30,9 @@ async def test_ledger_and_responses_cannot_be_paired_after_a_concurrent_run(fake
 
     async def one(i: int, user: int) -> None:
         nonlocal active, most
-        await asyncio.sleep(i * 0.05)  # arrivals over 1.5 s; each member takes longer: they overlap
+        # arrivals in groups of 6 every 0.3 s: a group's members start in the same instant, so
+        # at least 6 answer at once however fast one member finishes (a concurrent run)
+        await asyncio.sleep((i // 6) * 0.3)
         active += 1
         most = max(most, active)
         member = DiscordMember(fake, user, timeout=60)
