@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from bench.common import CPUMeter, free_port, stop_process  # noqa: E402
+from bench.common import CPUMeter, free_port, stop_process, write_part  # noqa: E402
 from tests.discord.kit import DiscordMember, custom_ids  # noqa: E402
 from tests.fakes.discord import FakeDiscord, InteractionRecord  # noqa: E402
 
@@ -274,24 +273,8 @@ def completed_responses(url: str) -> int:
 
 
 def write_results(db: str, block: str) -> None:
-    """Replace this database's part of the "## Discord" section of bench/RESULTS.md.
-
-    Other sections (Slack, summaries…) and the other database's results are kept.
-    """
-    current = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    found = pattern.search(current)
-    parts: dict[str, str] = {}
-    if found:
-        for match in re.finditer(r"^### (SQLite|PostgreSQL)\n.*?(?=^### |\Z)", found.group(0), re.S | re.M):
-            parts[match.group(1)] = match.group(0).rstrip()
-    parts[db] = f"### {db}\n\n{block.rstrip()}"
-    section = "\n\n".join([HEADING, INTRO, *(parts[k] for k in ("SQLite", "PostgreSQL") if k in parts)])
-    if found:
-        current = pattern.sub(lambda _: section + "\n\n", current).rstrip() + "\n"
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    RESULTS.write_text(current, "utf-8")
+    """Replace this database's part of the "## Discord" section of bench/RESULTS.md."""
+    write_part(RESULTS, HEADING, INTRO, db, block, order=("SQLite", "PostgreSQL"))
 
 
 async def main(args: argparse.Namespace) -> int:

@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
-from bench.common import CPUMeter, free_port, stop_process  # noqa: E402
+from bench.common import CPUMeter, free_port, stop_process, write_section  # noqa: E402
 from tests.fakes.slack import (  # noqa: E402
     FakeSlackAPI,
     SlackHTTPClient,
@@ -477,18 +476,6 @@ async def fanout_run(args: argparse.Namespace, url: str) -> list[str]:
         ]
 
 
-def write_results(block: str) -> None:
-    """Replace (or add) the "## Slack" section of bench/RESULTS.md; others are kept."""
-    section = f"{HEADING}\n\n{block.rstrip()}\n"
-    current = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: section + "\n", current).rstrip() + "\n"
-    else:
-        current = current.rstrip() + "\n\n" + section
-    RESULTS.write_text(current, "utf-8")
-
-
 async def main(args: argparse.Namespace) -> int:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         os.environ.pop(name, None)
@@ -516,7 +503,7 @@ async def main(args: argparse.Namespace) -> int:
         out += [f"- {line}" for line in lines]
         print("\n".join(lines), flush=True)
     if args.write_results:
-        write_results("\n".join(out))
+        write_section(RESULTS, HEADING, "\n".join(out))
         print(f"written to {RESULTS}")
     return 0
 

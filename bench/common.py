@@ -31,16 +31,35 @@ def stop_process(proc: subprocess.Popen | None, wait: float = 15) -> None:
         proc.kill()
 
 
+def _section(current: str, heading: str) -> re.Match[str] | None:
+    return re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M).search(current)
+
+
 def write_section(results: Path, heading: str, block: str) -> None:
     """Replace (or append) the section `heading` ("## …") of a results file; others are kept."""
-    section = f"{heading}\n\n{block.rstrip()}\n"
     current = results.read_text("utf-8") if results.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: section + "\n", current).rstrip() + "\n"
+    section = f"{heading}\n\n{block.rstrip()}\n"
+    found = _section(current, heading)
+    if found:
+        current = (current[:found.start()] + section + "\n" + current[found.end():]).rstrip() + "\n"
     else:
         current = current.rstrip() + "\n\n" + section
     results.write_text(current, "utf-8")
+
+
+def write_part(results: Path, heading: str, intro: str, title: str, block: str,
+               order: tuple[str, ...] = ()) -> None:
+    """Replace the part `### title` of section `heading`, keeping its other parts (in `order`
+    first, then as found) and every other section; the section starts with `intro`."""
+    current = results.read_text("utf-8") if results.exists() else "# Benchmark results\n"
+    found = _section(current, heading)
+    parts: dict[str, str] = {}
+    if found:
+        for match in re.finditer(r"^### (.+?)\n.*?(?=^### |\Z)", found.group(0), re.S | re.M):
+            parts[match.group(1)] = match.group(0).rstrip()
+    parts[title] = f"### {title}\n\n{block.rstrip()}"
+    ordered = [parts[k] for k in order if k in parts] + [v for k, v in parts.items() if k not in order]
+    write_section(results, heading, "\n\n".join([intro, *ordered]))
 
 
 def cpu_seconds(pid: int) -> float:

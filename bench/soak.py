@@ -40,7 +40,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -59,7 +58,7 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 
 from bench import bench_discord, bench_slack  # noqa: E402
-from bench.common import free_port, stop_process  # noqa: E402
+from bench.common import free_port, stop_process, write_part  # noqa: E402
 from tests.discord.kit import DiscordMember, custom_ids, texts  # noqa: E402
 from tests.fakes.discord import FakeDiscord  # noqa: E402
 from tests.fakes.slack import FakeSlackAPI, SlackHTTPClient, SlackHTTPResponse  # noqa: E402
@@ -620,20 +619,7 @@ def _tally(values: Any) -> str:
 def write_results(title: str, block: str) -> None:
     """Replace the `title` run (e.g. "1 min, 60 members, PostgreSQL") in the "## Soak" section
     of bench/RESULTS.md; runs of other lengths and the other sections are kept."""
-    current = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    found = pattern.search(current)
-    parts: dict[str, str] = {}
-    if found:
-        for match in re.finditer(r"^### (.+?)\n.*?(?=^### |\Z)", found.group(0), re.S | re.M):
-            parts[match.group(1)] = match.group(0).rstrip()
-    parts[title] = f"### {title}\n\n{block.rstrip()}"
-    section = "\n\n".join([HEADING, INTRO, *parts.values()])
-    if found:
-        current = pattern.sub(lambda _: section + "\n\n", current).rstrip() + "\n"
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    RESULTS.write_text(current, "utf-8")
+    write_part(RESULTS, HEADING, INTRO, title, block)
 
 
 async def main(args: argparse.Namespace) -> int:
