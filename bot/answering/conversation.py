@@ -32,6 +32,7 @@ from bot.answering.options import Merge
 from bot.answering.screens import (
     GONE_QUESTION,
     MARKED_BELOW,
+    NOT_LOADED,
     NOT_SAVED_ANSWER,
     NOT_SAVED_PAGE,
     OTHER_COMMUNITY,
@@ -318,9 +319,11 @@ class Conversation:
         twice = bool(self.double_click) and self._clicked_twice(member, wave_id)
         try:
             info = await self.admit(member, wave_id)
-            progress = await self.gate.run(member, lambda: self.flow.start(wave_id, member))
+            progress = await self.write(member, lambda: self.flow.start(wave_id, member), "starting")
         except SurveyError as exc:
             return Notice(str(exc))
+        except SaveFailed:
+            return Notice(NOT_LOADED)
         if twice:
             log.info("dropped a repeated take-the-survey click")
             return None
@@ -441,7 +444,10 @@ class Conversation:
         """The page holding `key` as stored (with a problem and the member's draft, if any)."""
         try:
             await self.admit(member, wave_id)
-            progress = await self.gate.run(member, lambda: self.flow.progress(wave_id, member))
+            progress = await self.write(member, lambda: self.flow.progress(wave_id, member),
+                                        "reading answers")
         except SurveyError as exc:
             return Notice(str(exc))
+        except SaveFailed:  # a failover costs the member a wait, then at worst this notice
+            return Notice(NOT_LOADED)
         return await self.page(wave_id, progress, key=key, errors=errors or {}, draft=draft or {})

@@ -30,6 +30,8 @@ GONE_QUESTION = "This question is no longer part of the survey."
 NO_QUESTIONS = "There are no questions for you in this survey."
 ALREADY_OPEN = "The survey is already open."
 NOT_SAVED_PAGE = UNSAVED
+NOT_LOADED = ("We could not load your answers: our database is not answering right now. Your "
+              "answers so far are saved; please try again in a minute.")
 NOT_SAVED_ANSWER = ("We could not save your answer: our database is not answering right now. It is "
                     "still shown below; please give it again in a minute.")
 

@@ -355,3 +355,31 @@ async def test_a_wave_id_no_wave_can_have_is_a_notice_on_every_event(services, w
         shown = await conversation.handle(ADA, event)
         assert shown is None or isinstance(shown, Notice), (event, shown)
     assert await _stored(services) == 0
+
+
+@pytest.mark.parametrize("failing", ["start", "progress"])
+async def test_a_failover_while_reading_costs_a_wait_not_an_error(services, monkeypatch, failing):
+    """Before: a read (opening the survey, showing a page) during a database failover raised,
+    and the member was told "Something went wrong" (bench/soak.py: Discord members left
+    stranded). Reads are retried like saves; past the deadline the member gets a clear notice."""
+    from bot.answering.screens import NOT_LOADED
+
+    wave_id = await _wave(services)
+    ada = _member(services, wave_id, one_at_a_time, double_click=0)  # every take is answered
+    ada.conversation.save_policy = SavePolicy(deadline=1.5, attempt_timeout=1.0, first_delay=0.01)
+    await ada.take()
+    real = getattr(services.flow, failing)
+    failures = {"left": 2}
+
+    async def flaky(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(services.flow, failing, flaky)
+    shown = await (ada.take() if failing == "start" else ada.conversation.show(ADA, wave_id, "title"))
+    assert isinstance(shown, PageScreen), shown  # read on the third attempt
+    failures["left"] = 10_000
+    shown = await (ada.take() if failing == "start" else ada.conversation.show(ADA, wave_id, "title"))
+    assert isinstance(shown, Notice) and shown.text == NOT_LOADED
