@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from bot.cli_support import err, fail, out, run_with_services, settings_or_exit
+from bot.cli_support import err, fail, fail_with_problems, out, run_with_services, settings_or_exit
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +152,7 @@ def register(app: typer.Typer) -> None:
         try:
             result = ctx.run(settings, work, (ImportInvalid,))
         except ImportInvalid as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            for problem in exc.problems:
-                err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
-            if exc.more:
-                err.print(f"  … and {exc.more:,} more problem(s) not listed", highlight=False, markup=False)
-            raise typer.Exit(1) from None
+            raise fail_with_problems(exc, exc.problems, exc.more) from None
         verb = "Replaced" if result.replaced else "Imported"
         out.print(f"{verb} wave {result.label} of {result.survey_id}: {result.respondents} "
                   f"respondents, {result.answers} answers.", highlight=False, markup=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +40,16 @@ def print_table(table: object) -> None:
         out.print(table)
     else:
         Console(file=out.file, width=WIDE, no_color=out.no_color).print(table)
+
+
+def fail_with_problems(exc: Exception, problems: Sequence[object], more: int) -> typer.Exit:
+    """Print a file's refusal, its listed problems and how many more there are; the Exit."""
+    err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    for problem in problems:
+        err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+    if more:
+        err.print(f"  … and {more:,} more problem(s) not listed", highlight=False, markup=False)
+    return typer.Exit(1)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

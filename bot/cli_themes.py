@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_data import CommunityOpt, Survey, WaveLabel, _community_id, _Context, _questionnaire
-from bot.cli_support import err, fail, out
+from bot.cli_support import err, fail, fail_with_problems, out
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,7 @@ def register(app: typer.Typer) -> None:
         try:
             result = ctx.run(settings, work, (ThemesInvalid,))
         except ThemesInvalid as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            for problem in exc.problems:
-                err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
-            if exc.more:
-                err.print(f"  … and {exc.more:,} more problem(s) not listed", highlight=False, markup=False)
-            raise typer.Exit(1) from None
+            raise fail_with_problems(exc, exc.problems, exc.more) from None
         out.print(f"Coded {result.coded} answer(s) into {len(result.themes)} theme(s) as the question "
                   f"'{result.question}' ({result.uncoded} answer(s) without a theme). It now shows in "
                   "summaries, --where, --by and chat like a multi-choice question.",
